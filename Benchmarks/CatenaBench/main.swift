@@ -1,0 +1,138 @@
+// catena-bench: times the workloads of BENCHMARKS.md and prints one JSON line per workload.
+//
+//   swift run -c release catena-bench <workload> [--reps N] [--sizes a,b,c]
+//
+// Workloads: matmul (B4a), elementwise (add and sum over 2^22 floats). Figures are medians over --reps timed
+// repetitions after a warm-up; compare them only with peers measured in the same run (Benchmarks/run.sh).
+import Catena
+import Foundation
+
+struct Options {
+    var workload = ""
+    var reps = 7
+    var sizes: [Int] = []
+    var extra: [String: String] = [:]
+
+    init(_ args: [String]) throws {
+        var it = args.makeIterator()
+        while let a = it.next() {
+            switch a {
+            case "--reps":
+                guard let v = it.next(), let n = Int(v), n > 0 else { throw BenchError.usage("--reps needs a positive integer") }
+                reps = n
+            case "--sizes":
+                guard let v = it.next() else { throw BenchError.usage("--sizes needs a list like 64,256") }
+                sizes = try v.split(separator: ",").map {
+                    guard let n = Int($0), n > 0 else { throw BenchError.usage("--sizes: '\($0)' is not a positive integer") }
+                    return n
+                }
+            case let flag where flag.hasPrefix("--"):
+                guard let v = it.next() else { throw BenchError.usage("\(flag) needs a value") }
+                extra[String(flag.dropFirst(2))] = v
+            default:
+                if workload.isEmpty { workload = a } else { throw BenchError.usage("unexpected argument '\(a)'") }
+            }
+        }
+    }
+}
+
+enum BenchError: Error, CustomStringConvertible {
+    case usage(String)
+    var description: String {
+        switch self {
+        case .usage(let m): return m
+        }
+    }
+}
+
+/// Seconds of one call, `reps` times after `warmup` untimed calls.
+func time(reps: Int, warmup: Int = 1, _ body: () -> Void) -> [Double] {
+    for _ in 0..<warmup { body() }
+    var out = [Double]()
+    for _ in 0..<reps {
+        let t0 = DispatchTime.now().uptimeNanoseconds
+        body()
+        out.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
+    }
+    return out
+}
+
+func median(_ v: [Double]) -> Double {
+    let s = v.sorted()
+    return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
+}
+
+func summary(_ v: [Double], digits: Int = 3) -> [String: Any] {
+    func r(_ x: Double) -> Double { (x * pow(10, Double(digits))).rounded() / pow(10, Double(digits)) }
+    return ["median": r(median(v)), "min": r(v.min() ?? 0), "max": r(v.max() ?? 0), "n": v.count]
+}
+
+func emit(_ record: [String: Any]) {
+    var r = record
+    r["framework"] = "catena"
+    r["threads"] = ProcessInfo.processInfo.environment["CATENA_NUM_THREADS"].flatMap(Int.init) ?? ProcessInfo.processInfo.activeProcessorCount
+    let data = try! JSONSerialization.data(withJSONObject: r, options: [.sortedKeys])
+    print(String(decoding: data, as: UTF8.self))
+}
+
+// MARK: - Workloads
+
+/// B4a: float32 square matmul GFLOP/s, C = A · B with fresh output, repeated to about 0.3 s per repetition.
+func benchMatmul(_ o: Options) {
+    let sizes = o.sizes.isEmpty ? [64, 256, 1024, 2048] : o.sizes
+    var results: [String: Any] = [:]
+    for n in sizes {
+        let rng = RandomState(seed: 0)
+        let a = rng.normal(shape: [n, n]), b = rng.normal(shape: [n, n])
+        let flops = 2.0 * Double(n * n * n)
+        let iters = max(1, Int((0.3 * 50e9 / flops).rounded(.up)))
+        var sink = 0.0
+        let times = time(reps: o.reps) {
+            for _ in 0..<iters { sink += NDArray.matmul(a, b).item(0, 0) }
+        }
+        if sink.isNaN { print("") }
+        results[String(n)] = ["iters_per_rep": iters, "gflops": summary(times.map { flops * Double(iters) / $0 / 1e9 }, digits: 2)]
+    }
+    emit(["bench": "B4a_matmul", "results": results])
+}
+
+/// Element-wise add (c = a + b) and a full sum over 2^22 float32 values, in GB/s of memory traffic.
+func benchElementwise(_ o: Options) {
+    let n = o.sizes.first ?? (1 << 22)
+    let rng = RandomState(seed: 0)
+    let a = rng.uniform(shape: [n]), b = rng.uniform(shape: [n])
+    var sink = 0.0
+    let reps = 20
+    let addTimes = time(reps: o.reps) { for _ in 0..<reps { sink += (a + b).item(0) } }
+    let sumTimes = time(reps: o.reps) { for _ in 0..<reps { sink += a.sum().item() } }
+    var c = NDArray.zeros([n])
+    let inplaceTimes = time(reps: o.reps) { for _ in 0..<reps { c += a } }
+    if sink.isNaN || c.item(0).isNaN { print("") }
+    let bytes = Double(n * 4)
+    emit([
+        "bench": "elementwise", "n": n,
+        "add_gbs": summary(addTimes.map { 3 * bytes * Double(reps) / $0 / 1e9 }, digits: 2),
+        "add_inplace_gbs": summary(inplaceTimes.map { 3 * bytes * Double(reps) / $0 / 1e9 }, digits: 2),
+        "sum_gbs": summary(sumTimes.map { bytes * Double(reps) / $0 / 1e9 }, digits: 2),
+    ])
+}
+
+let usage = """
+    usage: catena-bench <workload> [--reps N] [--sizes a,b,...]
+    workloads: matmul, elementwise
+    """
+
+do {
+    let options = try Options(Array(CommandLine.arguments.dropFirst()))
+    switch options.workload {
+    case "matmul": benchMatmul(options)
+    case "elementwise": benchElementwise(options)
+    case "", "--help", "help":
+        print(usage)
+    default:
+        throw BenchError.usage("unknown workload '\(options.workload)'")
+    }
+} catch {
+    FileHandle.standardError.write("catena-bench: \(error)\n\(usage)\n".data(using: .utf8)!)
+    exit(2)
+}

@@ -1,0 +1,19 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "Catena",
+    products: [
+        .library(name: "Catena", targets: ["Catena"]),
+        .executable(name: "catena-bench", targets: ["CatenaBench"]),
+    ],
+    targets: [
+        // CPU-specific kernels (AVX2/FMA GEMM micro-kernel, vectorised transcendental loops), chosen at run time
+        // with a portable fallback. C because Swift cannot enable AVX2 per function without compiler flags.
+        .target(name: "CCatenaKernels", path: "Sources/CCatenaKernels"),
+        .target(name: "Catena", dependencies: ["CCatenaKernels"], path: "Sources/Catena"),
+        .executableTarget(name: "CatenaBench", dependencies: ["Catena"], path: "Benchmarks/CatenaBench"),
+        .testTarget(name: "CatenaTests", dependencies: ["Catena"], path: "Tests/CatenaTests"),
+    ],
+    swiftLanguageModes: [.v6]
+)

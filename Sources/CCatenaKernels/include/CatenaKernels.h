@@ -1,0 +1,54 @@
+// CPU-specific kernels for Catena.
+//
+// Each entry point picks, once per process, an AVX2+FMA version when the CPU has both, and otherwise a portable
+// version compiled for the baseline target. Both versions compute the same functions; the portable ones are plain
+// C that the compiler vectorises for whatever the baseline offers.
+#ifndef CATENA_KERNELS_H
+#define CATENA_KERNELS_H
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/// 1 when the AVX2+FMA kernels are in use, 0 when the portable ones are.
+int catena_kernels_use_avx2(void);
+/// Forces the portable kernels (1) or restores automatic selection (0). For tests and benchmarks.
+void catena_kernels_force_portable(int force);
+
+/// Register-tile sizes of the single-precision micro-kernel.
+#define CATENA_SGEMM_MR 6
+#define CATENA_SGEMM_NR 16
+/// Register-tile sizes of the double-precision micro-kernel.
+#define CATENA_DGEMM_MR 6
+#define CATENA_DGEMM_NR 8
+
+/// C[0..<6, 0..<16] = (accumulate ? C : 0) + alpha * A[0..<6, 0..<k] * B[0..<k, 0..<16].
+///
+/// A element (i, p) is at a[i*rsa + p*csa]; B element (p, j) at b[p*rsb + j] (rows of 16 contiguous floats);
+/// C element (i, j) at c[i*rsc + j]. All 6 rows of A and all 16 columns of B must be readable.
+void catena_sgemm_kernel(long k, float alpha, const float *a, long rsa, long csa,
+                         const float *b, long rsb, float *c, long rsc, int accumulate);
+
+/// The double-precision twin of `catena_sgemm_kernel`, on a 6 x 8 tile.
+void catena_dgemm_kernel(long k, double alpha, const double *a, long rsa, long csa,
+                         const double *b, long rsb, double *c, long rsc, int accumulate);
+
+/// y[i] = exp(x[i]) for i in 0..<n (relative error below 2 ulp; exp(-inf) = 0, exp(+inf) = inf, NaN stays NaN).
+void catena_vexp_f32(const float *x, float *y, long n);
+/// y[i] = log(x[i]) (log(0) = -inf, log(negative) = NaN, log(inf) = inf).
+void catena_vlog_f32(const float *x, float *y, long n);
+/// y[i] = tanh(x[i]).
+void catena_vtanh_f32(const float *x, float *y, long n);
+/// y[i] = 1 / (1 + exp(-x[i])).
+void catena_vsigmoid_f32(const float *x, float *y, long n);
+
+/// Activates the gate pre-activations of Chainer's LSTM layout: x holds rows of 4*units values, interleaved per
+/// unit as (a, i, f, o). Writes tanh to the a slots and the logistic sigmoid to the i, f and o slots.
+/// `n` is the total element count (a multiple of 4).
+void catena_lstm_gates_f32(const float *x, float *y, long n);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,337 @@
+// CPU-specific kernels for Catena: GEMM micro-kernels and vectorised transcendental loops.
+//
+// Every kernel exists twice: an AVX2+FMA version (x86-64 only, compiled per function with a target attribute, so no
+// compiler flag is needed) and a portable version. The choice is made once per process from CPUID; other CPUs and
+// other architectures get the portable code. The transcendental functions are written with arithmetic and bit
+// operations only (no library calls), so the compiler vectorises the loops at the width the target allows.
+#include "CatenaKernels.h"
+
+#include <stdint.h>
+#include <string.h>
+
+#if defined(__x86_64__)
+#include <cpuid.h>
+#include <immintrin.h>
+#define CATENA_X86 1
+#else
+#define CATENA_X86 0
+#endif
+
+// ---------------------------------------------------------------------------------------------------- dispatch
+
+static int g_mode = -1;           // -1: not yet detected, 0: portable, 1: AVX2+FMA
+static int g_force_portable = 0;
+
+static int detect_avx2_fma(void) {
+#if CATENA_X86
+    unsigned a, b, c, d;
+    if (!__get_cpuid(1, &a, &b, &c, &d)) return 0;
+    int fma = (c >> 12) & 1, osxsave = (c >> 27) & 1, avx = (c >> 28) & 1;
+    if (!(fma && osxsave && avx)) return 0;
+    unsigned xlo, xhi;
+    __asm__ volatile("xgetbv" : "=a"(xlo), "=d"(xhi) : "c"(0));
+    if ((xlo & 6) != 6) return 0;  // the OS must save XMM and YMM state
+    if (__get_cpuid_max(0, 0) < 7) return 0;
+    __cpuid_count(7, 0, a, b, c, d);
+    return (b >> 5) & 1;
+#else
+    return 0;
+#endif
+}
+
+static inline int use_avx2(void) {
+    if (__atomic_load_n(&g_force_portable, __ATOMIC_RELAXED)) return 0;
+    int m = __atomic_load_n(&g_mode, __ATOMIC_RELAXED);
+    if (m < 0) {
+        m = detect_avx2_fma();
+        __atomic_store_n(&g_mode, m, __ATOMIC_RELAXED);
+    }
+    return m;
+}
+
+int catena_kernels_use_avx2(void) { return use_avx2(); }
+
+void catena_kernels_force_portable(int force) { __atomic_store_n(&g_force_portable, force ? 1 : 0, __ATOMIC_RELAXED); }
+
+// ---------------------------------------------------------------------------------------------------- GEMM
+
+static void sgemm_portable(long k, float alpha, const float *a, long rsa, long csa, const float *b, long rsb,
+                           float *c, long rsc, int accumulate) {
+    float acc[CATENA_SGEMM_MR][CATENA_SGEMM_NR];
+    memset(acc, 0, sizeof acc);
+    for (long p = 0; p < k; p++) {
+        const float *bp = b + p * rsb;
+        for (int i = 0; i < CATENA_SGEMM_MR; i++) {
+            float ai = a[i * rsa + p * csa];
+            for (int j = 0; j < CATENA_SGEMM_NR; j++) acc[i][j] += ai * bp[j];
+        }
+    }
+    for (int i = 0; i < CATENA_SGEMM_MR; i++) {
+        float *ci = c + i * rsc;
+        if (accumulate) {
+            for (int j = 0; j < CATENA_SGEMM_NR; j++) ci[j] += alpha * acc[i][j];
+        } else {
+            for (int j = 0; j < CATENA_SGEMM_NR; j++) ci[j] = alpha * acc[i][j];
+        }
+    }
+}
+
+static void dgemm_portable(long k, double alpha, const double *a, long rsa, long csa, const double *b, long rsb,
+                           double *c, long rsc, int accumulate) {
+    double acc[CATENA_DGEMM_MR][CATENA_DGEMM_NR];
+    memset(acc, 0, sizeof acc);
+    for (long p = 0; p < k; p++) {
+        const double *bp = b + p * rsb;
+        for (int i = 0; i < CATENA_DGEMM_MR; i++) {
+            double ai = a[i * rsa + p * csa];
+            for (int j = 0; j < CATENA_DGEMM_NR; j++) acc[i][j] += ai * bp[j];
+        }
+    }
+    for (int i = 0; i < CATENA_DGEMM_MR; i++) {
+        double *ci = c + i * rsc;
+        if (accumulate) {
+            for (int j = 0; j < CATENA_DGEMM_NR; j++) ci[j] += alpha * acc[i][j];
+        } else {
+            for (int j = 0; j < CATENA_DGEMM_NR; j++) ci[j] = alpha * acc[i][j];
+        }
+    }
+}
+
+#if CATENA_X86
+#define ROW_FMA(r)                                                \
+    do {                                                          \
+        __m256 t = _mm256_broadcast_ss(a##r);                     \
+        c##r##0 = _mm256_fmadd_ps(t, b0, c##r##0);                \
+        c##r##1 = _mm256_fmadd_ps(t, b1, c##r##1);                \
+        a##r += csa;                                              \
+    } while (0)
+
+#define ROW_STORE(r)                                                                          \
+    do {                                                                                      \
+        float *cr = c + (r) * rsc;                                                            \
+        if (accumulate) {                                                                     \
+            _mm256_storeu_ps(cr, _mm256_fmadd_ps(al, c##r##0, _mm256_loadu_ps(cr)));          \
+            _mm256_storeu_ps(cr + 8, _mm256_fmadd_ps(al, c##r##1, _mm256_loadu_ps(cr + 8)));  \
+        } else {                                                                              \
+            _mm256_storeu_ps(cr, _mm256_mul_ps(al, c##r##0));                                 \
+            _mm256_storeu_ps(cr + 8, _mm256_mul_ps(al, c##r##1));                             \
+        }                                                                                     \
+    } while (0)
+
+__attribute__((target("avx2,fma")))
+static void sgemm_avx2(long k, float alpha, const float *a, long rsa, long csa, const float *b, long rsb,
+                       float *c, long rsc, int accumulate) {
+    __m256 c00 = _mm256_setzero_ps(), c01 = _mm256_setzero_ps();
+    __m256 c10 = _mm256_setzero_ps(), c11 = _mm256_setzero_ps();
+    __m256 c20 = _mm256_setzero_ps(), c21 = _mm256_setzero_ps();
+    __m256 c30 = _mm256_setzero_ps(), c31 = _mm256_setzero_ps();
+    __m256 c40 = _mm256_setzero_ps(), c41 = _mm256_setzero_ps();
+    __m256 c50 = _mm256_setzero_ps(), c51 = _mm256_setzero_ps();
+    const float *a0 = a, *a1 = a + rsa, *a2 = a + 2 * rsa, *a3 = a + 3 * rsa, *a4 = a + 4 * rsa, *a5 = a + 5 * rsa;
+    // Start fetching the C tile now: in large products it is far from the core, and waiting for it after the
+    // loop costs as much as the loop itself.
+    for (int r = 0; r < 6; r++) {
+        _mm_prefetch((const char *)(c + r * rsc), _MM_HINT_T0);
+        _mm_prefetch((const char *)(c + r * rsc + 15), _MM_HINT_T0);
+    }
+    for (long p = 0; p < k; p++) {
+        __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
+        b += rsb;
+        ROW_FMA(0); ROW_FMA(1); ROW_FMA(2); ROW_FMA(3); ROW_FMA(4); ROW_FMA(5);
+    }
+    __m256 al = _mm256_set1_ps(alpha);
+    ROW_STORE(0); ROW_STORE(1); ROW_STORE(2); ROW_STORE(3); ROW_STORE(4); ROW_STORE(5);
+}
+#undef ROW_FMA
+#undef ROW_STORE
+
+#define ROW_FMA(r)                                                \
+    do {                                                          \
+        __m256d t = _mm256_broadcast_sd(a##r);                    \
+        c##r##0 = _mm256_fmadd_pd(t, b0, c##r##0);                \
+        c##r##1 = _mm256_fmadd_pd(t, b1, c##r##1);                \
+        a##r += csa;                                              \
+    } while (0)
+
+#define ROW_STORE(r)                                                                          \
+    do {                                                                                      \
+        double *cr = c + (r) * rsc;                                                           \
+        if (accumulate) {                                                                     \
+            _mm256_storeu_pd(cr, _mm256_fmadd_pd(al, c##r##0, _mm256_loadu_pd(cr)));          \
+            _mm256_storeu_pd(cr + 4, _mm256_fmadd_pd(al, c##r##1, _mm256_loadu_pd(cr + 4)));  \
+        } else {                                                                              \
+            _mm256_storeu_pd(cr, _mm256_mul_pd(al, c##r##0));                                 \
+            _mm256_storeu_pd(cr + 4, _mm256_mul_pd(al, c##r##1));                             \
+        }                                                                                     \
+    } while (0)
+
+__attribute__((target("avx2,fma")))
+static void dgemm_avx2(long k, double alpha, const double *a, long rsa, long csa, const double *b, long rsb,
+                       double *c, long rsc, int accumulate) {
+    __m256d c00 = _mm256_setzero_pd(), c01 = _mm256_setzero_pd();
+    __m256d c10 = _mm256_setzero_pd(), c11 = _mm256_setzero_pd();
+    __m256d c20 = _mm256_setzero_pd(), c21 = _mm256_setzero_pd();
+    __m256d c30 = _mm256_setzero_pd(), c31 = _mm256_setzero_pd();
+    __m256d c40 = _mm256_setzero_pd(), c41 = _mm256_setzero_pd();
+    __m256d c50 = _mm256_setzero_pd(), c51 = _mm256_setzero_pd();
+    const double *a0 = a, *a1 = a + rsa, *a2 = a + 2 * rsa, *a3 = a + 3 * rsa, *a4 = a + 4 * rsa, *a5 = a + 5 * rsa;
+    for (int r = 0; r < 6; r++) {
+        _mm_prefetch((const char *)(c + r * rsc), _MM_HINT_T0);
+        _mm_prefetch((const char *)(c + r * rsc + 7), _MM_HINT_T0);
+    }
+    for (long p = 0; p < k; p++) {
+        __m256d b0 = _mm256_loadu_pd(b), b1 = _mm256_loadu_pd(b + 4);
+        b += rsb;
+        ROW_FMA(0); ROW_FMA(1); ROW_FMA(2); ROW_FMA(3); ROW_FMA(4); ROW_FMA(5);
+    }
+    __m256d al = _mm256_set1_pd(alpha);
+    ROW_STORE(0); ROW_STORE(1); ROW_STORE(2); ROW_STORE(3); ROW_STORE(4); ROW_STORE(5);
+}
+#undef ROW_FMA
+#undef ROW_STORE
+#endif
+
+void catena_sgemm_kernel(long k, float alpha, const float *a, long rsa, long csa, const float *b, long rsb,
+                         float *c, long rsc, int accumulate) {
+#if CATENA_X86
+    if (use_avx2()) {
+        sgemm_avx2(k, alpha, a, rsa, csa, b, rsb, c, rsc, accumulate);
+        return;
+    }
+#endif
+    sgemm_portable(k, alpha, a, rsa, csa, b, rsb, c, rsc, accumulate);
+}
+
+void catena_dgemm_kernel(long k, double alpha, const double *a, long rsa, long csa, const double *b, long rsb,
+                         double *c, long rsc, int accumulate) {
+#if CATENA_X86
+    if (use_avx2()) {
+        dgemm_avx2(k, alpha, a, rsa, csa, b, rsb, c, rsc, accumulate);
+        return;
+    }
+#endif
+    dgemm_portable(k, alpha, a, rsa, csa, b, rsb, c, rsc, accumulate);
+}
+
+// ---------------------------------------------------------------------------------------------------- math
+//
+// Single-precision exp, log and tanh after the Cephes library's range reductions and minimax polynomials
+// (relative error about 1 ulp). Branches are written as selects so that the loops vectorise.
+
+static inline float f_from_bits(uint32_t u) { float f; memcpy(&f, &u, 4); return f; }
+static inline uint32_t f_bits(float f) { uint32_t u; memcpy(&u, &f, 4); return u; }
+
+static inline float exp_core(float x) {
+    const float hi = 88.72283935546875f;   // above: +inf
+    const float lo = -103.97208404541016f; // below: 0 (smallest subnormal is exp(-103.28))
+    float xc = x > hi ? hi : x;            // NaN fails both comparisons and stays NaN
+    xc = xc < lo ? lo : xc;
+    float t = xc * 1.44269504088896341f + 12582912.0f;  // round to nearest by the 1.5 * 2^23 trick
+    float n = t - 12582912.0f;
+    int32_t ni = (int32_t)(f_bits(t) - 0x4B400000u);
+    float r = xc - n * 0.693359375f;
+    r = r - n * -2.12194440e-4f;
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    float y = p * r * r + r + 1.0f;
+    int32_t h = ni >> 1;  // scale in two steps so that 2^n never leaves the normal range
+    float s1 = f_from_bits((uint32_t)(h + 127) << 23);
+    float s2 = f_from_bits((uint32_t)(ni - h + 127) << 23);
+    y = y * s1 * s2;
+    y = x > hi ? f_from_bits(0x7f800000u) : y;
+    y = x < lo ? 0.0f : y;
+    return y;
+}
+
+static inline float log_core(float x) {
+    int sub = x < 1.17549435e-38f;  // subnormal (or zero, negative): scale up first
+    float xs = sub ? x * 8388608.0f : x;
+    uint32_t ix = f_bits(xs);
+    int32_t e = (int32_t)((ix >> 23) & 0xff) - 126 - (sub ? 23 : 0);
+    float m = f_from_bits((ix & 0x007fffffu) | 0x3f000000u);  // mantissa in [0.5, 1)
+    int small = m < 0.707106781186547524f;
+    e = small ? e - 1 : e;
+    m = small ? m + m - 1.0f : m - 1.0f;
+    float z = m * m;
+    float y = 7.0376836292e-2f;
+    y = y * m - 1.1514610310e-1f;
+    y = y * m + 1.1676998740e-1f;
+    y = y * m - 1.2420140846e-1f;
+    y = y * m + 1.4249322787e-1f;
+    y = y * m - 1.6668057665e-1f;
+    y = y * m + 2.0000714765e-1f;
+    y = y * m - 2.4999993993e-1f;
+    y = y * m + 3.3333331174e-1f;
+    y = y * m * z;
+    float fe = (float)e;
+    y += -2.12194440e-4f * fe;
+    y += -0.5f * z;
+    float r = m + y;
+    r += 0.693359375f * fe;
+    r = x == 0.0f ? f_from_bits(0xff800000u) : r;                   // log(0) = -inf
+    r = x < 0.0f ? f_from_bits(0x7fc00000u) : r;                    // log(negative) = NaN
+    r = x == f_from_bits(0x7f800000u) ? x : r;                      // log(inf) = inf
+    r = x != x ? x : r;                                             // NaN stays NaN
+    return r;
+}
+
+static inline float tanh_core(float x) {
+    float ax = f_from_bits(f_bits(x) & 0x7fffffffu);
+    float z = x * x;
+    float small = ((((-5.70498872745e-3f * z + 2.06390887954e-2f) * z - 5.37397155531e-2f) * z
+                    + 1.33314422036e-1f) * z - 3.33332819422e-1f) * z * x + x;
+    float e = exp_core(ax + ax);
+    float large = 1.0f - 2.0f / (e + 1.0f);
+    large = f_from_bits(f_bits(large) | (f_bits(x) & 0x80000000u));  // copy the sign of x
+    return ax < 0.625f ? small : large;
+}
+
+static inline float sigmoid_core(float x) {
+    // Below -80, 1 / (1 + e^-x) equals e^x to float precision, and e^-x would overflow.
+    return x < -80.0f ? exp_core(x) : 1.0f / (1.0f + exp_core(-x));
+}
+
+static inline float lstm_gate_core(float x, long i) {
+    int is_a = (i & 3) == 0;                      // slot 0 of each unit's four is the cell input a: tanh
+    float s = sigmoid_core(is_a ? x + x : x);     // tanh(x) = 2 sigmoid(2x) - 1
+    return is_a ? s + s - 1.0f : s;
+}
+
+#define CATENA_MATH_LOOPS(suffix, attr)                                                                     \
+    attr static void vexp_##suffix(const float *x, float *y, long n) {                                     \
+        for (long i = 0; i < n; i++) y[i] = exp_core(x[i]);                                                \
+    }                                                                                                       \
+    attr static void vlog_##suffix(const float *x, float *y, long n) {                                     \
+        for (long i = 0; i < n; i++) y[i] = log_core(x[i]);                                                \
+    }                                                                                                       \
+    attr static void vtanh_##suffix(const float *x, float *y, long n) {                                    \
+        for (long i = 0; i < n; i++) y[i] = tanh_core(x[i]);                                               \
+    }                                                                                                       \
+    attr static void vsigmoid_##suffix(const float *x, float *y, long n) {                                 \
+        for (long i = 0; i < n; i++) y[i] = sigmoid_core(x[i]);                                            \
+    }                                                                                                       \
+    attr static void lstm_gates_##suffix(const float *x, float *y, long n) {                               \
+        for (long i = 0; i < n; i++) y[i] = lstm_gate_core(x[i], i);                                       \
+    }
+
+CATENA_MATH_LOOPS(portable, )
+#if CATENA_X86
+CATENA_MATH_LOOPS(avx2, __attribute__((target("avx2,fma"))))
+#define CATENA_DISPATCH(name, ...)                   \
+    do {                                             \
+        if (use_avx2()) name##_avx2(__VA_ARGS__);    \
+        else name##_portable(__VA_ARGS__);           \
+    } while (0)
+#else
+#define CATENA_DISPATCH(name, ...) name##_portable(__VA_ARGS__)
+#endif
+
+void catena_vexp_f32(const float *x, float *y, long n) { CATENA_DISPATCH(vexp, x, y, n); }
+void catena_vlog_f32(const float *x, float *y, long n) { CATENA_DISPATCH(vlog, x, y, n); }
+void catena_vtanh_f32(const float *x, float *y, long n) { CATENA_DISPATCH(vtanh, x, y, n); }
+void catena_vsigmoid_f32(const float *x, float *y, long n) { CATENA_DISPATCH(vsigmoid, x, y, n); }
+void catena_lstm_gates_f32(const float *x, float *y, long n) { CATENA_DISPATCH(lstm_gates, x, y, n); }

@@ -1,0 +1,244 @@
+import CCatenaKernels
+import Dispatch
+import Foundation
+
+/// A floating-point type with a register-tile micro-kernel in the kernel library.
+@usableFromInline
+protocol GEMMScalar: NDFloatingPoint {
+    /// Rows and columns of the register tile.
+    static var mr: Int { get }
+    static var nr: Int { get }
+    /// `C[0..<mr, 0..<nr] (+)= alpha * A * B` over `k`; see `catena_sgemm_kernel`.
+    static func microKernel(
+        _ k: Int, _ alpha: Self, _ a: UnsafePointer<Self>, _ rsa: Int, _ csa: Int,
+        _ b: UnsafePointer<Self>, _ rsb: Int, _ c: UnsafeMutablePointer<Self>, _ rsc: Int, _ accumulate: Bool)
+}
+
+extension Float: GEMMScalar {
+    @usableFromInline static var mr: Int { Int(CATENA_SGEMM_MR) }
+    @usableFromInline static var nr: Int { Int(CATENA_SGEMM_NR) }
+    @inline(__always) @usableFromInline
+    static func microKernel(_ k: Int, _ alpha: Float, _ a: UnsafePointer<Float>, _ rsa: Int, _ csa: Int,
+                            _ b: UnsafePointer<Float>, _ rsb: Int, _ c: UnsafeMutablePointer<Float>, _ rsc: Int, _ accumulate: Bool) {
+        catena_sgemm_kernel(k, alpha, a, rsa, csa, b, rsb, c, rsc, accumulate ? 1 : 0)
+    }
+}
+
+extension Double: GEMMScalar {
+    @usableFromInline static var mr: Int { Int(CATENA_DGEMM_MR) }
+    @usableFromInline static var nr: Int { Int(CATENA_DGEMM_NR) }
+    @inline(__always) @usableFromInline
+    static func microKernel(_ k: Int, _ alpha: Double, _ a: UnsafePointer<Double>, _ rsa: Int, _ csa: Int,
+                            _ b: UnsafePointer<Double>, _ rsb: Int, _ c: UnsafeMutablePointer<Double>, _ rsc: Int, _ accumulate: Bool) {
+        catena_dgemm_kernel(k, alpha, a, rsa, csa, b, rsb, c, rsc, accumulate ? 1 : 0)
+    }
+}
+
+/// Strided matrix operand: element (i, j) at `base[i * rowStride + j * colStride]`.
+@usableFromInline
+struct MatrixOperand<T> {
+    @usableFromInline let base: UnsafePointer<T>
+    @usableFromInline let rowStride: Int
+    @usableFromInline let colStride: Int
+
+    @inlinable init(_ base: UnsafePointer<T>, _ rowStride: Int, _ colStride: Int) {
+        self.base = base
+        self.rowStride = rowStride
+        self.colStride = colStride
+    }
+}
+
+/// General matrix multiply `C = alpha * A * B + (accumulate ? C : 0)`.
+///
+/// A packed, blocked algorithm in the style of BLIS/GotoBLAS: the k extent is cut into blocks of `kc`, A into blocks
+/// of `mc` rows packed as `mr`-row micro-panels, B into blocks of `nc` columns (packed as `nr`-column micro-panels
+/// when it pays), and every `mr × nr` tile of C is computed by the kernel library's register-tile micro-kernel
+/// (AVX2/FMA where available). Operands are read through their strides, so transposed views cost nothing. Large
+/// problems are split by columns (or rows) over the machine's cores.
+@usableFromInline
+enum GEMM {
+    @usableFromInline static let kc = 256
+    @usableFromInline static let mc = 120
+    @usableFromInline static let nc = 3072
+    /// Work (m·n·k) from which a product is split across threads.
+    @usableFromInline nonisolated(unsafe) static var parallelThreshold = 1 << 21
+
+    /// Threads used for large products: `CATENA_NUM_THREADS` if set, else the active processor count.
+    static let threadCount: Int = {
+        if let s = ProcessInfo.processInfo.environment["CATENA_NUM_THREADS"], let n = Int(s), n > 0 { return n }
+        return Swift.max(1, ProcessInfo.processInfo.activeProcessorCount)
+    }()
+
+    @usableFromInline
+    static func gemm<T: GEMMScalar>(
+        m: Int, n: Int, k: Int, alpha: T, a: MatrixOperand<T>, b: MatrixOperand<T>,
+        c: UnsafeMutablePointer<T>, rsc: Int, accumulate: Bool
+    ) {
+        if m == 0 || n == 0 { return }
+        if k == 0 {
+            if !accumulate { for i in 0..<m { (c + i * rsc).update(repeating: 0, count: n) } }
+            return
+        }
+        let threads = threadCount
+        let work = m * n * k
+        if threads > 1 && work >= parallelThreshold {
+            // Split the longer side of C into one contiguous range per thread, on tile boundaries.
+            let splitColumns = n >= m
+            let tile = splitColumns ? T.nr : T.mr
+            let extent = splitColumns ? n : m
+            let tiles = (extent + tile - 1) / tile
+            let parts = Swift.min(threads, tiles)
+            if parts > 1 {
+                parallelFor(parts) { t in
+                    let lo = tiles * t / parts * tile, hi = Swift.min(extent, tiles * (t + 1) / parts * tile)
+                    if lo >= hi { return }
+                    if splitColumns {
+                        let bSub = MatrixOperand(b.base + lo * b.colStride, b.rowStride, b.colStride)
+                        serial(m: m, n: hi - lo, k: k, alpha: alpha, a: a, b: bSub, c: c + lo, rsc: rsc, accumulate: accumulate)
+                    } else {
+                        let aSub = MatrixOperand(a.base + lo * a.rowStride, a.rowStride, a.colStride)
+                        serial(m: hi - lo, n: n, k: k, alpha: alpha, a: aSub, b: b, c: c + lo * rsc, rsc: rsc, accumulate: accumulate)
+                    }
+                }
+                return
+            }
+        }
+        serial(m: m, n: n, k: k, alpha: alpha, a: a, b: b, c: c, rsc: rsc, accumulate: accumulate)
+    }
+
+    /// One thread's share: the blocked loops around the micro-kernel.
+    @usableFromInline
+    static func serial<T: GEMMScalar>(
+        m: Int, n: Int, k: Int, alpha: T, a: MatrixOperand<T>, b: MatrixOperand<T>,
+        c: UnsafeMutablePointer<T>, rsc: Int, accumulate: Bool
+    ) {
+        let mr = T.mr, nr = T.nr
+        let kcMax = Swift.min(kc, k)
+        let mcMax = Swift.min(mc, (m + mr - 1) / mr * mr)
+        let ncMax = Swift.min(nc, (n + nr - 1) / nr * nr)
+        // B is packed unless its rows are contiguous and few rows of A will reuse each panel.
+        let packB = b.colStride != 1 || m > 4 * mr
+        let aBuf = UnsafeMutablePointer<T>.allocate(capacity: mcMax * kcMax)
+        let bBuf = UnsafeMutablePointer<T>.allocate(capacity: (packB ? ncMax : nr) * kcMax)
+        let tmp = UnsafeMutablePointer<T>.allocate(capacity: mr * nr)
+        defer {
+            aBuf.deallocate()
+            bBuf.deallocate()
+            tmp.deallocate()
+        }
+        var jc = 0
+        while jc < n {
+            let ncCur = Swift.min(nc, n - jc)
+            var pc = 0
+            while pc < k {
+                let kcCur = Swift.min(kc, k - pc)
+                let acc = accumulate || pc > 0
+                let bBlock = b.base + pc * b.rowStride + jc * b.colStride
+                if packB { packPanels(B: bBlock, b.rowStride, b.colStride, kcCur, ncCur, nr, into: bBuf) }
+                var ic = 0
+                while ic < m {
+                    let mcCur = Swift.min(mc, m - ic)
+                    packPanels(A: a.base + ic * a.rowStride + pc * a.colStride, a.rowStride, a.colStride, mcCur, kcCur, mr, into: aBuf)
+                    var jr = 0
+                    while jr < ncCur {
+                        let nrCur = Swift.min(nr, ncCur - jr)
+                        let bPanel: UnsafePointer<T>
+                        let rsb: Int
+                        if packB {
+                            bPanel = UnsafePointer(bBuf + jr * kcCur)
+                            rsb = nr
+                        } else if nrCur == nr {
+                            bPanel = bBlock + jr
+                            rsb = b.rowStride
+                        } else {
+                            packPanels(B: bBlock + jr, b.rowStride, b.colStride, kcCur, nrCur, nr, into: bBuf)
+                            bPanel = UnsafePointer(bBuf)
+                            rsb = nr
+                        }
+                        var ir = 0
+                        while ir < mcCur {
+                            let mrCur = Swift.min(mr, mcCur - ir)
+                            let aPanel = UnsafePointer(aBuf + ir * kcCur)
+                            let cTile = c + (ic + ir) * rsc + jc + jr
+                            if mrCur == mr && nrCur == nr {
+                                T.microKernel(kcCur, alpha, aPanel, 1, mr, bPanel, rsb, cTile, rsc, acc)
+                            } else {
+                                T.microKernel(kcCur, alpha, aPanel, 1, mr, bPanel, rsb, tmp, nr, false)
+                                for i in 0..<mrCur {
+                                    let src = tmp + i * nr, dst = cTile + i * rsc
+                                    if acc { for j in 0..<nrCur { dst[j] += src[j] } } else { dst.update(from: src, count: nrCur) }
+                                }
+                            }
+                            ir += mr
+                        }
+                        jr += nr
+                    }
+                    ic += mc
+                }
+                pc += kc
+            }
+            jc += nc
+        }
+    }
+
+    /// Packs an `rows × depth` block of A into `mr`-row micro-panels (each `depth × mr`, column-major within the
+    /// panel), zero-padding the last panel.
+    @inline(__always)
+    static func packPanels<T: GEMMScalar>(A a: UnsafePointer<T>, _ rs: Int, _ cs: Int, _ rows: Int, _ depth: Int, _ mr: Int,
+                                          into buf: UnsafeMutablePointer<T>) {
+        var i0 = 0
+        var dst = buf
+        while i0 < rows {
+            let h = Swift.min(mr, rows - i0)
+            if h < mr { dst.update(repeating: 0, count: mr * depth) }
+            for i in 0..<h {
+                let src = a + (i0 + i) * rs
+                if cs == 1 {
+                    for p in 0..<depth { dst[p * mr + i] = src[p] }
+                } else {
+                    for p in 0..<depth { dst[p * mr + i] = src[p * cs] }
+                }
+            }
+            dst += mr * depth
+            i0 += mr
+        }
+    }
+
+    /// Packs a `depth × cols` block of B into `nr`-column micro-panels (each `depth × nr`, row-major), zero-padding
+    /// the last panel.
+    @inline(__always)
+    static func packPanels<T: GEMMScalar>(B b: UnsafePointer<T>, _ rs: Int, _ cs: Int, _ depth: Int, _ cols: Int, _ nr: Int,
+                                          into buf: UnsafeMutablePointer<T>) {
+        var j0 = 0
+        var dst = buf
+        while j0 < cols {
+            let w = Swift.min(nr, cols - j0)
+            if w < nr { dst.update(repeating: 0, count: nr * depth) }
+            if cs == 1 {
+                for p in 0..<depth { (dst + p * nr).update(from: b + p * rs + j0, count: w) }
+            } else {
+                for j in 0..<w {
+                    let src = b + (j0 + j) * cs
+                    for p in 0..<depth { dst[p * nr + j] = src[p * rs] }
+                }
+            }
+            dst += nr * depth
+            j0 += nr
+        }
+    }
+
+    /// A simple triple loop for integer matrices.
+    @usableFromInline
+    static func naive<T: NDNumeric>(m: Int, n: Int, k: Int, a: MatrixOperand<T>, b: MatrixOperand<T>,
+                                     c: UnsafeMutablePointer<T>, rsc: Int, accumulate: Bool) {
+        for i in 0..<m {
+            let row = c + i * rsc
+            if !accumulate { row.update(repeating: T._zero, count: n) }
+            for p in 0..<k {
+                let aip = a.base[i * a.rowStride + p * a.colStride]
+                let brow = b.base + p * b.rowStride
+                for j in 0..<n { row[j] = T._add(row[j], aip * brow[j * b.colStride]) }
+            }
+        }
+    }
+}

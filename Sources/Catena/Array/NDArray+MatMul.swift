@@ -1,0 +1,111 @@
+import Foundation
+
+extension NDArray {
+    /// The matrix product, as NumPy's `matmul`, with optional transposition of either operand's last two axes.
+    ///
+    /// - 2-D × 2-D: `(m, k) · (k, n) → (m, n)`.
+    /// - N-D: the last two axes are matrices, the leading axes broadcast (`(b, m, k) · (k, n) → (b, m, n)`).
+    /// - 1-D operands are promoted as in NumPy (a leading or trailing axis of 1 that is removed afterwards).
+    ///
+    /// Transposed operands and other strided views are read in place, never copied. Float products run the packed
+    /// SIMD kernel (both cores for large products); integer products use a simple loop.
+    /// - Precondition: same dtype; the contracted sizes match.
+    public static func matmul(_ a: NDArray, _ b: NDArray, transposeA: Bool = false, transposeB: Bool = false) -> NDArray {
+        a.checkSameDType(b, op: "matmul")
+        if a.dtype == .bool { typeCheckFailure("matmul: bool arrays cannot be multiplied") }
+        if a.ndim == 0 || b.ndim == 0 { typeCheckFailure("matmul: operands must have at least one dimension (shapes \(a.shape) and \(b.shape))") }
+        var x = a, y = b
+        let aVector = a.ndim == 1, bVector = b.ndim == 1
+        if aVector { x = x.expandedDims(axis: 0) }
+        if bVector { y = y.expandedDims(axis: 1) }
+        if transposeA && !aVector { x = x.swappedAxes(-1, -2) }
+        if transposeB && !bVector { y = y.swappedAxes(-1, -2) }
+        let m = x.shape[x.ndim - 2], k = x.shape[x.ndim - 1]
+        let k2 = y.shape[y.ndim - 2], n = y.shape[y.ndim - 1]
+        if k != k2 {
+            typeCheckFailure("matmul: the contracted axes differ: a\(transposeA ? "ᵀ" : "") has shape \(x.shape) and b\(transposeB ? "ᵀ" : "") has shape \(y.shape) (\(k) vs \(k2))")
+        }
+        let batchA = Array(x.shape.dropLast(2)), batchB = Array(y.shape.dropLast(2))
+        let batch = NDArray.broadcastShapes(batchA, batchB, op: "matmul")
+        var outShape = batch + [m, n]
+        let out = NDArray(uninitializedShape: outShape, dtype: a.dtype)
+        let batchCount = batch.reduce(1, *)
+        // Offsets of each batch's matrix in x and y (broadcast axes repeat the same matrix).
+        let xs = x.batchOffsets(to: batch), ys = y.batchOffsets(to: batch)
+        let rsa = x.strides[x.ndim - 2], csa = x.strides[x.ndim - 1]
+        let rsb = y.strides[y.ndim - 2], csb = y.strides[y.ndim - 1]
+        func run<T: GEMMScalar>(_: T.Type) {
+            let pa = x.pointer(T.self), pb = y.pointer(T.self), pc = out.pointer(T.self)
+            for i in 0..<batchCount {
+                GEMM.gemm(m: m, n: n, k: k, alpha: 1, a: MatrixOperand(pa + xs[i], rsa, csa), b: MatrixOperand(pb + ys[i], rsb, csb),
+                          c: pc + i * m * n, rsc: n, accumulate: false)
+            }
+        }
+        func runInt<T: NDNumeric>(_: T.Type) {
+            let pa = x.pointer(T.self), pb = y.pointer(T.self), pc = out.pointer(T.self)
+            for i in 0..<batchCount {
+                GEMM.naive(m: m, n: n, k: k, a: MatrixOperand(pa + xs[i], rsa, csa), b: MatrixOperand(pb + ys[i], rsb, csb),
+                           c: pc + i * m * n, rsc: n, accumulate: false)
+            }
+        }
+        switch a.dtype {
+        case .float32: run(Float.self)
+        case .float64: run(Double.self)
+        case .int32: runInt(Int32.self)
+        case .int64: runInt(Int64.self)
+        case .bool: break
+        }
+        if aVector { outShape.remove(at: outShape.count - 2) }
+        if bVector { outShape.removeLast() }
+        return out.reshaped(outShape)
+    }
+
+    /// The element offset of each matrix when the leading (batch) axes are broadcast to `batch`.
+    @usableFromInline
+    func batchOffsets(to batch: [Int]) -> [Int] {
+        let lead = Array(shape.dropLast(2)), leadStrides = Array(strides.dropLast(2))
+        let view = NDArray(storage: storage, dtype: dtype, shape: lead, strides: leadStrides, offset: 0)
+        let bs = view.broadcastStrides(to: batch, op: "matmul")
+        let total = batch.reduce(1, *)
+        var offsets = [Int](repeating: 0, count: total)
+        var index = [Int](repeating: 0, count: batch.count)
+        for i in 0..<total {
+            var off = 0
+            for d in 0..<batch.count { off += index[d] * bs[d] }
+            offsets[i] = off
+            var d = batch.count - 1
+            while d >= 0 {
+                index[d] += 1
+                if index[d] < batch[d] { break }
+                index[d] = 0
+                d -= 1
+            }
+        }
+        return offsets
+    }
+
+    /// `C = alpha · op(A) · op(B) + (accumulate ? C : 0)` for 2-D float arrays, writing into `c` in place (copying
+    /// it first only if its storage is shared). This is how gradients are accumulated without temporaries.
+    /// - Precondition: 2-D operands of one float dtype with matching sizes; `c` has shape `(m, n)`.
+    public static func gemm(_ a: NDArray, _ b: NDArray, into c: inout NDArray, transposeA: Bool = false, transposeB: Bool = false,
+                            alpha: Double = 1, accumulate: Bool = false) {
+        a.checkSameDType(b, op: "gemm")
+        a.checkSameDType(c, op: "gemm")
+        if a.ndim != 2 || b.ndim != 2 || c.ndim != 2 { typeCheckFailure("gemm: operands must be 2-D (shapes \(a.shape), \(b.shape), \(c.shape))") }
+        let x = transposeA ? a.transposed() : a, y = transposeB ? b.transposed() : b
+        let m = x.shape[0], k = x.shape[1], n = y.shape[1]
+        if y.shape[0] != k || c.shape != [m, n] {
+            typeCheckFailure("gemm: shapes \(x.shape) · \(y.shape) do not produce \(c.shape)")
+        }
+        c.makeUniqueContiguous()
+        func run<T: GEMMScalar>(_: T.Type) {
+            GEMM.gemm(m: m, n: n, k: k, alpha: T(alpha), a: MatrixOperand(x.pointer(T.self), x.strides[0], x.strides[1]),
+                      b: MatrixOperand(y.pointer(T.self), y.strides[0], y.strides[1]), c: c.pointer(T.self), rsc: n, accumulate: accumulate)
+        }
+        switch a.dtype {
+        case .float32: run(Float.self)
+        case .float64: run(Double.self)
+        default: typeCheckFailure("gemm: expected float arrays, got \(a.dtype)")
+        }
+    }
+}

@@ -1,0 +1,229 @@
+import Foundation
+
+extension NDArray {
+    @inlinable
+    func view(shape: [Int], strides: [Int], offset: Int) -> NDArray {
+        NDArray(storage: storage, dtype: dtype, shape: shape, strides: strides, offset: offset)
+    }
+
+    // MARK: - Reshaping
+
+    /// The same elements in a new shape; one entry may be -1 and is then inferred. A view when the array is
+    /// contiguous, a copy otherwise.
+    /// - Precondition: the element counts match.
+    public func reshaped(_ newShape: [Int]) -> NDArray {
+        let target = NDArray.resolveShape(newShape, count: count, from: shape)
+        if target == shape { return self }
+        let base = contiguous()
+        return base.view(shape: target, strides: NDArray.contiguousStrides(target), offset: base.offset)
+    }
+
+    /// Variadic form of ``reshaped(_:)-([Int])``: `a.reshaped(2, -1)`.
+    public func reshaped(_ newShape: Int...) -> NDArray { reshaped(newShape) }
+
+    /// A 1-D view (or copy) of all elements in C order.
+    public func flattened() -> NDArray { reshaped([count]) }
+
+    @usableFromInline
+    static func resolveShape(_ newShape: [Int], count: Int, from old: [Int]) -> [Int] {
+        var known = 1
+        var inferred: Int? = nil
+        for (i, d) in newShape.enumerated() {
+            if d == -1 {
+                if inferred != nil { typeCheckFailure("reshape: can only specify one unknown dimension (shape \(newShape))") }
+                inferred = i
+            } else if d < 0 {
+                typeCheckFailure("reshape: negative dimension \(d) in shape \(newShape)")
+            } else {
+                known *= d
+            }
+        }
+        var target = newShape
+        if let i = inferred {
+            if known == 0 || count % known != 0 {
+                typeCheckFailure("reshape: cannot reshape array of size \(count) (shape \(old)) into shape \(newShape)")
+            }
+            target[i] = count / known
+        } else if known != count {
+            typeCheckFailure("reshape: cannot reshape array of size \(count) (shape \(old)) into shape \(newShape)")
+        }
+        return target
+    }
+
+    // MARK: - Axis order
+
+    /// The axes reversed (the matrix transpose for 2-D arrays). Always a view.
+    public func transposed() -> NDArray {
+        view(shape: shape.reversed(), strides: strides.reversed(), offset: offset)
+    }
+
+    /// The axes permuted: axis `i` of the result is axis `axes[i]` of this array (NumPy's `transpose(axes)`).
+    /// Negative axes count from the end. Always a view.
+    /// - Precondition: `axes` is a permutation of `0..<ndim`.
+    public func transposed(_ axes: [Int]) -> NDArray {
+        if axes.count != ndim { typeCheckFailure("transpose: axes \(axes) do not match an array of dimension \(ndim)") }
+        var seen = [Bool](repeating: false, count: ndim)
+        var newShape = [Int](), newStrides = [Int]()
+        newShape.reserveCapacity(ndim)
+        newStrides.reserveCapacity(ndim)
+        for a in axes {
+            let ax = normalizedAxis(a, op: "transpose")
+            if seen[ax] { typeCheckFailure("transpose: repeated axis in \(axes)") }
+            seen[ax] = true
+            newShape.append(shape[ax])
+            newStrides.append(strides[ax])
+        }
+        return view(shape: newShape, strides: newStrides, offset: offset)
+    }
+
+    /// Variadic form of ``transposed(_:)``.
+    public func transposed(_ axes: Int...) -> NDArray { axes.isEmpty ? transposed() : transposed(axes) }
+
+    /// Two axes exchanged. A view.
+    public func swappedAxes(_ a: Int, _ b: Int) -> NDArray {
+        var perm = Array(0..<ndim)
+        perm.swapAt(normalizedAxis(a, op: "swapaxes"), normalizedAxis(b, op: "swapaxes"))
+        return transposed(perm)
+    }
+
+    /// Moves axis `source` to position `destination`, keeping the order of the others. A view.
+    public func movedAxis(_ source: Int, to destination: Int) -> NDArray {
+        let s = normalizedAxis(source, op: "moveaxis"), d = normalizedAxis(destination, op: "moveaxis")
+        var perm = Array(0..<ndim)
+        perm.remove(at: s)
+        perm.insert(s, at: d)
+        return transposed(perm)
+    }
+
+    /// A new axis of size 1 inserted at `axis` (which may be `ndim`, or negative counting from `ndim + 1`). A view.
+    public func expandedDims(axis: Int) -> NDArray {
+        let a = axis < 0 ? axis + ndim + 1 : axis
+        if a < 0 || a > ndim { typeCheckFailure("expand_dims: axis \(axis) is out of bounds for the result of dimension \(ndim + 1)") }
+        var s = shape, st = strides
+        s.insert(1, at: a)
+        st.insert(a < ndim ? strides[a] * shape[a] : 1, at: a)
+        return view(shape: s, strides: st, offset: offset)
+    }
+
+    /// The axes of size 1 removed (all of them, or the ones named). A view.
+    /// - Precondition: every named axis has size 1.
+    public func squeezed(axes: [Int]? = nil) -> NDArray {
+        var drop = [Bool](repeating: false, count: ndim)
+        if let axes {
+            for a in axes {
+                let ax = normalizedAxis(a, op: "squeeze")
+                if shape[ax] != 1 { typeCheckFailure("squeeze: cannot select axis \(a) of size \(shape[ax]) (shape \(shape)); only axes of size 1 can be removed") }
+                drop[ax] = true
+            }
+        } else {
+            for i in 0..<ndim where shape[i] == 1 { drop[i] = true }
+        }
+        var s = [Int](), st = [Int]()
+        for i in 0..<ndim where !drop[i] {
+            s.append(shape[i])
+            st.append(strides[i])
+        }
+        return view(shape: s, strides: st, offset: offset)
+    }
+
+    /// A read-only-by-value view of this array repeated along new or size-1 axes to `target` (NumPy's
+    /// `broadcast_to`). The result shares storage, so writing to it copies first.
+    /// - Precondition: the shapes are compatible under broadcasting.
+    public func broadcast(to target: [Int]) -> NDArray {
+        if target == shape { return self }
+        return view(shape: target, strides: broadcastStrides(to: target, op: "broadcast_to"), offset: offset)
+    }
+
+    // MARK: - Joining and splitting
+
+    /// Arrays joined along an existing axis.
+    /// - Precondition: at least one array; same dtype and ndim; equal sizes on every other axis.
+    public static func concatenate(_ arrays: [NDArray], axis: Int = 0) -> NDArray {
+        guard let first = arrays.first else { typeCheckFailure("concat: needs at least one array") }
+        let ax = first.normalizedAxis(axis, op: "concat")
+        var total = 0
+        for (i, a) in arrays.enumerated() {
+            first.checkSameDType(a, op: "concat")
+            if a.ndim != first.ndim { typeCheckFailure("concat: array \(i) has dimension \(a.ndim) (shape \(a.shape)), array 0 has \(first.ndim) (shape \(first.shape))") }
+            for d in 0..<a.ndim where d != ax && a.shape[d] != first.shape[d] {
+                typeCheckFailure("concat: array \(i) has shape \(a.shape), array 0 has \(first.shape); they must match except on axis \(ax)")
+            }
+            total += a.shape[ax]
+        }
+        var outShape = first.shape
+        outShape[ax] = total
+        let out = NDArray(uninitializedShape: outShape, dtype: first.dtype)
+        var start = 0
+        for a in arrays {
+            let n = a.shape[ax]
+            var region = out.view(shape: a.shape, strides: out.strides, offset: start * out.strides[ax])
+            region.writeElements(from: a)
+            start += n
+        }
+        return out
+    }
+
+    /// Arrays of one shape joined along a new axis.
+    /// - Precondition: at least one array; same dtype and shape.
+    public static func stack(_ arrays: [NDArray], axis: Int = 0) -> NDArray {
+        guard let first = arrays.first else { typeCheckFailure("stack: needs at least one array") }
+        for (i, a) in arrays.enumerated() where a.shape != first.shape {
+            typeCheckFailure("stack: array \(i) has shape \(a.shape), array 0 has \(first.shape); all must match")
+        }
+        return concatenate(arrays.map { $0.expandedDims(axis: axis) }, axis: axis)
+    }
+
+    /// Views of consecutive pieces along `axis`, cut before each index in `indices` (NumPy's `split` with
+    /// indices).
+    public func split(indices: [Int], axis: Int = 0) -> [NDArray] {
+        let ax = normalizedAxis(axis, op: "split_axis")
+        var pieces = [NDArray]()
+        var start = 0
+        for cut in indices + [shape[ax]] {
+            let c = Swift.min(Swift.max(cut, start), shape[ax])
+            var s = shape
+            s[ax] = c - start
+            pieces.append(view(shape: s, strides: strides, offset: offset + start * strides[ax]))
+            start = c
+        }
+        return pieces
+    }
+
+    /// Views of `sections` equal pieces along `axis`.
+    /// - Precondition: `shape[axis]` is divisible by `sections`.
+    public func split(sections: Int, axis: Int = 0) -> [NDArray] {
+        let ax = normalizedAxis(axis, op: "split_axis")
+        if sections <= 0 || shape[ax] % sections != 0 {
+            typeCheckFailure("split_axis: axis \(axis) of size \(shape[ax]) (shape \(shape)) cannot be split into \(sections) equal sections")
+        }
+        let step = shape[ax] / sections
+        return split(indices: (1..<sections).map { $0 * step }, axis: axis)
+    }
+
+    /// Writes `source` (broadcast to this view's shape) into the elements this view covers. The storage must
+    /// already be unique to the caller (as for a freshly allocated result).
+    @usableFromInline
+    mutating func writeElements(from source: NDArray) {
+        checkSameDType(source, op: "assign")
+        let size = dtype.itemSize
+        if isContiguous && source.isContiguous && source.count == count {
+            (storage.raw + offset * size).copyMemory(from: source.storage.raw + source.offset * size, byteCount: count * size)
+            return
+        }
+        let srcStrides = source.broadcastStrides(to: shape, op: "assign")
+        func go<W>(_: W.Type) {
+            let dst = (storage.raw + offset * size).assumingMemoryBound(to: W.self)
+            let src = (source.storage.raw + source.offset * size).assumingMemoryBound(to: W.self)
+            var plan = LoopPlan(shape: shape, operandStrides: [strides, srcStrides])
+            plan.forEachRun { off, n, inner in
+                let d = dst + off[0], s = src + off[1], sd = inner[0], ss = inner[1]
+                if sd == 1 && ss == 1 { d.update(from: s, count: n) } else { for i in 0..<n { d[i * sd] = s[i * ss] } }
+            }
+        }
+        switch size {
+        case 1: go(UInt8.self)
+        case 4: go(UInt32.self)
+        default: go(UInt64.self)
+        }
+    }
+}

@@ -1,0 +1,96 @@
+import CCatenaKernels
+import XCTest
+
+@testable import Catena
+
+final class MatMulTests: XCTestCase {
+    /// Triple loop in Double over the C-ordered values.
+    func naive(_ a: NDArray, _ b: NDArray) -> [Double] {
+        let av = a.contiguous().toDoubles(), bv = b.contiguous().toDoubles()
+        let m = a.shape[0], k = a.shape[1], n = b.shape[1]
+        var c = [Double](repeating: 0, count: m * n)
+        for i in 0..<m { for j in 0..<n { var s = 0.0; for p in 0..<k { s += av[i * k + p] * bv[p * n + j] }; c[i * n + j] = s } }
+        return c
+    }
+
+    func checkShapes(_ shapes: [(Int, Int, Int)], dtype: DType, file: StaticString = #filePath, line: UInt = #line) {
+        for (m, k, n) in shapes {
+            let a = testArray([m, k], dtype: dtype), b = testArray([k, n], dtype: dtype, scale: 0.7, offset: 0.1)
+            let tol = dtype == .float32 ? 1e-5 * Double(k) : 1e-12 * Double(k)
+            assertClose(NDArray.matmul(a, b), naive(a, b), shape: [m, n], atol: tol, rtol: 1e-5, "\(m)x\(k)x\(n)", file: file, line: line)
+            // Transposed operands read in place: pass aᵀ and bᵀ stored transposed.
+            let at = a.transposed().contiguous(), bt = b.transposed().contiguous()
+            assertClose(NDArray.matmul(at, bt, transposeA: true, transposeB: true), naive(a, b), shape: [m, n], atol: tol, rtol: 1e-5,
+                        "transposed \(m)x\(k)x\(n)", file: file, line: line)
+            assertClose(NDArray.matmul(a, bt.transposed()), naive(a, b), shape: [m, n], atol: tol, rtol: 1e-5, file: file, line: line)
+        }
+    }
+
+    func testShapesAroundTheTileSizesFloat32() {
+        checkShapes([(1, 1, 1), (6, 4, 16), (7, 3, 17), (5, 300, 15), (20, 100, 40), (13, 257, 33), (130, 20, 50), (1, 5, 70)], dtype: .float32)
+    }
+
+    func testShapesFloat64() {
+        checkShapes([(1, 1, 1), (6, 5, 8), (7, 3, 9), (20, 260, 12), (130, 7, 20)], dtype: .float64)
+    }
+
+    func testPortableKernelsGiveTheSameProducts() {
+        catena_kernels_force_portable(1)
+        defer { catena_kernels_force_portable(0) }
+        XCTAssertEqual(catena_kernels_use_avx2(), 0)
+        checkShapes([(7, 3, 17), (13, 40, 33)], dtype: .float32)
+        checkShapes([(7, 3, 9)], dtype: .float64)
+    }
+
+    func testParallelSplitMatchesSerial() {
+        let saved = GEMM.parallelThreshold
+        GEMM.parallelThreshold = 1
+        defer { GEMM.parallelThreshold = saved }
+        checkShapes([(40, 30, 70), (70, 30, 40), (3, 8, 100)], dtype: .float32)
+    }
+
+    func testIntegerMatmul() {
+        let a = NDArray([[1, 2], [3, 4]], dtype: .int32), b = NDArray([[5, 6, 7], [8, 9, 10]], dtype: .int32)
+        XCTAssertEqual(NDArray.matmul(a, b).toArray(as: Int32.self), [21, 24, 27, 47, 54, 61])
+    }
+
+    func testBatchedBroadcastAndVectors() {
+        let a = testArray([2, 1, 3, 4]), b = testArray([3, 4, 5], scale: 0.5)
+        let c = NDArray.matmul(a, b)
+        XCTAssertEqual(c.shape, [2, 3, 3, 5])
+        for i in 0..<2 {
+            for j in 0..<3 {
+                assertClose(c[i, j], naive(a[i, 0], b[j]), shape: [3, 5], atol: 1e-5)
+            }
+        }
+        let v = NDArray([1, 2, 3, 4])
+        let mv = NDArray.matmul(a[0, 0], v)
+        XCTAssertEqual(mv.shape, [3])
+        assertClose(mv, naive(a[0, 0], v.reshaped(4, 1)), atol: 1e-5)
+        let vm = NDArray.matmul(NDArray([1, 2, 3]), a[0, 0])
+        XCTAssertEqual(vm.shape, [4])
+        assertClose(vm, naive(NDArray([[1, 2, 3]]), a[0, 0]), atol: 1e-5)
+        XCTAssertEqual(NDArray.matmul(v, v).shape, [])
+        XCTAssertEqual(NDArray.matmul(v, v).item(), 30)
+        // batched with transposition of the last two axes only
+        let bt = b.swappedAxes(1, 2).contiguous()
+        assertClose(NDArray.matmul(a, bt, transposeB: true), c, atol: 1e-5)
+    }
+
+    func testGemmAccumulatesIntoAnExistingArray() {
+        let a = testArray([5, 7]), b = testArray([5, 9], scale: 0.3)
+        var c = NDArray.ones([7, 9])
+        NDArray.gemm(a, b, into: &c, transposeA: true, alpha: 2, accumulate: true)
+        let expected = naive(a.transposed(), b).map { 1 + 2 * $0 }
+        assertClose(c, expected, shape: [7, 9], atol: 1e-5)
+        NDArray.gemm(a, b, into: &c, transposeA: true)
+        assertClose(c, naive(a.transposed(), b), shape: [7, 9], atol: 1e-5)
+    }
+
+    func testSteppedViewsAsOperands() {
+        let base = testArray([12, 10])
+        let a = base[.range(nil, nil, step: 2), .range(1, nil, step: 3)]  // [6, 3], odd strides
+        let b = testArray([3, 20])[.all, .range(nil, nil, step: -1)]     // negative column stride
+        assertClose(NDArray.matmul(a, b), naive(a, b), shape: [6, 20], atol: 1e-5)
+    }
+}

@@ -1,0 +1,83 @@
+import Foundation
+import XCTest
+
+@testable import Catena
+
+final class NDArrayReductionTests: XCTestCase {
+    /// Reduction computed by visiting every element and its output cell directly.
+    func reference(_ a: NDArray, axes: [Int], keepDims: Bool, initial: Double, _ f: (Double, Double) -> Double) -> ([Int], [Double]) {
+        let v = a.contiguous().toDoubles()
+        var outShape = [Int]()
+        for d in 0..<a.ndim { if axes.contains(d) { if keepDims { outShape.append(1) } } else { outShape.append(a.shape[d]) } }
+        let keptShape = (0..<a.ndim).map { axes.contains($0) ? 1 : a.shape[$0] }
+        var out = [Double](repeating: initial, count: keptShape.reduce(1, *))
+        let ks = NDArray.contiguousStrides(keptShape)
+        for flat in 0..<v.count {
+            let ix = unravel(flat, a.shape)
+            var o = 0
+            for d in 0..<a.ndim where !axes.contains(d) { o += ix[d] * ks[d] }
+            out[o] = f(out[o], v[flat])
+        }
+        return (outShape, out)
+    }
+
+    func testSumMeanMaxMinOverAxesAndAll() {
+        let a = testArray([3, 4, 5], dtype: .float64, scale: 3)
+        let axesList: [[Int]] = [[0], [1], [2], [0, 1], [1, 2], [0, 2], [0, 1, 2]]
+        for axes in axesList {
+            for keep in [false, true] {
+                let rs = reference(a, axes: axes, keepDims: keep, initial: 0, +)
+                assertClose(a.sum(axes: axes, keepDims: keep), rs.1, shape: rs.0, atol: 1e-12, "sum \(axes)")
+                let n = Double(axes.reduce(1) { $0 * a.shape[$1] })
+                assertClose(a.mean(axes: axes, keepDims: keep), rs.1.map { $0 / n }, shape: rs.0, atol: 1e-12, "mean \(axes)")
+                let rmax = reference(a, axes: axes, keepDims: keep, initial: -.infinity, max)
+                assertClose(a.max(axes: axes, keepDims: keep), rmax.1, shape: rmax.0, atol: 0, rtol: 0, "max \(axes)")
+                let rmin = reference(a, axes: axes, keepDims: keep, initial: .infinity, min)
+                assertClose(a.min(axes: axes, keepDims: keep), rmin.1, shape: rmin.0, atol: 0, rtol: 0, "min \(axes)")
+            }
+        }
+        XCTAssertEqual(a.sum().shape, [])
+        XCTAssertEqual(a.sum(axis: -1).shape, [3, 4])
+        // a transposed view reduces to the same values as its contiguous copy
+        let t = a.transposed(1, 2, 0)
+        assertClose(t.sum(axis: 1), t.contiguous().sum(axis: 1), atol: 1e-12)
+    }
+
+    func testFloat32SumOfManyElementsIsAccurate() {
+        let n = 1 << 20
+        let a = NDArray.full([n], 0.1)
+        let exact = Double(Float(0.1)) * Double(n)
+        XCTAssertEqual(a.sum().item(), exact, accuracy: exact * 1e-6)
+        XCTAssertEqual(a.mean().item(), Double(Float(0.1)), accuracy: 1e-7)
+    }
+
+    func testIntegerAndBoolReductions() {
+        let i = NDArray([[1, 2, 3], [4, 5, 6]], dtype: .int32)
+        XCTAssertEqual(i.sum(axis: 0).toArray(as: Int32.self), [5, 7, 9])
+        XCTAssertEqual(i.max().item(), 6)
+        XCTAssertEqual(i.mean().dtype, .float64)
+        XCTAssertEqual(i.mean(axis: 1).toDoubles(), [2, 5])
+        let m = NDArray([1, 0, 1, 1]).astype(.bool)
+        XCTAssertEqual(m.sum().dtype, .int64)
+        XCTAssertEqual(m.sum().item(), 3)
+    }
+
+    func testArgmaxArgminFirstOccurrence() {
+        let a = NDArray([[1, 7, 7, 0], [5, 2, 9, 9]])
+        XCTAssertEqual(a.argmax(axis: 1).toArray(as: Int32.self), [1, 2])
+        XCTAssertEqual(a.argmin(axis: 1).toArray(as: Int32.self), [3, 1])
+        XCTAssertEqual(a.argmax(axis: 0).toArray(as: Int32.self), [1, 0, 1, 1])
+        XCTAssertEqual(a.argmax().item(), 6)
+        XCTAssertEqual(a.transposed().argmax(axis: 0).toArray(as: Int32.self), [1, 2])
+        XCTAssertEqual(NDArray([1, .nan, 3]).argmax().item(), 1)
+    }
+
+    func testLogSumExpIsStable() {
+        let a = NDArray([[1000, 1000], [-1000, -1001], [1, 2]], dtype: .float64)
+        let expected = [1000 + log(2.0), -1000 + log(1 + exp(-1.0)), log(exp(1.0) + exp(2.0))]
+        assertClose(a.logSumExp(axis: 1), expected, shape: [3], atol: 1e-12)
+        assertClose(a.logSumExp(axis: 1, keepDims: true), expected, shape: [3, 1], atol: 1e-12)
+        let inf = NDArray([-.infinity, -.infinity])
+        XCTAssertEqual(inf.logSumExp().item(), -.infinity)
+    }
+}

@@ -1,0 +1,94 @@
+import XCTest
+
+@testable import Catena
+
+final class NDArrayShapeTests: XCTestCase {
+    func testReshapeInfersOneAxisAndIsAViewWhenContiguous() {
+        let a = NDArray.arange(12)
+        let b = a.reshaped(3, -1)
+        XCTAssertEqual(b.shape, [3, 4])
+        XCTAssertTrue(b.storage === a.storage)
+        XCTAssertEqual(b.item(2, 1), 9)
+        let t = b.transposed()  // non-contiguous: reshape must copy and keep C order of the view
+        let r = t.reshaped(12)
+        XCTAssertEqual(r.toDoubles(), [0, 4, 8, 1, 5, 9, 2, 6, 10, 3, 7, 11])
+        XCTAssertFalse(r.storage === a.storage)
+    }
+
+    func testTransposeAndPermuteAreViews() {
+        let a = NDArray.arange(24).reshaped(2, 3, 4)
+        let t = a.transposed(2, 0, 1)
+        XCTAssertEqual(t.shape, [4, 2, 3])
+        XCTAssertTrue(t.storage === a.storage)
+        XCTAssertFalse(t.isContiguous)
+        // t[i, j, k] = a[j, k, i] = 12 j + 4 k + i
+        for i in 0..<4 { for j in 0..<2 { for k in 0..<3 { XCTAssertEqual(t.item(i, j, k), Double(12 * j + 4 * k + i)) } } }
+        XCTAssertEqual(a.transposed().shape, [4, 3, 2])
+        XCTAssertEqual(a.swappedAxes(0, 2).shape, [4, 3, 2])
+        XCTAssertEqual(a.movedAxis(0, to: -1).shape, [3, 4, 2])
+        XCTAssertEqual(t.contiguous().toDoubles(), (0..<24).map { f -> Double in let ix = unravel(f, [4, 2, 3]); return Double(12 * ix[1] + 4 * ix[2] + ix[0]) })
+    }
+
+    func testExpandSqueezeBroadcast() {
+        let a = NDArray([1, 2, 3])
+        XCTAssertEqual(a.expandedDims(axis: 0).shape, [1, 3])
+        XCTAssertEqual(a.expandedDims(axis: -1).shape, [3, 1])
+        XCTAssertEqual(NDArray.zeros([1, 3, 1]).squeezed().shape, [3])
+        XCTAssertEqual(NDArray.zeros([1, 3, 1]).squeezed(axes: [0]).shape, [3, 1])
+        let b = a.expandedDims(axis: 1).broadcast(to: [3, 2])
+        XCTAssertEqual(b.toDoubles(), [1, 1, 2, 2, 3, 3])
+        XCTAssertEqual(b.strides, [1, 0])
+        XCTAssertEqual(a.broadcast(to: [2, 3]).toDoubles(), [1, 2, 3, 1, 2, 3])
+    }
+
+    func testConcatenateStackSplit() {
+        let a = NDArray([[1, 2], [3, 4]]), b = NDArray([[5, 6]])
+        XCTAssertEqual(NDArray.concatenate([a, b]).toDoubles(), [1, 2, 3, 4, 5, 6])
+        XCTAssertEqual(NDArray.concatenate([a, a.transposed()], axis: 1).toDoubles(), [1, 2, 1, 3, 3, 4, 2, 4])
+        let s = NDArray.stack([NDArray([1, 2]), NDArray([3, 4])], axis: 1)
+        XCTAssertEqual(s.shape, [2, 2])
+        XCTAssertEqual(s.toDoubles(), [1, 3, 2, 4])
+        let parts = NDArray.arange(10).reshaped(2, 5).split(indices: [1, 3], axis: 1)
+        XCTAssertEqual(parts.map(\.shape), [[2, 1], [2, 2], [2, 2]])
+        XCTAssertEqual(parts[1].toDoubles(), [1, 2, 6, 7])
+        let eq = NDArray.arange(6).split(sections: 3)
+        XCTAssertEqual(eq.map { $0.toDoubles() }, [[0, 1], [2, 3], [4, 5]])
+    }
+
+    func testSlicingWithRangesStepsAndIntegers() {
+        let a = NDArray.arange(20).reshaped(4, 5)
+        XCTAssertEqual(a[1].toDoubles(), [5, 6, 7, 8, 9])
+        XCTAssertEqual(a[.all, 2].toDoubles(), [2, 7, 12, 17])
+        XCTAssertEqual(a[1..<3, 3...].toDoubles(), [8, 9, 13, 14])
+        XCTAssertEqual(a[..<2, ...1].toDoubles(), [0, 1, 5, 6])
+        XCTAssertEqual(a[.range(nil, nil, step: 2), .range(4, nil, step: -2)].toDoubles(), [4, 2, 0, 14, 12, 10])
+        XCTAssertEqual(a[-1, -2].item(), 18)
+        XCTAssertEqual(a[.ellipsis, 0].toDoubles(), [0, 5, 10, 15])
+        XCTAssertEqual(a[.newAxis, 0].shape, [1, 5])
+        XCTAssertEqual(a[(-3)..<(-1), 0].toDoubles(), [5, 10])
+        XCTAssertEqual(a[10..<20].shape, [0, 5])
+        XCTAssertTrue(a[1..<3].storage === a.storage)
+    }
+
+    func testSliceAssignmentBroadcastsAndCopiesOnWrite() {
+        let original = NDArray.zeros([3, 4])
+        var a = original
+        a[.all, 1] = NDArray([1, 2, 3])
+        a[2] = NDArray(scalar: 9)
+        XCTAssertEqual(a.toDoubles(), [0, 1, 0, 0, 0, 2, 0, 0, 9, 9, 9, 9])
+        XCTAssertEqual(original.toDoubles(), [Double](repeating: 0, count: 12))
+    }
+
+    func testTakeAndScatterAdd() {
+        let w = NDArray.arange(12).reshaped(4, 3)
+        let ids = NDArray(values: [Int32(2), 0, 2, -1], shape: [2, 2])
+        let e = w.take(ids)
+        XCTAssertEqual(e.shape, [2, 2, 3])
+        XCTAssertEqual(e.toDoubles(), [6, 7, 8, 0, 1, 2, 6, 7, 8, 9, 10, 11])
+        let cols = w.take(NDArray(values: [Int64(2), 1], shape: [2]), axis: 1)
+        XCTAssertEqual(cols.toDoubles(), [2, 1, 5, 4, 8, 7, 11, 10])
+        let g = NDArray.ones([2, 2, 3])
+        let back = NDArray.scatterAdd(g, indices: ids, shape: [4, 3])
+        XCTAssertEqual(back.toDoubles(), [1, 1, 1, 0, 0, 0, 2, 2, 2, 1, 1, 1])
+    }
+}

@@ -1,0 +1,43 @@
+import Foundation
+import XCTest
+
+@testable import Catena
+
+/// Misuse that must stop the program with a clear message. Each runs in a child process (see
+/// `runMisuseScenario`); the value is a fragment the message must contain.
+nonisolated(unsafe) let misuseScenarios: [String: (run: () -> Void, expect: String)] = [
+    "add-shapes": ({ _ = NDArray.zeros([2, 3]) + NDArray.zeros([2, 4]) }, "add: shapes [2, 3] and [2, 4] cannot be broadcast together"),
+    "mixed-dtypes": ({ _ = NDArray.zeros([2]) * NDArray.zeros([2], dtype: .float64) }, "mul: dtypes differ (float32 and float64)"),
+    "matmul-inner": ({ _ = NDArray.matmul(NDArray.zeros([2, 3]), NDArray.zeros([4, 5])) }, "matmul: the contracted axes differ"),
+    "reshape-size": ({ _ = NDArray.zeros([2, 3]).reshaped(4, -1) }, "reshape: cannot reshape array of size 6 (shape [2, 3]) into shape [4, -1]"),
+    "index-range": ({ _ = NDArray.zeros([2, 3])[0, 3] }, "getitem: index 3 is out of bounds for axis 1 with size 3"),
+    "axis-range": ({ _ = NDArray.zeros([2, 3]).sum(axis: 2) }, "sum: axis 2 is out of bounds for an array of dimension 2"),
+    "inplace-broadcast": ({ var a = NDArray.zeros([3]); a += NDArray.zeros([2, 3]) }, "add (in place): the result would have shape [2, 3]"),
+    "int-fraction": ({ _ = NDArray.zeros([2], dtype: .int32) * 0.5 }, "cannot be combined with an int32 array"),
+    "take-range": ({ _ = NDArray.zeros([4, 2]).take(NDArray(values: [Int32(4)], shape: [1])) }, "take: index 4 is out of bounds"),
+]
+
+final class MisuseScenarioRunner: XCTestCase {
+    /// Does nothing in a normal run; in a child process started by `runMisuseScenario` it runs one scenario.
+    func testRunScenario() {
+        guard let name = ProcessInfo.processInfo.environment["CATENA_MISUSE_SCENARIO"] else { return }
+        guard let scenario = misuseScenarios[name] else {
+            FileHandle.standardError.write("unknown scenario \(name)\n".data(using: .utf8)!)
+            exit(3)
+        }
+        scenario.run()
+        FileHandle.standardError.write("scenario \(name) did not stop\n".data(using: .utf8)!)
+        exit(99)
+    }
+}
+
+final class MisuseTests: XCTestCase {
+    func testEveryMisuseStopsWithItsMessage() {
+        for (name, scenario) in misuseScenarios.sorted(by: { $0.key < $1.key }) {
+            let (stderr, status) = runMisuseScenario(name)
+            XCTAssertNotEqual(status, 0, "\(name) should stop the program")
+            XCTAssertNotEqual(status, 99, "\(name) did not stop")
+            XCTAssertTrue(stderr.contains(scenario.expect), "\(name): message should contain «\(scenario.expect)», got: \(stderr.suffix(400))")
+        }
+    }
+}

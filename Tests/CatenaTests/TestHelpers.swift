@@ -1,0 +1,70 @@
+import Foundation
+import XCTest
+
+@testable import Catena
+
+/// Asserts that `actual` has `shape` and elements within `atol + rtol * |expected|` of `expected` (C order).
+func assertClose(
+    _ actual: NDArray, _ expected: [Double], shape: [Int]? = nil, atol: Double = 1e-6, rtol: Double = 1e-5,
+    _ message: String = "", file: StaticString = #filePath, line: UInt = #line
+) {
+    if let shape { XCTAssertEqual(actual.shape, shape, "shape \(message)", file: file, line: line) }
+    let a = actual.toDoubles()
+    XCTAssertEqual(a.count, expected.count, "element count \(message)", file: file, line: line)
+    for (i, (x, y)) in zip(a, expected).enumerated() {
+        if x.isNaN && y.isNaN { continue }
+        if x == y { continue }
+        if !(Swift.abs(x - y) <= atol + rtol * Swift.abs(y)) {
+            XCTFail("element \(i): \(x) vs expected \(y) \(message)", file: file, line: line)
+            return
+        }
+    }
+}
+
+/// Asserts two arrays have the same shape and elements within tolerance.
+func assertClose(
+    _ actual: NDArray, _ expected: NDArray, atol: Double = 1e-6, rtol: Double = 1e-5, _ message: String = "",
+    file: StaticString = #filePath, line: UInt = #line
+) {
+    XCTAssertEqual(actual.shape, expected.shape, "shape \(message)", file: file, line: line)
+    assertClose(actual, expected.toDoubles(), atol: atol, rtol: rtol, message, file: file, line: line)
+}
+
+/// The C-order index tuple of flat position `flat` in `shape`.
+func unravel(_ flat: Int, _ shape: [Int]) -> [Int] {
+    var rest = flat
+    var idx = [Int](repeating: 0, count: shape.count)
+    for d in stride(from: shape.count - 1, through: 0, by: -1) {
+        idx[d] = rest % shape[d]
+        rest /= shape[d]
+    }
+    return idx
+}
+
+/// A deterministic array of distinct-looking values for tests, without using the library's generator.
+func testArray(_ shape: [Int], dtype: DType = .float32, scale: Double = 1, offset: Double = 0) -> NDArray {
+    let n = shape.reduce(1, *)
+    let values = (0..<n).map { i -> Double in
+        let v = sin(Double(i) * 1.37 + 0.3) * scale + offset
+        return dtype.isInteger ? v.rounded() : v
+    }
+    return NDArray(values, shape: shape, dtype: dtype)
+}
+
+/// Runs one scenario in a child copy of the test binary and returns what it printed to standard error and its
+/// exit status. The scenario must stop the program (a type-check failure); `MisuseScenarios` lists them.
+func runMisuseScenario(_ name: String) -> (stderr: String, status: Int32) {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/proc/self/exe")
+    process.arguments = ["CatenaTests.MisuseScenarioRunner/testRunScenario"]
+    var env = ProcessInfo.processInfo.environment
+    env["CATENA_MISUSE_SCENARIO"] = name
+    process.environment = env
+    let err = Pipe()
+    process.standardError = err
+    process.standardOutput = Pipe()
+    do { try process.run() } catch { return ("could not start: \(error)", -1) }
+    let data = err.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return (String(decoding: data, as: UTF8.self), process.terminationStatus)
+}
