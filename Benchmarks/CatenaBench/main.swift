@@ -2,7 +2,7 @@
 //
 //   swift run -c release catena-bench <workload> [--reps N] [--sizes a,b,c]
 //
-// Workloads: matmul (B4a), elementwise (add and sum over 2^22 floats). Figures are medians over --reps timed
+// Workloads: matmul (B4a), elementwise (add and sum over 2^22 floats), overhead (B4b). Figures are medians over --reps timed
 // repetitions after a warm-up; compare them only with peers measured in the same run (Benchmarks/run.sh).
 import Catena
 import Foundation
@@ -117,9 +117,58 @@ func benchElementwise(_ o: Options) {
     ])
 }
 
+/// B4b: per-op overhead on 1×1 arrays: clear grads, y = x*w + b, loss = sum(y), backward (3 ops), and a chain of
+/// 1,000 tanh steps forward and backward.
+func benchOverhead(_ o: Options) {
+    let n = Int(o.extra["iters"] ?? "") ?? 20000
+    let x = Variable(NDArray.full([1, 1], 2)), w = Parameter(NDArray.full([1, 1], 3)), b = Parameter(NDArray.full([1, 1], 1))
+    if let part = o.extra["part"] {  // one part alone, for profiling
+        for _ in 0..<n {
+            switch part {
+            case "nograd": noBackpropMode { _ = F.sum(x * w + b) }
+            case "arrays": _ = (x.array * w.array + b.array).sum()
+            case "forward": _ = F.sum(x * w + b)
+            default:
+                w.clearGrad()
+                b.clearGrad()
+                F.sum(x * w + b).backward()
+            }
+        }
+        return
+    }
+    let full = time(reps: o.reps) {
+        for _ in 0..<n {
+            w.clearGrad()
+            b.clearGrad()
+            let loss = F.sum(x * w + b)
+            loss.backward()
+        }
+    }
+    let forwardGraph = time(reps: o.reps) { for _ in 0..<n { _ = F.sum(x * w + b) } }
+    let forwardNoGrad = time(reps: o.reps) { noBackpropMode { for _ in 0..<n { _ = F.sum(x * w + b) } } }
+    let steps = 1000
+    let chain = time(reps: o.reps) {
+        for _ in 0..<(n / steps * 3) {
+            let h0 = Variable(NDArray.full([1, 1], 0.5))
+            var h = h0
+            for _ in 0..<steps { h = F.tanh(h) }
+            F.sum(h).backward()
+        }
+    }
+    let chainSteps = Double(n / steps * 3 * steps)
+    emit([
+        "bench": "B4b_overhead", "iters_per_rep": n, "grad_w": w.grad?.item() ?? .nan,
+        "us_per_iter": summary(full.map { $0 * 1e6 / Double(n) }, digits: 3),
+        "us_per_op": summary(full.map { $0 * 1e6 / Double(n) / 3 }, digits: 3),
+        "us_forward_graph": summary(forwardGraph.map { $0 * 1e6 / Double(n) }, digits: 3),
+        "us_forward_nograd": summary(forwardNoGrad.map { $0 * 1e6 / Double(n) }, digits: 3),
+        "us_chain_tanh_per_step": summary(chain.map { $0 * 1e6 / chainSteps }, digits: 3),
+    ])
+}
+
 let usage = """
     usage: catena-bench <workload> [--reps N] [--sizes a,b,...]
-    workloads: matmul, elementwise
+    workloads: matmul, elementwise, overhead
     """
 
 do {
@@ -127,6 +176,7 @@ do {
     switch options.workload {
     case "matmul": benchMatmul(options)
     case "elementwise": benchElementwise(options)
+    case "overhead": benchOverhead(options)
     case "", "--help", "help":
         print(usage)
     default:

@@ -14,6 +14,12 @@ nonisolated(unsafe) let misuseScenarios: [String: (run: () -> Void, expect: Stri
     "axis-range": ({ _ = NDArray.zeros([2, 3]).sum(axis: 2) }, "sum: axis 2 is out of bounds for an array of dimension 2"),
     "inplace-broadcast": ({ var a = NDArray.zeros([3]); a += NDArray.zeros([2, 3]) }, "add (in place): the result would have shape [2, 3]"),
     "int-fraction": ({ _ = NDArray.zeros([2], dtype: .int32) * 0.5 }, "cannot be combined with an int32 array"),
+    "linear-width": ({ _ = F.linear(Variable(NDArray.zeros([2, 3])), Variable(NDArray.zeros([5, 4]))) }, "linear: x.shape[1...] flattens to 3 features but W.shape[1] is 4"),
+    "backward-nonscalar": ({ F.tanh(Variable(NDArray.zeros([2]))).backward() }, "backward: the output has shape [2]; only one-element outputs get an initial gradient of 1"),
+    "node-twice": ({ let f = Cube(); _ = f.apply(Variable(NDArray.ones([1]))); _ = f.apply(Variable(NDArray.ones([1]))) }, "Cube: a function node can be applied only once"),
+    "lazy-parameter": ({ _ = F.sum(Parameter(initializer: Constant(1)) * 2) }, "has no data yet"),
+    "lstm-width": ({ _ = F.lstm(Variable(NDArray.zeros([2, 3])), Variable(NDArray.zeros([2, 8]))) }, "lstm: x.shape[1] (8) must equal 4 * c.shape[1] (4 * 3)"),
+    "sce-labels": ({ _ = F.softmaxCrossEntropy(Variable(NDArray.zeros([2, 3])), NDArray([0, 3], dtype: .int32)) }, "softmax_cross_entropy: label 3 is out of range for 3 classes"),
     "take-range": ({ _ = NDArray.zeros([4, 2]).take(NDArray(values: [Int32(4)], shape: [1])) }, "take: index 4 is out of bounds"),
 ]
 

@@ -68,12 +68,12 @@ extension NDArray {
     @usableFromInline
     func reductionAxes(_ axes: [Int]?, op: String) -> [Int] {
         guard let axes else { return Array(0..<ndim) }
-        var set = Set<Int>()
-        for a in axes {
-            let ax = normalizedAxis(a, op: op)
-            if !set.insert(ax).inserted { typeCheckFailure("\(op): duplicate value in axes \(axes)") }
+        var out = axes.map { normalizedAxis($0, op: op) }
+        out.sort()
+        for i in 1..<Swift.max(out.count, 1) where out[i] == out[i - 1] {
+            typeCheckFailure("\(op): duplicate value in axes \(axes)")
         }
-        return set.sorted()
+        return out
     }
 
     /// This array as a contiguous (outer, reduced, inner) block, permuting and copying only when the reduced axes
@@ -93,6 +93,16 @@ extension NDArray {
 
     @usableFromInline
     func reduce(_ op: ReduceOp, axes: [Int]?, keepDims: Bool) -> NDArray {
+        if axes == nil && !keepDims && op == .sum && isContiguous && dtype.isFloatingPoint {
+            // The whole array to a scalar: no layout work.
+            let out = NDArray(uninitializedShape: [], dtype: dtype)
+            if dtype == .float32 {
+                out.pointer(Float.self)[0] = NDArray.contiguousSum(pointer(Float.self), count)
+            } else {
+                out.pointer(Double.self)[0] = NDArray.contiguousSum(pointer(Double.self), count)
+            }
+            return out
+        }
         let ax = reductionAxes(axes, op: op.name)
         var outShape = [Int]()
         for i in 0..<ndim {

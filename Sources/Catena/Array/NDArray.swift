@@ -1,19 +1,35 @@
 import Foundation
 
-/// The memory behind one or more ``NDArray`` values: a 64-byte aligned block freed when the last array using it
-/// goes away.
+/// The memory behind one or more ``NDArray`` values, freed when the last array using it goes away.
+///
+/// Blocks of 256 bytes or more start on a cache line (64 bytes); smaller ones come straight from `malloc` (16-byte
+/// aligned), which is what the many tiny arrays of a step-by-step RNN need to be cheap. The fields are constants, so
+/// reading them costs no run-time exclusivity check.
 @usableFromInline
-final class NDStorage: @unchecked Sendable {
+final class NDStorage {
+    /// The first byte of the elements.
     @usableFromInline let raw: UnsafeMutableRawPointer
     @usableFromInline let byteCount: Int
 
     @usableFromInline
     init(byteCount: Int) {
         self.byteCount = byteCount
-        raw = UnsafeMutableRawPointer.allocate(byteCount: Swift.max(byteCount, 1), alignment: 64)
+        if byteCount >= 256 {
+            var p: UnsafeMutableRawPointer?
+            if posix_memalign(&p, 64, byteCount) != 0 || p == nil {
+                fatalError("NDArray: out of memory allocating \(byteCount) bytes")
+            }
+            raw = p!
+        } else {
+            guard let p = malloc(Swift.max(byteCount, 1)) else { fatalError("NDArray: out of memory allocating \(byteCount) bytes") }
+            raw = p
+        }
     }
 
-    deinit { raw.deallocate() }
+    @inlinable
+    static func make(byteCount: Int) -> NDStorage { NDStorage(byteCount: byteCount) }
+
+    deinit { free(raw) }
 }
 
 /// An n-dimensional array with a run-time dtype, NumPy's broadcasting and copy-on-write value semantics.
@@ -75,7 +91,7 @@ public struct NDArray: @unchecked Sendable {
             precondition(s >= 0, "NDArray: negative dimension in shape \(shape)")
             n &*= s
         }
-        storage = NDStorage(byteCount: n * dtype.itemSize)
+        storage = NDStorage.make(byteCount: n * dtype.itemSize)
         self.dtype = dtype
         self.shape = shape
         strides = NDArray.contiguousStrides(shape)
@@ -89,7 +105,7 @@ public struct NDArray: @unchecked Sendable {
     @usableFromInline
     init(uninitializedLike other: NDArray, dtype: DType) {
         precondition(other.isContiguous)
-        storage = NDStorage(byteCount: other.count * dtype.itemSize)
+        storage = NDStorage.make(byteCount: other.count * dtype.itemSize)
         self.dtype = dtype
         shape = other.shape
         strides = other.strides

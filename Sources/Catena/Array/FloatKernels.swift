@@ -1,0 +1,86 @@
+import Foundation
+
+// Element-wise kernels written once for every float type. A kernel is a small struct whose generic method is the
+// per-element body; `NDArray.map` specialises it for Float and Double, so backward formulas such as
+// `gy * (1 - y * y)` run as one fused loop without temporaries.
+
+/// A per-element function of one float value.
+public protocol UnaryFloatKernel {
+    func callAsFunction<T: NDFloatingPoint>(_ x: T) -> T
+}
+
+/// A per-element function of two float values.
+public protocol BinaryFloatKernel {
+    func callAsFunction<T: NDFloatingPoint>(_ x: T, _ y: T) -> T
+}
+
+/// A per-element function of three float values.
+public protocol TernaryFloatKernel {
+    func callAsFunction<T: NDFloatingPoint>(_ x: T, _ y: T, _ z: T) -> T
+}
+
+extension NDArray {
+    /// `kernel(x)` for every element of a float array, as a new contiguous array.
+    @inlinable
+    public static func map<K: UnaryFloatKernel>(_ x: NDArray, _ kernel: K, op: String = "map") -> NDArray {
+        switch x.dtype {
+        case .float32: return Elementwise.unary(x) { (v: Float) in kernel(v) }
+        case .float64: return Elementwise.unary(x) { (v: Double) in kernel(v) }
+        default: typeCheckFailure("\(op): expected a floating-point array, got \(x.dtype)")
+        }
+    }
+
+    /// `kernel(x, y)` element-wise with broadcasting, for float arrays of one dtype.
+    @inlinable
+    public static func map<K: BinaryFloatKernel>(_ x: NDArray, _ y: NDArray, _ kernel: K, op: String = "map") -> NDArray {
+        x.checkSameDType(y, op: op)
+        switch x.dtype {
+        case .float32: return Elementwise.binary(x, y, op: op) { (a: Float, b: Float) in kernel(a, b) }
+        case .float64: return Elementwise.binary(x, y, op: op) { (a: Double, b: Double) in kernel(a, b) }
+        default: typeCheckFailure("\(op): expected floating-point arrays, got \(x.dtype)")
+        }
+    }
+
+    /// `kernel(x, y, z)` element-wise with broadcasting, for float arrays of one dtype.
+    @inlinable
+    public static func map<K: TernaryFloatKernel>(_ x: NDArray, _ y: NDArray, _ z: NDArray, _ kernel: K, op: String = "map") -> NDArray {
+        x.checkSameDType(y, op: op)
+        x.checkSameDType(z, op: op)
+        if x.isContiguous && y.isContiguous && z.isContiguous && x.shape == y.shape && x.shape == z.shape {
+            func flat<T: NDFloatingPoint>(_: T.Type) -> NDArray {
+                let out = NDArray(uninitializedLike: x, dtype: x.dtype)
+                let px = x.pointer(T.self), py = y.pointer(T.self), pz = z.pointer(T.self), po = out.pointer(T.self)
+                for i in 0..<x.count { po[i] = kernel(px[i], py[i], pz[i]) }
+                return out
+            }
+            switch x.dtype {
+            case .float32: return flat(Float.self)
+            case .float64: return flat(Double.self)
+            default: break
+            }
+        }
+        switch x.dtype {
+        case .float32: return Elementwise.ternary(x, y, z, op: op) { (a: Float, b: Float, c: Float) in kernel(a, b, c) }
+        case .float64: return Elementwise.ternary(x, y, z, op: op) { (a: Double, b: Double, c: Double) in kernel(a, b, c) }
+        default: typeCheckFailure("\(op): expected floating-point arrays, got \(x.dtype)")
+        }
+    }
+
+    /// The sum of this array down to `shape`, undoing broadcasting: leading axes are summed away and axes where
+    /// `shape` has 1 are summed with keepDims (Chainer's `sum_to`). The gradient of a broadcast.
+    /// - Precondition: `shape` broadcasts to this array's shape.
+    public func sumTo(_ target: [Int]) -> NDArray {
+        if target == shape { return self }
+        let lead = ndim - target.count
+        if lead < 0 { typeCheckFailure("sum_to: cannot reduce shape \(shape) to the larger rank of \(target)") }
+        var axes = Array(0..<lead)
+        for (i, d) in target.enumerated() {
+            if d == 1 && shape[lead + i] != 1 { axes.append(lead + i) } else if d != shape[lead + i] {
+                typeCheckFailure("sum_to: shape \(target) does not broadcast to \(shape)")
+            }
+        }
+        var r = sum(axes: axes, keepDims: true)
+        if lead > 0 { r = r.reshaped(target) }
+        return r.shape == target ? r : r.reshaped(target)
+    }
+}

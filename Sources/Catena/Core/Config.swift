@@ -1,0 +1,107 @@
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The configuration in effect on one thread (Chainer's `chainer.config`).
+///
+/// Read and change it through ``Config`` or scope a change with ``usingConfig(_:_:_:)``,
+/// ``noBackpropMode(_:)`` and ``forceBackpropMode(_:)``. Each thread has its own, starting from the defaults.
+public final class Configuration {
+    /// Training mode: dropout is active and links behave as during training. Default true.
+    @exclusivity(unchecked) public var train = true
+    /// Whether functions record the graph for backpropagation. Default true.
+    @exclusivity(unchecked) public var enableBackprop = true
+
+    init() {}
+
+    // Per-thread bookkeeping of the graph machinery (not configuration).
+    @exclusivity(unchecked) var passCounter = 0
+    @exclusivity(unchecked) var pendingRelease: [[Variable]] = []
+    @exclusivity(unchecked) var draining = false
+    @exclusivity(unchecked) var releaseDepth = 0
+
+    /// The counter that marks functions visited by one traversal (backward, unchainBackward).
+    @inline(__always) func nextPass() -> Int {
+        passCounter &+= 1
+        return passCounter
+    }
+
+    /// Releases graph references without recursion: a function's deinit hands its inputs here, and the outermost
+    /// release drains the queue in a loop, so dropping a graph of any depth uses a bounded stack.
+    func deferRelease(_ variables: consuming [Variable]) {
+        pendingRelease.append(consume variables)
+        if draining { return }
+        draining = true
+        while let batch = pendingRelease.popLast() {
+            // Dropping the batch here, outside the access to the queue, may run deinits that append to it.
+            withExtendedLifetime(batch) {}
+        }
+        draining = false
+    }
+}
+
+private let configurationKey: pthread_key_t = {
+    var key = pthread_key_t()
+    pthread_key_create(&key) { pointer in
+        if let pointer { Unmanaged<Configuration>.fromOpaque(pointer).release() }
+    }
+    return key
+}()
+
+/// Chainer's `chainer.config`: the current thread's settings.
+public enum Config {
+    /// The current thread's configuration object.
+    @inline(__always)
+    public static var current: Configuration {
+        if let p = pthread_getspecific(configurationKey) {
+            return Unmanaged<Configuration>.fromOpaque(p).takeUnretainedValue()
+        }
+        let c = Configuration()
+        pthread_setspecific(configurationKey, Unmanaged.passRetained(c).toOpaque())
+        return c
+    }
+
+    /// Training mode on this thread (dropout active). Default true.
+    public static var train: Bool {
+        get { current.train }
+        set { current.train = newValue }
+    }
+
+    /// Whether functions record the graph on this thread. Default true.
+    public static var enableBackprop: Bool {
+        get { current.enableBackprop }
+        set { current.enableBackprop = newValue }
+    }
+}
+
+/// Runs `body` with one configuration value changed, restoring it afterwards (Chainer's `using_config`).
+///
+/// ```swift
+/// let y = usingConfig(\.train, false) { model(x) }   // dropout off
+/// ```
+@discardableResult
+public func usingConfig<Value, Result>(
+    _ key: ReferenceWritableKeyPath<Configuration, Value>, _ value: Value, _ body: () throws -> Result
+) rethrows -> Result {
+    let config = Config.current
+    let saved = config[keyPath: key]
+    config[keyPath: key] = value
+    defer { config[keyPath: key] = saved }
+    return try body()
+}
+
+/// Runs `body` without recording the graph (Chainer's `no_backprop_mode`): results have no creator.
+@discardableResult
+public func noBackpropMode<Result>(_ body: () throws -> Result) rethrows -> Result {
+    try usingConfig(\.enableBackprop, false, body)
+}
+
+/// Runs `body` with graph recording on, even inside ``noBackpropMode(_:)`` (Chainer's `force_backprop_mode`).
+@discardableResult
+public func forceBackpropMode<Result>(_ body: () throws -> Result) rethrows -> Result {
+    try usingConfig(\.enableBackprop, true, body)
+}

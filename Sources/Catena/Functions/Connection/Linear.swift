@@ -1,0 +1,71 @@
+import Foundation
+
+/// `y = x · Wᵀ + b`, with the bias written first and the product accumulated onto it by the GEMM (one pass over
+/// the output).
+final class LinearFunction: FunctionNode {
+    private let nBatchAxes: Int
+    @exclusivity(unchecked) private var x = NDArray.zeros([]), w = NDArray.zeros([]), inShape: [Int] = []
+    init(nBatchAxes: Int) { self.nBatchAxes = nBatchAxes }
+
+    override var label: String { "LinearFunction" }
+
+    override func forward(_ inputs: [NDArray]) -> [NDArray] {
+        let xIn = inputs[0]
+        w = inputs[1]
+        let b = inputs.count > 2 ? inputs[2] : nil
+        if nBatchAxes < 1 || xIn.ndim <= nBatchAxes {
+            typeCheckFailure("linear: x must have more than n_batch_axes (\(nBatchAxes)) axes, got shape \(xIn.shape)")
+        }
+        if w.ndim != 2 { typeCheckFailure("linear: W must be 2-D (out_size, in_size), got shape \(w.shape)") }
+        xIn.checkSameDType(w, op: "linear")
+        if !xIn.dtype.isFloatingPoint { typeCheckFailure("linear: expected floating-point inputs, got \(xIn.dtype)") }
+        inShape = xIn.shape
+        let batchShape = Array(xIn.shape[..<nBatchAxes])
+        let rows = batchShape.reduce(1, *)
+        x = xIn.reshaped(rows, xIn.count / Swift.max(rows, 1))
+        if x.shape[1] != w.shape[1] {
+            typeCheckFailure("linear: x.shape[\(nBatchAxes)...] flattens to \(x.shape[1]) features but W.shape[1] is \(w.shape[1]) (x.shape \(inShape), W.shape \(w.shape))")
+        }
+        let outSize = w.shape[0]
+        var y: NDArray
+        if let b {
+            if b.shape != [outSize] { typeCheckFailure("linear: b.shape \(b.shape) must equal [W.shape[0]] = [\(outSize)]") }
+            xIn.checkSameDType(b, op: "linear")
+            y = b.broadcast(to: [rows, outSize]).contiguous()
+            NDArray.gemm(x, w, into: &y, transposeB: true, accumulate: true)
+        } else {
+            y = NDArray.zeros([rows, outSize], dtype: x.dtype)
+            NDArray.gemm(x, w, into: &y, transposeB: true)
+        }
+        return [nBatchAxes == 1 ? y : y.reshaped(batchShape + [outSize])]
+    }
+
+    override func backward(_ indexes: [Int], _ gy: [NDArray?]) -> [NDArray?] {
+        let g = gy[0]!.reshaped(x.shape[0], w.shape[0])
+        return indexes.map { i -> NDArray in
+            switch i {
+            case 0:
+                var gx = NDArray(uninitializedShape: x.shape, dtype: x.dtype)
+                NDArray.gemm(g, w, into: &gx)                             // gx = gy · W
+                return gx.reshaped(inShape)
+            case 1:
+                var gw = NDArray(uninitializedShape: w.shape, dtype: w.dtype)
+                NDArray.gemm(g, x, into: &gw, transposeA: true)           // gW = gyᵀ · x
+                return gw
+            default:
+                return g.sum(axis: 0)                                     // gb = Σ_rows gy
+            }
+        }
+    }
+}
+
+extension F {
+    /// `x · Wᵀ + b` (Chainer's `linear`): W is `(out_size, in_size)`, b is `(out_size,)` or nil.
+    ///
+    /// The first `nBatchAxes` axes of `x` are batch axes; the rest are flattened into `in_size` features, and the
+    /// result has shape `x.shape[..<nBatchAxes] + [out_size]`.
+    /// - Precondition: the flattened feature count equals `W.shape[1]`; `b.shape == [W.shape[0]]`.
+    public static func linear(_ x: Variable, _ w: Variable, _ b: Variable? = nil, nBatchAxes: Int = 1) -> Variable {
+        LinearFunction(nBatchAxes: nBatchAxes).applySingle(b.map { [x, w, $0] } ?? [x, w])
+    }
+}

@@ -1,0 +1,73 @@
+import Foundation
+
+// exp, log, sqrt, square, abs: element-wise functions with their derivatives.
+
+/// Which element-wise function a ``UnaryMathFunction`` computes.
+enum UnaryMathKind {
+    case exp, log, sqrt, square, abs
+
+    var label: String {
+        switch self {
+        case .exp: return "Exp"
+        case .log: return "Log"
+        case .sqrt: return "Sqrt"
+        case .square: return "Square"
+        case .abs: return "Absolute"
+        }
+    }
+}
+
+/// exp, log, sqrt, square and abs, each retaining the one array its derivative needs.
+final class UnaryMathFunction: UnaryFunction {
+    private let kind: UnaryMathKind
+    @exclusivity(unchecked) private var kept = NDArray.zeros([])
+
+    init(_ kind: UnaryMathKind) { self.kind = kind }
+
+    override var label: String { kind.label }
+
+    override func forward(_ input: NDArray) -> NDArray {
+        let x = input
+        if !x.dtype.isFloatingPoint { typeCheckFailure("\(kind.label.lowercased()): expected a floating-point input, got \(x.dtype)") }
+        switch kind {
+        case .exp: kept = x.exp(); return kept
+        case .log: kept = x; return x.log()
+        case .sqrt: kept = x.sqrt(); return kept
+        case .square: kept = x; return x.squared()
+        case .abs: kept = x; return x.abs()
+        }
+    }
+
+    override func backward(_ g: NDArray) -> NDArray {
+        switch kind {
+        case .exp: return g * kept                                        // d e^x = e^x
+        case .log: return g / kept                                        // d log x = 1/x
+        case .sqrt: return NDArray.map(g, kept, SqrtGrad(), op: "sqrt")   // d √x = 1 / (2√x)
+        case .square: return NDArray.map(g, kept, SquareGrad(), op: "square")
+        case .abs: return g * kept.sign()                                 // 0 at x = 0, as Chainer
+        }
+    }
+}
+
+private struct SqrtGrad: BinaryFloatKernel {
+    func callAsFunction<T: NDFloatingPoint>(_ g: T, _ y: T) -> T { g / (y + y) }
+}
+
+private struct SquareGrad: BinaryFloatKernel {
+    func callAsFunction<T: NDFloatingPoint>(_ g: T, _ x: T) -> T { 2 * x * g }
+}
+
+extension F {
+    /// `e^x` element-wise.
+    public static func exp(_ x: Variable) -> Variable { UnaryMathFunction(.exp).call(x) }
+    /// The natural logarithm element-wise.
+    public static func log(_ x: Variable) -> Variable { UnaryMathFunction(.log).call(x) }
+    /// The square root element-wise.
+    public static func sqrt(_ x: Variable) -> Variable { UnaryMathFunction(.sqrt).call(x) }
+    /// `x * x` element-wise.
+    public static func square(_ x: Variable) -> Variable { UnaryMathFunction(.square).call(x) }
+    /// `|x|` element-wise (its gradient at 0 is 0).
+    public static func absolute(_ x: Variable) -> Variable { UnaryMathFunction(.abs).call(x) }
+    /// `|x|` element-wise; Chainer's `F.absolute`, also reachable as `abs(x)` on a variable.
+    public static func abs(_ x: Variable) -> Variable { absolute(x) }
+}

@@ -1,0 +1,116 @@
+import Foundation
+
+// sum, mean, max, min over axes, and argmax/argmin (no gradient).
+
+/// The shape of a reduction's result with the reduced axes kept as 1, for broadcasting the gradient back.
+private func keptShape(_ shape: [Int], _ axes: [Int]) -> [Int] {
+    shape.enumerated().map { axes.contains($0.offset) ? 1 : $0.element }
+}
+
+final class Sum: UnaryFunction {
+    private let axes: [Int]?
+    private let keepDims: Bool
+    @exclusivity(unchecked) private var inShape: [Int] = [], reduced: [Int] = []
+    init(axes: [Int]?, keepDims: Bool) {
+        self.axes = axes
+        self.keepDims = keepDims
+    }
+    override func forward(_ input: NDArray) -> NDArray {
+        let x = input
+        inShape = x.shape
+        if axes == nil && !keepDims { return x.sum() }
+        reduced = x.reductionAxes(axes, op: "sum")
+        return x.sum(axes: reduced, keepDims: keepDims)
+    }
+    override func backward(_ g: NDArray) -> NDArray {
+        if g.count == 1 { return NDArray.full(inShape, g.item(), dtype: g.dtype) }
+        return g.reshaped(keptShape(inShape, reduced)).broadcast(to: inShape).contiguous()
+    }
+}
+
+final class Mean: UnaryFunction {
+    private let axes: [Int]?
+    private let keepDims: Bool
+    @exclusivity(unchecked) private var inShape: [Int] = [], reduced: [Int] = []
+    init(axes: [Int]?, keepDims: Bool) {
+        self.axes = axes
+        self.keepDims = keepDims
+    }
+    override func forward(_ input: NDArray) -> NDArray {
+        let x = input
+        if !x.dtype.isFloatingPoint { typeCheckFailure("mean: expected a floating-point input, got \(x.dtype)") }
+        inShape = x.shape
+        reduced = x.reductionAxes(axes, op: "mean")
+        return x.mean(axes: reduced, keepDims: keepDims)
+    }
+    override func backward(_ g: NDArray) -> NDArray {
+        let n = reduced.reduce(1) { $0 * inShape[$1] }
+        return (g / Double(Swift.max(n, 1))).reshaped(keptShape(inShape, reduced)).broadcast(to: inShape).contiguous()
+    }
+}
+
+/// max or min over axes; the gradient goes to every element equal to the result (as Chainer's).
+final class MaxMin: UnaryFunction {
+    private let axes: [Int]?
+    private let keepDims: Bool
+    private let isMax: Bool
+    @exclusivity(unchecked) private var x = NDArray.zeros([]), y = NDArray.zeros([]), reduced: [Int] = []
+    init(axes: [Int]?, keepDims: Bool, isMax: Bool) {
+        self.axes = axes
+        self.keepDims = keepDims
+        self.isMax = isMax
+    }
+    override var label: String { isMax ? "Max" : "Min" }
+    override func forward(_ input: NDArray) -> NDArray {
+        x = input
+        reduced = x.reductionAxes(axes, op: isMax ? "max" : "min")
+        y = isMax ? x.max(axes: reduced, keepDims: true) : x.min(axes: reduced, keepDims: true)
+        return keepDims ? y : y.squeezed(axes: reduced)
+    }
+    override func backward(_ g: NDArray) -> NDArray {
+        let mask = (x .== y).astype(x.dtype)
+        return mask * g.reshaped(y.shape)
+    }
+}
+
+extension F {
+    /// The sum over the given axes (all when nil).
+    public static func sum(_ x: Variable, axes: [Int]? = nil, keepDims: Bool = false) -> Variable {
+        Sum(axes: axes, keepDims: keepDims).call(x)
+    }
+    /// The sum over one axis.
+    public static func sum(_ x: Variable, axis: Int, keepDims: Bool = false) -> Variable { sum(x, axes: [axis], keepDims: keepDims) }
+    /// The mean over the given axes (all when nil).
+    public static func mean(_ x: Variable, axes: [Int]? = nil, keepDims: Bool = false) -> Variable {
+        Mean(axes: axes, keepDims: keepDims).call(x)
+    }
+    /// The mean over one axis.
+    public static func mean(_ x: Variable, axis: Int, keepDims: Bool = false) -> Variable { mean(x, axes: [axis], keepDims: keepDims) }
+    /// The maximum over the given axes (all when nil); ties share the gradient.
+    public static func max(_ x: Variable, axes: [Int]? = nil, keepDims: Bool = false) -> Variable {
+        MaxMin(axes: axes, keepDims: keepDims, isMax: true).call(x)
+    }
+    /// The maximum over one axis.
+    public static func max(_ x: Variable, axis: Int, keepDims: Bool = false) -> Variable { max(x, axes: [axis], keepDims: keepDims) }
+    /// The minimum over the given axes (all when nil).
+    public static func min(_ x: Variable, axes: [Int]? = nil, keepDims: Bool = false) -> Variable {
+        MaxMin(axes: axes, keepDims: keepDims, isMax: false).call(x)
+    }
+    /// The minimum over one axis.
+    public static func min(_ x: Variable, axis: Int, keepDims: Bool = false) -> Variable { min(x, axes: [axis], keepDims: keepDims) }
+    /// The index of the maximum along `axis` (of the flattened array when nil), as int32. Not differentiable.
+    public static func argmax(_ x: Variable, axis: Int? = nil) -> Variable { .constant(x.array.argmax(axis: axis)) }
+    /// The index of the minimum along `axis`, as int32. Not differentiable.
+    public static func argmin(_ x: Variable, axis: Int? = nil) -> Variable { .constant(x.array.argmin(axis: axis)) }
+}
+
+extension Variable {
+    /// The sum over the given axes (all when nil).
+    public func sum(axes: [Int]? = nil, keepDims: Bool = false) -> Variable { F.sum(self, axes: axes, keepDims: keepDims) }
+    /// The sum over one axis.
+    public func sum(axis: Int, keepDims: Bool = false) -> Variable { F.sum(self, axis: axis, keepDims: keepDims) }
+    /// The mean over the given axes (all when nil).
+    public func mean(axes: [Int]? = nil, keepDims: Bool = false) -> Variable { F.mean(self, axes: axes, keepDims: keepDims) }
+    /// The mean over one axis.
+    public func mean(axis: Int, keepDims: Bool = false) -> Variable { F.mean(self, axis: axis, keepDims: keepDims) }
+}
