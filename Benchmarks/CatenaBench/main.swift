@@ -2,7 +2,7 @@
 //
 //   swift run -c release catena-bench <workload> [--reps N] [--sizes a,b,c]
 //
-// Workloads: matmul (B4a), elementwise (add and sum over 2^22 floats), overhead (B4b). Figures are medians over --reps timed
+// Workloads: matmul (B4a), elementwise (add and sum over 2^22 floats), overhead (B4b), mlp (B4c). Figures are medians over --reps timed
 // repetitions after a warm-up; compare them only with peers measured in the same run (Benchmarks/run.sh).
 import Catena
 import Foundation
@@ -78,6 +78,29 @@ func emit(_ record: [String: Any]) {
 // MARK: - Workloads
 
 /// B4a: float32 square matmul GFLOP/s, C = A · B with fresh output, repeated to about 0.3 s per repetition.
+/// GEMM on the operand layouts of an MLP step (m, k, n, transposes), GFLOP/s: for tuning the packing choices.
+func benchGemmShapes(_ o: Options) {
+    let cases: [(String, Int, Int, Int, Bool, Bool)] = [
+        ("fwd x·Wᵀ 100x784x1000", 100, 784, 1000, false, true),
+        ("bwd gy·W 100x1000x784", 100, 1000, 784, false, false),
+        ("bwd gyᵀ·x 1000x100x784", 1000, 100, 784, true, false),
+        ("rnn 20x100x400 x·Wᵀ", 20, 100, 400, false, true),
+        ("rnn 20x400x100 gy·W", 20, 400, 100, false, false),
+        ("rnn 400x20x100 gyᵀ·x", 400, 20, 100, true, false),
+    ]
+    var results: [String: Any] = [:]
+    for (name, m, k, n, ta, tb) in cases {
+        let rng = RandomState(seed: 0)
+        let a = rng.normal(shape: ta ? [k, m] : [m, k]), b = rng.normal(shape: tb ? [n, k] : [k, n])
+        var c = NDArray.zeros([m, n])
+        let flops = 2.0 * Double(m * n * k)
+        let iters = max(1, Int((0.2 * 50e9 / flops).rounded(.up)))
+        let times = time(reps: o.reps) { for _ in 0..<iters { NDArray.gemm(a, b, into: &c, transposeA: ta, transposeB: tb) } }
+        results[name] = summary(times.map { flops * Double(iters) / $0 / 1e9 }, digits: 1)
+    }
+    emit(["bench": "gemm_shapes", "results": results])
+}
+
 func benchMatmul(_ o: Options) {
     let sizes = o.sizes.isEmpty ? [64, 256, 1024, 2048] : o.sizes
     var results: [String: Any] = [:]
@@ -166,9 +189,42 @@ func benchOverhead(_ o: Options) {
     ])
 }
 
+/// B4c: MLP 784-1000-1000-10 with ReLU, batch 100, Adam; seconds per step (clear grads, forward, backward,
+/// update), random inputs in [0, 1) and labels from a pool of 8 batches.
+final class BenchMLP: Chain {
+    let l1 = Linear(784, 1000, rng: RandomState(seed: 1))
+    let l2 = Linear(1000, 1000, rng: RandomState(seed: 2))
+    let l3 = Linear(1000, 10, rng: RandomState(seed: 3))
+    func callAsFunction(_ x: Variable) -> Variable { l3(F.relu(l2(F.relu(l1(x))))) }
+}
+
+func benchMLP(_ o: Options) {
+    let batch = 100, stepsPerRep = 10
+    let model = BenchMLP()
+    let optimizer = Adam()
+    optimizer.setup(model)
+    let rng = RandomState(seed: 0)
+    let pool = (0..<8).map { _ in (rng.uniform(shape: [batch, 784]), rng.integers(0, 10, shape: [batch])) }
+    var step = 0
+    var losses: [Double] = []
+    let times = time(reps: o.reps, warmup: 2) {
+        for _ in 0..<stepsPerRep {
+            let (x, t) = pool[step % pool.count]
+            step += 1
+            optimizer.update {
+                let loss = F.softmaxCrossEntropy(model(.constant(x)), t)
+                losses.append(loss.item())
+                return loss
+            }
+        }
+    }
+    emit(["bench": "B4c_mlp", "batch": batch, "s_per_step": summary(times.map { $0 / Double(stepsPerRep) }, digits: 5),
+          "loss_first_last": [losses.first ?? 0, losses.last ?? 0]])
+}
+
 let usage = """
     usage: catena-bench <workload> [--reps N] [--sizes a,b,...]
-    workloads: matmul, elementwise, overhead
+    workloads: matmul, elementwise, overhead, mlp
     """
 
 do {
@@ -177,6 +233,8 @@ do {
     case "matmul": benchMatmul(options)
     case "elementwise": benchElementwise(options)
     case "overhead": benchOverhead(options)
+    case "mlp": benchMLP(options)
+    case "gemm-shapes": benchGemmShapes(options)
     case "", "--help", "help":
         print(usage)
     default:

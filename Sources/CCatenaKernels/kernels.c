@@ -213,6 +213,79 @@ void catena_dgemm_kernel(long k, double alpha, const double *a, long rsa, long c
     dgemm_portable(k, alpha, a, rsa, csa, b, rsb, c, rsc, accumulate);
 }
 
+// ---------------------------------------------------------------------------------------------------- packing
+
+static void pack_bt_portable(const float *b, long cs, long k, long cols, float *dst) {
+    for (long j0 = 0; j0 < cols; j0 += 16) {
+        long w = cols - j0 < 16 ? cols - j0 : 16;
+        for (long j = 0; j < 16; j++) {
+            if (j < w) {
+                const float *src = b + (j0 + j) * cs;
+                for (long p = 0; p < k; p++) dst[p * 16 + j] = src[p];
+            } else {
+                for (long p = 0; p < k; p++) dst[p * 16 + j] = 0.0f;
+            }
+        }
+        dst += 16 * k;
+    }
+}
+
+#if CATENA_X86
+// Transposes the 8×8 block whose rows are r[0..7] and stores its rows (the columns of the input) at out + i*stride.
+__attribute__((target("avx2,fma")))
+static inline void transpose8_store(__m256 r0, __m256 r1, __m256 r2, __m256 r3, __m256 r4, __m256 r5, __m256 r6, __m256 r7,
+                                    float *out, long stride) {
+    __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1);
+    __m256 t2 = _mm256_unpacklo_ps(r2, r3), t3 = _mm256_unpackhi_ps(r2, r3);
+    __m256 t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5);
+    __m256 t6 = _mm256_unpacklo_ps(r6, r7), t7 = _mm256_unpackhi_ps(r6, r7);
+    __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+    __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+    __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+    __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+    _mm256_storeu_ps(out + 0 * stride, _mm256_permute2f128_ps(u0, u4, 0x20));
+    _mm256_storeu_ps(out + 1 * stride, _mm256_permute2f128_ps(u1, u5, 0x20));
+    _mm256_storeu_ps(out + 2 * stride, _mm256_permute2f128_ps(u2, u6, 0x20));
+    _mm256_storeu_ps(out + 3 * stride, _mm256_permute2f128_ps(u3, u7, 0x20));
+    _mm256_storeu_ps(out + 4 * stride, _mm256_permute2f128_ps(u0, u4, 0x31));
+    _mm256_storeu_ps(out + 5 * stride, _mm256_permute2f128_ps(u1, u5, 0x31));
+    _mm256_storeu_ps(out + 6 * stride, _mm256_permute2f128_ps(u2, u6, 0x31));
+    _mm256_storeu_ps(out + 7 * stride, _mm256_permute2f128_ps(u3, u7, 0x31));
+}
+
+__attribute__((target("avx2,fma")))
+static void pack_bt_avx2(const float *b, long cs, long k, long cols, float *dst) {
+    long full = cols / 16 * 16;
+    for (long j0 = 0; j0 < full; j0 += 16) {
+        const float *s = b + j0 * cs;
+        long p = 0;
+        for (; p + 8 <= k; p += 8) {
+            for (int half = 0; half < 2; half++) {
+                const float *r = s + half * 8 * cs + p;
+                transpose8_store(_mm256_loadu_ps(r), _mm256_loadu_ps(r + cs), _mm256_loadu_ps(r + 2 * cs),
+                                 _mm256_loadu_ps(r + 3 * cs), _mm256_loadu_ps(r + 4 * cs), _mm256_loadu_ps(r + 5 * cs),
+                                 _mm256_loadu_ps(r + 6 * cs), _mm256_loadu_ps(r + 7 * cs), dst + p * 16 + half * 8, 16);
+            }
+        }
+        for (; p < k; p++) {
+            for (long j = 0; j < 16; j++) dst[p * 16 + j] = s[j * cs + p];
+        }
+        dst += 16 * k;
+    }
+    if (full < cols) pack_bt_portable(b + full * cs, cs, k, cols - full, dst);
+}
+#endif
+
+void catena_pack_bt_f32(const float *b, long cs, long k, long cols, float *dst) {
+#if CATENA_X86
+    if (use_avx2()) {
+        pack_bt_avx2(b, cs, k, cols, dst);
+        return;
+    }
+#endif
+    pack_bt_portable(b, cs, k, cols, dst);
+}
+
 // ---------------------------------------------------------------------------------------------------- math
 //
 // Single-precision exp, log and tanh after the Cephes library's range reductions and minimax polynomials

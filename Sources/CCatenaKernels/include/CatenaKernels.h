@@ -33,6 +33,11 @@ void catena_sgemm_kernel(long k, float alpha, const float *a, long rsa, long csa
 void catena_dgemm_kernel(long k, double alpha, const double *a, long rsa, long csa,
                          const double *b, long rsb, double *c, long rsc, int accumulate);
 
+/// Packs B for the single-precision kernel when B is stored transposed (element (p, j) at b[p + j*cs], i.e. the
+/// rows of a weight matrix W used as Wᵀ): `cols` columns of depth `k` become 16-column micro-panels, each k × 16
+/// row-major, the last one zero-padded. `dst` holds ceil(cols/16) · k · 16 floats.
+void catena_pack_bt_f32(const float *b, long cs, long k, long cols, float *dst);
+
 /// y[i] = exp(x[i]) for i in 0..<n (relative error below 2 ulp; exp(-inf) = 0, exp(+inf) = inf, NaN stays NaN).
 void catena_vexp_f32(const float *x, float *y, long n);
 /// y[i] = log(x[i]) (log(0) = -inf, log(negative) = NaN, log(inf) = inf).

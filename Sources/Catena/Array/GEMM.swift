@@ -12,6 +12,9 @@ protocol GEMMScalar: NDFloatingPoint {
     static func microKernel(
         _ k: Int, _ alpha: Self, _ a: UnsafePointer<Self>, _ rsa: Int, _ csa: Int,
         _ b: UnsafePointer<Self>, _ rsb: Int, _ c: UnsafeMutablePointer<Self>, _ rsc: Int, _ accumulate: Bool)
+    /// Packs a transposed B block (element (p, j) at `b[p + j·cs]`) into nr-column panels; false if there is no
+    /// specialised routine for this type.
+    static func packTransposedB(_ b: UnsafePointer<Self>, _ cs: Int, _ depth: Int, _ cols: Int, _ dst: UnsafeMutablePointer<Self>) -> Bool
 }
 
 extension Float: GEMMScalar {
@@ -21,6 +24,11 @@ extension Float: GEMMScalar {
     static func microKernel(_ k: Int, _ alpha: Float, _ a: UnsafePointer<Float>, _ rsa: Int, _ csa: Int,
                             _ b: UnsafePointer<Float>, _ rsb: Int, _ c: UnsafeMutablePointer<Float>, _ rsc: Int, _ accumulate: Bool) {
         catena_sgemm_kernel(k, alpha, a, rsa, csa, b, rsb, c, rsc, accumulate ? 1 : 0)
+    }
+    @inline(__always) @usableFromInline
+    static func packTransposedB(_ b: UnsafePointer<Float>, _ cs: Int, _ depth: Int, _ cols: Int, _ dst: UnsafeMutablePointer<Float>) -> Bool {
+        catena_pack_bt_f32(b, cs, depth, cols, dst)
+        return true
     }
 }
 
@@ -32,6 +40,8 @@ extension Double: GEMMScalar {
                             _ b: UnsafePointer<Double>, _ rsb: Int, _ c: UnsafeMutablePointer<Double>, _ rsc: Int, _ accumulate: Bool) {
         catena_dgemm_kernel(k, alpha, a, rsa, csa, b, rsb, c, rsc, accumulate ? 1 : 0)
     }
+    @inline(__always) @usableFromInline
+    static func packTransposedB(_ b: UnsafePointer<Double>, _ cs: Int, _ depth: Int, _ cols: Int, _ dst: UnsafeMutablePointer<Double>) -> Bool { false }
 }
 
 /// Strided matrix operand: element (i, j) at `base[i * rowStride + j * colStride]`.
@@ -62,6 +72,12 @@ enum GEMM {
     @usableFromInline static let nc = 3072
     /// Work (m·n·k) from which a product is split across threads.
     @usableFromInline nonisolated(unsafe) static var parallelThreshold = 1 << 21
+
+    /// B is packed when A has more rows than this (or when B's rows are not contiguous).
+    nonisolated(unsafe) static var packBRows: Int = {
+        if let s = ProcessInfo.processInfo.environment["CATENA_GEMM_PACKB_ROWS"], let n = Int(s) { return n }
+        return 24
+    }()
 
     /// Threads used for large products: `CATENA_NUM_THREADS` if set, else the active processor count.
     static let threadCount: Int = {
@@ -117,7 +133,7 @@ enum GEMM {
         let mcMax = Swift.min(mc, (m + mr - 1) / mr * mr)
         let ncMax = Swift.min(nc, (n + nr - 1) / nr * nr)
         // B is packed unless its rows are contiguous and few rows of A will reuse each panel.
-        let packB = b.colStride != 1 || m > 4 * mr
+        let packB = b.colStride != 1 || m > packBRows
         let aBuf = UnsafeMutablePointer<T>.allocate(capacity: mcMax * kcMax)
         let bBuf = UnsafeMutablePointer<T>.allocate(capacity: (packB ? ncMax : nr) * kcMax)
         let tmp = UnsafeMutablePointer<T>.allocate(capacity: mr * nr)
@@ -209,6 +225,7 @@ enum GEMM {
     @inline(__always)
     static func packPanels<T: GEMMScalar>(B b: UnsafePointer<T>, _ rs: Int, _ cs: Int, _ depth: Int, _ cols: Int, _ nr: Int,
                                           into buf: UnsafeMutablePointer<T>) {
+        if rs == 1 && cs != 1 && T.packTransposedB(b, cs, depth, cols, buf) { return }
         var j0 = 0
         var dst = buf
         while j0 < cols {

@@ -23,6 +23,8 @@ public final class Configuration {
     @exclusivity(unchecked) var pendingRelease: [[Variable]] = []
     @exclusivity(unchecked) var draining = false
     @exclusivity(unchecked) var releaseDepth = 0
+    /// The reporters made current by `Reporter.scope`, innermost last.
+    @exclusivity(unchecked) var reporters: [Reporter] = []
 
     /// The counter that marks functions visited by one traversal (backward, unchainBackward).
     @inline(__always) func nextPass() -> Int {

@@ -58,7 +58,7 @@ open class FunctionNode {
         // handed to the thread's release queue, which the outermost release drains in a loop.
         if inputCount == 0 { return }
         let config = Config.current
-        if config.releaseDepth < 256 && !config.draining {
+        if config.releaseDepth < 64 && !config.draining {
             config.releaseDepth += 1
             dropInputs()
             config.releaseDepth -= 1
@@ -131,6 +131,10 @@ open class FunctionNode {
     @inline(__always)
     final func checkInitialized(_ x: Variable) {
         if x.isUninitializedParameter {
+            if let p = x as? Parameter {
+                p.refreshInitialized()  // a `.share` copy may have initialised the data since
+                if !p.isUninitializedParameter { return }
+            }
             typeCheckFailure("\(label): parameter \(x.name ?? "") has no data yet; a link initialises its lazy parameters on its first call")
         }
     }

@@ -1,5 +1,21 @@
 import Foundation
 
+/// The data behind a ``Parameter``, which links copied with `copy(mode: .share)` hold in common (Chainer shares
+/// the data array and the update rule between such copies, but not the gradient).
+public final class ParameterData {
+    /// The parameter's values.
+    public var array: NDArray
+    /// Whether `array` holds real data yet (false for a lazy parameter before its first use).
+    public internal(set) var isInitialized: Bool
+    /// The optimizer's per-parameter state and hyperparameters, set by `Optimizer.setup(_:)`.
+    public var updateRule: UpdateRule?
+
+    init(array: NDArray, isInitialized: Bool) {
+        self.array = array
+        self.isInitialized = isInitialized
+    }
+}
+
 /// A trainable variable owned by a link (Chainer's `Parameter`).
 ///
 /// A parameter always requires a gradient. It may be created without data, from an initializer alone; it then
@@ -11,6 +27,9 @@ import Foundation
 /// let lazy = Parameter(initializer: Constant(0.5))   // no data yet
 /// lazy.initialize(shape: [10])
 /// ```
+///
+/// Unlike Chainer, a new parameter's gradient is nil (treated as zero), not NaN, so forgetting `clearGrads()`
+/// accumulates gradients instead of poisoning them.
 public final class Parameter: Variable {
     /// How the data is made when the parameter is initialised (or re-initialised by `copy(mode: .initialize)`).
     @exclusivity(unchecked) public var initializer: Initializer?
@@ -18,12 +37,15 @@ public final class Parameter: Variable {
     @exclusivity(unchecked) public var initialDType: DType
     /// The generator the initializer draws from (``RandomState/global`` unless the link was given one).
     @exclusivity(unchecked) public var rng: RandomState
+    /// The data, shared with copies made by `copy(mode: .share)`.
+    @exclusivity(unchecked) public internal(set) var data: ParameterData
 
     /// A parameter holding `array`.
     public init(_ array: NDArray, name: String? = nil) {
         initialDType = array.dtype
         rng = .global
-        super.init(array, requiresGrad: true, name: name)
+        data = ParameterData(array: array, isInitialized: true)
+        super.init(NDArray.zeros([0], dtype: array.dtype), requiresGrad: true, name: name)
     }
 
     /// A parameter with no data yet (or initialised now when `shape` is given), filled by `initializer` from `rng`.
@@ -31,6 +53,7 @@ public final class Parameter: Variable {
         self.initializer = initializer
         initialDType = dtype
         self.rng = rng
+        data = ParameterData(array: NDArray.zeros([0], dtype: dtype), isInitialized: false)
         super.init(NDArray.zeros([0], dtype: dtype), requiresGrad: true, name: name)
         if let shape {
             initialize(shape: shape)
@@ -39,16 +62,52 @@ public final class Parameter: Variable {
         }
     }
 
+    /// The data (shared with `.share` copies of the owning link).
+    public override var array: NDArray {
+        get { data.array }
+        set {
+            data.array = newValue
+            if !data.isInitialized {
+                data.isInitialized = true
+                isUninitializedParameter = false
+            }
+        }
+    }
+
     /// True once the parameter has data.
-    public var isInitialized: Bool { !isUninitializedParameter }
+    public var isInitialized: Bool { data.isInitialized }
+
+    /// The optimizer's rule for this parameter (shared with `.share` copies).
+    public var updateRule: UpdateRule? {
+        get { data.updateRule }
+        set { data.updateRule = newValue }
+    }
 
     /// Gives the parameter data of `shape` from its initializer (zeros without one), and clears its gradient.
-    public func initialize(shape: [Int]) {
-        array = initializer?.makeArray(shape: shape, dtype: initialDType, rng: rng) ?? .zeros(shape, dtype: initialDType)
+    /// Links initialising lazily on their first call pass the input's float dtype.
+    public func initialize(shape: [Int], dtype: DType? = nil) {
+        if let dtype, dtype.isFloatingPoint { initialDType = dtype }
+        data.array = initializer?.makeArray(shape: shape, dtype: initialDType, rng: rng) ?? .zeros(shape, dtype: initialDType)
+        data.isInitialized = true
         isUninitializedParameter = false
         _grad = nil
     }
 
+    /// Makes this parameter use `other`'s data and update rule (the `.share` copy mode).
+    func share(_ other: Parameter) {
+        data = other.data
+        isUninitializedParameter = !other.data.isInitialized
+        initializer = other.initializer
+        initialDType = other.initialDType
+        _grad = nil
+    }
+
+    /// Re-reads the initialisation state after another parameter sharing this data initialised it.
+    func refreshInitialized() { isUninitializedParameter = !data.isInitialized }
+
     /// Sets the gradient to zeros of the data's shape (Chainer's `zerograd`).
     public func zeroGrad() { _grad = NDArray.zerosLike(array) }
+
+    /// Runs the update rule on this parameter, if it has one (Chainer's `Parameter.update`).
+    public func update() { updateRule?.update(self) }
 }

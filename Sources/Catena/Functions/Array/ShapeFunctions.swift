@@ -2,7 +2,8 @@ import Foundation
 
 // identity, reshape, transpose, broadcastTo, expandDims, squeeze, cast: functions that move or relabel elements.
 
-final class Identity: FunctionNode {
+final class IdentityFunction: FunctionNode {
+    override var label: String { "Identity" }
     override func forward(_ inputs: [NDArray]) -> [NDArray] { inputs }
     override func backward(_ indexes: [Int], _ gy: [NDArray?]) -> [NDArray?] { indexes.map { gy[$0] } }
 }
@@ -80,7 +81,7 @@ final class Cast: UnaryFunction {
 
 extension F {
     /// The input unchanged (a new node in the graph).
-    public static func identity(_ x: Variable) -> Variable { Identity().apply(x) }
+    public static func identity(_ x: Variable) -> Variable { IdentityFunction().apply(x) }
     /// The same elements in a new shape (one entry may be -1).
     public static func reshape(_ x: Variable, _ shape: [Int]) -> Variable { Reshape(shape).call(x) }
     /// The axes permuted (reversed when `axes` is nil).

@@ -1,0 +1,26 @@
+import Foundation
+
+/// A table of vectors indexed by integer ids (Chainer's `L.EmbedID`): `W` is `(inSize, outSize)`, drawn from
+/// `initialW` (N(0, 1) by default, as in Chainer). Ids equal to `ignoreLabel` give zero vectors.
+public final class EmbedID: Link, UnaryLink {
+    /// The table, one row per id.
+    public let W: Parameter
+    /// Ids that map to zeros and receive no gradient.
+    public let ignoreLabel: Int?
+
+    public init(_ inSize: Int, _ outSize: Int, initialW: Initializer? = nil, ignoreLabel: Int? = nil, rng: RandomState = .global) {
+        W = Parameter(initializer: initialW ?? Normal(scale: 1), shape: [inSize, outSize], rng: rng, name: "W")
+        self.ignoreLabel = ignoreLabel
+        super.init()
+    }
+
+    /// The rows for the ids in `x` (int32 or int64), shape `x.shape + [outSize]`.
+    public func callAsFunction(_ x: Variable) -> Variable { F.embedID(x, W, ignoreLabel: ignoreLabel) }
+
+    /// The rows for the ids in an array.
+    public func callAsFunction(_ x: NDArray) -> Variable { F.embedID(.constant(x), W, ignoreLabel: ignoreLabel) }
+
+    public override func makeCopy() -> Link {
+        EmbedID(W.shape[0], W.shape[1], initialW: W.initializer, ignoreLabel: ignoreLabel, rng: W.rng)
+    }
+}

@@ -1,0 +1,63 @@
+import Foundation
+
+/// Wraps a predictor with a loss and an accuracy (Chainer's `L.Classifier`).
+///
+/// Calling it with inputs and labels returns the loss, and reports `loss` and (with ``computeAccuracy``)
+/// `accuracy` to the current ``Reporter`` — as `main/loss` and `main/accuracy` under a trainer. The predictor is the
+/// child named `predictor`, so its parameters are `/predictor/…`.
+public final class Classifier: Link, UnaryLink {
+    /// The model whose output is scored.
+    public let predictor: any UnaryLink
+    /// The loss of (output, labels); softmax cross entropy by default.
+    public var lossFunction: (Variable, Variable) -> Variable
+    /// The accuracy of (output, labels); ``F/accuracy(_:_:ignoreLabel:)`` by default.
+    public var accuracyFunction: (Variable, Variable) -> Variable
+    /// Whether to compute and report the accuracy.
+    public var computeAccuracy = true
+    /// The last output, loss and accuracy.
+    public private(set) var y: Variable?
+    public private(set) var loss: Variable?
+    public private(set) var accuracy: Variable?
+
+    public init(_ predictor: any UnaryLink,
+                lossFunction: @escaping (Variable, Variable) -> Variable = { F.softmaxCrossEntropy($0, $1) },
+                accuracyFunction: @escaping (Variable, Variable) -> Variable = { F.accuracy($0, $1) }) {
+        self.predictor = predictor
+        self.lossFunction = lossFunction
+        self.accuracyFunction = accuracyFunction
+        super.init()
+    }
+
+    public override func namedChildren() -> [(name: String, link: Link)] { [(name: "predictor", link: predictor)] }
+
+    /// The loss of the predictor's output for `x` against labels `t`; also reports it (and the accuracy).
+    public func callAsFunction(_ x: Variable, _ t: Variable) -> Variable {
+        y = nil
+        loss = nil
+        accuracy = nil
+        let out = predictor(x)
+        let l = lossFunction(out, t)
+        y = out
+        loss = l
+        report(["loss": l], observer: self)
+        if computeAccuracy {
+            let a = accuracyFunction(out, t)
+            accuracy = a
+            report(["accuracy": a], observer: self)
+        }
+        return l
+    }
+
+    /// ``callAsFunction(_:_:)`` with arrays.
+    public func callAsFunction(_ x: NDArray, _ t: NDArray) -> Variable { self(Variable.constant(x), Variable.constant(t)) }
+
+    /// The predictor's output (a classifier used as a plain link, e.g. inside a ``Sequential``).
+    public func callAsFunction(_ x: Variable) -> Variable { predictor(x) }
+
+    public override func makeCopy() -> Link {
+        guard let p = predictor.makeCopy() as? any UnaryLink else { typeCheckFailure("Classifier.makeCopy: the predictor's copy is not callable with one variable") }
+        let c = Classifier(p, lossFunction: lossFunction, accuracyFunction: accuracyFunction)
+        c.computeAccuracy = computeAccuracy
+        return c
+    }
+}

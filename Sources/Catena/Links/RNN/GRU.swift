@@ -1,0 +1,142 @@
+import Foundation
+
+/// The parameters of Chainer's GRU links: `W_r`, `W_z`, `W` (input to reset gate, update gate and candidate) and
+/// `U_r`, `U_z`, `U` (state to the same), all ``Linear`` layers with biases.
+public class GRUBase: Chain {
+    public let W_r: Linear, U_r: Linear, W_z: Linear, U_z: Linear, W: Linear, U: Linear
+    public let outSize: Int
+    let initW: Initializer?, innerInit: Initializer?, biasInit: Initializer?
+
+    init(_ inSize: Int, _ outSize: Int, initialW: Initializer?, innerInit: Initializer?, biasInit: Initializer?, rng: RandomState) {
+        self.outSize = outSize
+        initW = initialW
+        self.innerInit = innerInit
+        self.biasInit = biasInit
+        W_r = Linear(inSize, outSize, initialW: initialW, initialBias: biasInit, rng: rng)
+        U_r = Linear(outSize, outSize, initialW: innerInit, initialBias: biasInit, rng: rng)
+        W_z = Linear(inSize, outSize, initialW: initialW, initialBias: biasInit, rng: rng)
+        U_z = Linear(outSize, outSize, initialW: innerInit, initialBias: biasInit, rng: rng)
+        W = Linear(inSize, outSize, initialW: initialW, initialBias: biasInit, rng: rng)
+        U = Linear(outSize, outSize, initialW: innerInit, initialBias: biasInit, rng: rng)
+        super.init()
+    }
+
+    var inSize: Int { W.W.shape[1] }
+}
+
+/// A GRU step without internal state (Chainer's `L.StatelessGRU`; note the state comes first):
+/// `r = σ(W_r x + U_r h)`, `z = σ(W_z x + U_z h)`, `h̄ = tanh(W x + U(r·h))`, `h' = z·h̄ + (1 − z)·h`.
+public final class StatelessGRU: GRUBase {
+    public override init(_ inSize: Int, _ outSize: Int, initialW: Initializer? = nil, innerInit: Initializer? = nil, biasInit: Initializer? = nil,
+                         rng: RandomState = .global) {
+        super.init(inSize, outSize, initialW: initialW, innerInit: innerInit, biasInit: biasInit, rng: rng)
+    }
+
+    /// One step from state `h` with input `x`; returns the new state.
+    public func callAsFunction(_ h: Variable, _ x: Variable) -> Variable {
+        let r = F.sigmoid(W_r(x) + U_r(h))
+        let z = F.sigmoid(W_z(x) + U_z(h))
+        let hBar = F.tanh(W(x) + U(r * h))
+        return z * hBar + (1 - z) * h
+    }
+
+    public override func makeCopy() -> Link {
+        StatelessGRU(inSize, outSize, initialW: initW, innerInit: innerInit, biasInit: biasInit, rng: W.W.rng)
+    }
+}
+
+/// A stateful GRU layer (Chainer's `L.GRU` / `StatefulGRU`). The first step (no state yet) computes
+/// `z·h̄` with `z = σ(W_z x)` and `h̄ = tanh(W x)`, as Chainer does.
+public final class StatefulGRU: GRUBase, UnaryLink {
+    /// The state, or nil before the first call.
+    public private(set) var h: Variable?
+
+    public override init(_ inSize: Int, _ outSize: Int, initialW: Initializer? = nil, innerInit: Initializer? = nil, biasInit: Initializer? = nil,
+                         rng: RandomState = .global) {
+        super.init(inSize, outSize, initialW: initialW, innerInit: innerInit, biasInit: biasInit, rng: rng)
+    }
+
+    /// Forgets the state.
+    public func resetState() { h = nil }
+
+    /// Sets the state explicitly.
+    public func setState(_ h: Variable) {
+        if h.ndim != 2 || h.shape[1] != outSize { typeCheckFailure("GRU.setState: h must have shape (batch, \(outSize)), got \(h.shape)") }
+        self.h = h
+    }
+
+    /// One time step: returns the new state.
+    public func callAsFunction(_ x: Variable) -> Variable {
+        var z = W_z(x)
+        var hBar = W(x)
+        if let h {
+            let r = F.sigmoid(W_r(x) + U_r(h))
+            z = z + U_z(h)
+            hBar = hBar + U(r * h)
+        }
+        z = F.sigmoid(z)
+        hBar = F.tanh(hBar)
+        let hNew = h.map { z * hBar + (1 - z) * $0 } ?? z * hBar
+        h = hNew
+        return hNew
+    }
+
+    public override func makeCopy() -> Link {
+        StatefulGRU(inSize, outSize, initialW: initW, innerInit: innerInit, biasInit: biasInit, rng: W.W.rng)
+    }
+}
+
+/// Chainer's `L.GRU` is the stateful GRU.
+public typealias GRU = StatefulGRU
+
+/// The nonlinearity of a ``SimpleRNN``.
+public enum RNNActivation: Sendable {
+    case tanh, relu
+}
+
+/// A stateful Elman RNN layer: `h' = act(upward(x) + lateral(h))` with `upward` a ``Linear`` with bias and
+/// `lateral` one without (on the first step, `act(upward(x))`).
+///
+/// Chainer has no such link; this one follows its LSTM's naming. With `activation: .relu`,
+/// `lateralInit: Identity()` and `upwardInit: Normal(scale: 0.001)` it is the IRNN of Le, Jaitly & Hinton (2015)
+/// (``SimpleRNN/irnn(_:_:rng:)``).
+public final class SimpleRNN: Chain, UnaryLink {
+    public let upward: Linear
+    public let lateral: Linear
+    public let activation: RNNActivation
+    /// The state, or nil before the first call.
+    public private(set) var h: Variable?
+
+    public init(_ inSize: Int?, _ outSize: Int, activation: RNNActivation = .tanh, upwardInit: Initializer? = nil,
+                lateralInit: Initializer? = nil, biasInit: Initializer? = nil, rng: RandomState = .global) {
+        upward = Linear(inSize, outSize, initialW: upwardInit, initialBias: biasInit, rng: rng)
+        lateral = Linear(outSize, outSize, nobias: true, initialW: lateralInit, rng: rng)
+        self.activation = activation
+        super.init()
+    }
+
+    /// The IRNN: ReLU units, identity recurrent weights, input weights from N(0, 0.001²).
+    public static func irnn(_ inSize: Int?, _ outSize: Int, rng: RandomState = .global) -> SimpleRNN {
+        SimpleRNN(inSize, outSize, activation: .relu, upwardInit: Normal(scale: 0.001), lateralInit: Identity(), rng: rng)
+    }
+
+    /// Forgets the state.
+    public func resetState() { h = nil }
+
+    /// Sets the state explicitly.
+    public func setState(_ h: Variable) { self.h = h }
+
+    /// One time step: returns the new state.
+    public func callAsFunction(_ x: Variable) -> Variable {
+        var z = upward(x)
+        if let h { z = z + lateral(h) }
+        let hNew = activation == .tanh ? F.tanh(z) : F.relu(z)
+        h = hNew
+        return hNew
+    }
+
+    public override func makeCopy() -> Link {
+        SimpleRNN(upward.inSize, upward.outSize, activation: activation, upwardInit: upward.W.initializer,
+                  lateralInit: lateral.W.initializer, biasInit: upward.b?.initializer, rng: upward.W.rng)
+    }
+}

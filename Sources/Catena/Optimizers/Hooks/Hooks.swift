@@ -1,0 +1,97 @@
+import Foundation
+
+/// L2 regularisation: `g += rate · p` for every parameter, before the update (Chainer's `WeightDecay`).
+public struct WeightDecay: OptimizerHook {
+    public var rate: Double
+    public let name = "WeightDecay"
+    public let timing = HookTiming.pre
+    public init(rate: Double) { self.rate = rate }
+    public func callAsFunction(_ optimizer: Optimizer) {
+        for p in optimizer.target?.params(includeUninitialized: false) ?? [] where p.updateRule?.enabled ?? false {
+            guard var g = p._grad.take() else { continue }
+            g += p.array * rate
+            p._grad = g
+        }
+    }
+}
+
+/// L1 regularisation: `g += rate · sign(p)` (Chainer's `Lasso`).
+public struct Lasso: OptimizerHook {
+    public var rate: Double
+    public let name = "Lasso"
+    public let timing = HookTiming.pre
+    public init(rate: Double) { self.rate = rate }
+    public func callAsFunction(_ optimizer: Optimizer) {
+        for p in optimizer.target?.params(includeUninitialized: false) ?? [] where p.updateRule?.enabled ?? false {
+            guard var g = p._grad.take() else { continue }
+            g += p.array.sign() * rate
+            p._grad = g
+        }
+    }
+}
+
+/// Rescales all gradients together so that their global L2 norm is at most `threshold` (Chainer's
+/// `GradientClipping`): with `norm = √(Σ g²)` over every parameter, each gradient is multiplied by
+/// `threshold / norm` when that is below 1.
+public struct GradientClipping: OptimizerHook {
+    public var threshold: Double
+    public let name = "GradientClipping"
+    public let timing = HookTiming.pre
+    public init(threshold: Double) { self.threshold = threshold }
+    public func callAsFunction(_ optimizer: Optimizer) {
+        let params = optimizer.target?.params(includeUninitialized: false) ?? []
+        var sq = 0.0
+        for p in params { if let g = p.grad { sq += (g.astype(.float64).squared()).sum().item() } }
+        let norm = sq.squareRoot()
+        let rate = threshold / norm
+        if !(rate < 1) { return }
+        for p in params {
+            guard var g = p._grad.take() else { continue }
+            g *= rate
+            p._grad = g
+        }
+    }
+}
+
+/// Clips every gradient element to `[lowerBound, upperBound]` (Chainer's `GradientHardClipping`).
+public struct GradientHardClipping: OptimizerHook {
+    public var lowerBound: Double, upperBound: Double
+    public let name = "GradientHardClipping"
+    public let timing = HookTiming.pre
+    public init(lowerBound: Double, upperBound: Double) {
+        self.lowerBound = lowerBound
+        self.upperBound = upperBound
+    }
+    public func callAsFunction(_ optimizer: Optimizer) {
+        for p in optimizer.target?.params(includeUninitialized: false) ?? [] where p.updateRule?.enabled ?? false {
+            if let g = p._grad { p._grad = g.clipped(lowerBound, upperBound) }
+        }
+    }
+}
+
+/// Adds Gaussian noise to every gradient (Chainer's `GradientNoise`): by default with standard deviation
+/// `√(eta / (1 + t)^0.55)`, where t is the parameter's update count (0 on the first update, as the hook runs before
+/// it advances). Noise is drawn from `rng` (``RandomState/global`` unless given), parameter by parameter in
+/// `params()` order.
+public struct GradientNoise: OptimizerHook {
+    public var eta: Double
+    public var rng: RandomState?
+    /// The standard deviation for a parameter whose rule has run `t` times.
+    public var noiseScale: (Double, Int) -> Double
+    public let name = "GradientNoise"
+    public let timing = HookTiming.pre
+    public init(eta: Double, rng: RandomState? = nil, noiseScale: @escaping (Double, Int) -> Double = { eta, t in (eta / Foundation.pow(1 + Double(t), 0.55)).squareRoot() }) {
+        self.eta = eta
+        self.rng = rng
+        self.noiseScale = noiseScale
+    }
+    public func callAsFunction(_ optimizer: Optimizer) {
+        let r = rng ?? .global
+        for p in optimizer.target?.params(includeUninitialized: false) ?? [] where p.updateRule?.enabled ?? false {
+            guard var g = p._grad.take() else { continue }
+            let std = noiseScale(eta, p.updateRule?.t ?? 0)
+            g += r.normal(shape: g.shape, std: std, dtype: g.dtype)
+            p._grad = g
+        }
+    }
+}
