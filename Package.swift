@@ -6,6 +6,7 @@ let package = Package(
     products: [
         .library(name: "Catena", targets: ["Catena"]),
         .executable(name: "catena-bench", targets: ["CatenaBench"]),
+        .executable(name: "repeat-count", targets: ["RepeatCount"]),
     ],
     targets: [
         // CPU-specific kernels (AVX2/FMA GEMM micro-kernel, vectorised transcendental loops), chosen at run time
@@ -13,6 +14,7 @@ let package = Package(
         .target(name: "CCatenaKernels", path: "Sources/CCatenaKernels"),
         .target(name: "Catena", dependencies: ["CCatenaKernels"], path: "Sources/Catena"),
         .executableTarget(name: "CatenaBench", dependencies: ["Catena"], path: "Benchmarks/CatenaBench"),
+        .executableTarget(name: "RepeatCount", dependencies: ["Catena"], path: "Examples/RepeatCount"),
         .testTarget(name: "CatenaTests", dependencies: ["Catena"], path: "Tests/CatenaTests"),
     ],
     swiftLanguageModes: [.v6]

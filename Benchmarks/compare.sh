@@ -35,7 +35,7 @@ case "$WORKLOAD" in
 esac
 for p in $(seq 1 "$PASSES"); do
   echo "+ pass $p: catena $WORKLOAD" >&2
-  CATENA_NUM_THREADS=$THREADS "$BENCH" "$WORKLOAD" | tag "$p" >> "$OUT"
+  CATENA_NUM_THREADS=$THREADS "$BENCH" "$WORKLOAD" ${CATENA_ARGS:-} | tag "$p" >> "$OUT"
   for peer in "${peers[@]}"; do
     echo "+ pass $p: $peer" >&2
     # shellcheck disable=SC2086

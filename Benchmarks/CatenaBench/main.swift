@@ -2,7 +2,7 @@
 //
 //   swift run -c release catena-bench <workload> [--reps N] [--sizes a,b,c]
 //
-// Workloads: matmul (B4a), elementwise (add and sum over 2^22 floats), overhead (B4b), mlp (B4c). Figures are medians over --reps timed
+// Workloads: matmul (B4a), elementwise (add and sum over 2^22 floats), overhead (B4b), mlp (B4c), rnnlm (B1). Figures are medians over --reps timed
 // repetitions after a warm-up; compare them only with peers measured in the same run (Benchmarks/run.sh).
 import Catena
 import Foundation
@@ -222,9 +222,102 @@ func benchMLP(_ o: Options) {
           "loss_first_last": [losses.first ?? 0, losses.last ?? 0]])
 }
 
+/// B1: the repeat-count language model stepped one token at a time, as a Chainer user writes it: EmbedID(10, 100)
+/// → LSTM(100, 100) (or a tanh RNN: Linear(100, 100) + Linear(100, 100, nobias)) → Linear(100, 10); 20 streams,
+/// truncated BPTT over 35 steps (sum of per-step mean losses, one backward, unchainBackward, one update), Adam and
+/// GradientClipping(5). Tokens per second; then, on a fresh model, accuracy after one epoch of 100,000 tokens.
+final class BenchLM: Chain {
+    let embed = EmbedID(10, 100, rng: RandomState(seed: 1))
+    let l1: LSTM?
+    let wx: Linear?
+    let wh: Linear?
+    let out = Linear(100, 10, rng: RandomState(seed: 2))
+    var h: Variable?
+    init(lstm: Bool) {
+        l1 = lstm ? LSTM(100, 100, rng: RandomState(seed: 3)) : nil
+        wx = lstm ? nil : Linear(100, 100, rng: RandomState(seed: 3))
+        wh = lstm ? nil : Linear(100, 100, nobias: true, rng: RandomState(seed: 4))
+    }
+    func resetState() { l1?.resetState(); h = nil }
+    func callAsFunction(_ x: Variable) -> Variable {
+        let e = embed(x)
+        if let l1 { return out(l1(e)) }
+        var z = wx!(e)
+        if let h { z = z + wh!(h) }
+        let hNew = F.tanh(z)
+        h = hNew
+        return out(hNew)
+    }
+}
+
+func benchRNNLM(_ o: Options) {
+    let cells = (o.extra["cell"] ?? "lstm,rnn").split(separator: ",").map(String.init)
+    let data = repeatCountSequence(length: 100_000)
+    let batch = 20, bprop = 35, updatesPerRep = Int(o.extra["updates-per-rep"] ?? "") ?? 20
+    let epochs = Int(o.extra["epochs"] ?? "") ?? 1
+    for cell in cells {
+        func makeTrainer() -> (update: () -> Double, model: BenchLM, iterator: ParallelSequentialIterator<[Int32]>) {
+            let model = BenchLM(lstm: cell == "lstm")
+            let opt = Adam()
+            opt.setup(model)
+            opt.addHook(GradientClipping(threshold: 5))
+            let it = ParallelSequentialIterator(data, batchSize: batch)
+            let update = { () -> Double in
+                var loss: Variable? = nil
+                for _ in 0..<bprop {
+                    let (x, t) = ParallelSequentialIterator<[Int32]>.arrays(it.next()!)
+                    let l = F.softmaxCrossEntropy(model(.constant(x)), t)
+                    loss = loss.map { $0 + l } ?? l
+                }
+                opt.clearGrads()
+                loss!.backward()
+                loss!.unchainBackward()
+                opt.update()
+                return loss!.item() / Double(bprop)
+            }
+            return (update, model, it)
+        }
+        let (update, _, _) = makeTrainer()
+        for _ in 0..<5 { _ = update() }
+        let times = time(reps: o.reps, warmup: 0) { for _ in 0..<updatesPerRep { _ = update() } }
+        var record: [String: Any] = [
+            "bench": "B1_repeat_lm", "cell": cell, "batch": batch, "bprop_len": bprop, "updates_per_rep": updatesPerRep,
+            "tokens_per_s": summary(times.map { Double(updatesPerRep * batch * bprop) / $0 }, digits: 1),
+        ]
+        if epochs > 0 {
+            let fresh = makeTrainer()
+            let perEpoch = (data.count + batch * bprop - 1) / (batch * bprop)
+            var losses: [Double] = [], accs: [Double] = []
+            for _ in 0..<epochs {
+                var l = 0.0
+                for _ in 0..<perEpoch { l = fresh.update() }
+                losses.append(l)
+                // accuracy of argmax predictions over 500 steps of the 20 streams from a zero state
+                fresh.model.resetState()
+                let ev = ParallelSequentialIterator(data, batchSize: batch)
+                var correct = 0, total = 0
+                usingConfig(\.train, false) { noBackpropMode {
+                    for _ in 0..<500 {
+                        let (x, t) = ParallelSequentialIterator<[Int32]>.arrays(ev.next()!)
+                        let p = fresh.model(.constant(x)).array.argmax(axis: 1).toArray(as: Int32.self)
+                        correct += zip(p, t.toArray(as: Int32.self)).filter { $0 == $1 }.count
+                        total += batch
+                    }
+                } }
+                fresh.model.resetState()
+                accs.append(Double(correct) / Double(total))
+            }
+            record["updates_per_epoch"] = perEpoch
+            record["final_loss_per_step"] = losses
+            record["accuracy_after_epoch"] = accs
+        }
+        emit(record)
+    }
+}
+
 let usage = """
     usage: catena-bench <workload> [--reps N] [--sizes a,b,...]
-    workloads: matmul, elementwise, overhead, mlp
+    workloads: matmul, elementwise, overhead, mlp, rnnlm, gemm-shapes
     """
 
 do {
@@ -234,6 +327,7 @@ do {
     case "elementwise": benchElementwise(options)
     case "overhead": benchOverhead(options)
     case "mlp": benchMLP(options)
+    case "rnnlm": benchRNNLM(options)
     case "gemm-shapes": benchGemmShapes(options)
     case "", "--help", "help":
         print(usage)

@@ -191,6 +191,116 @@ static void dgemm_avx2(long k, double alpha, const double *a, long rsa, long csa
 #undef ROW_STORE
 #endif
 
+static void sgemm_edge_portable(long k, int mr, int nr, float alpha, const float *a, long rsa, long csa,
+                                const float *b, long rsb, float *c, long rsc, int accumulate) {
+    float acc[CATENA_SGEMM_MR][CATENA_SGEMM_NR];
+    memset(acc, 0, sizeof acc);
+    for (long p = 0; p < k; p++) {
+        const float *bp = b + p * rsb;
+        for (int i = 0; i < mr; i++) {
+            float ai = a[i * rsa + p * csa];
+            for (int j = 0; j < CATENA_SGEMM_NR; j++) acc[i][j] += ai * bp[j];
+        }
+    }
+    for (int i = 0; i < mr; i++) {
+        float *ci = c + i * rsc;
+        for (int j = 0; j < nr; j++) ci[j] = accumulate ? ci[j] + alpha * acc[i][j] : alpha * acc[i][j];
+    }
+}
+
+#if CATENA_X86
+// One tile of R rows (a compile-time constant in each instantiation, so the accumulators stay in registers) and
+// nr ≤ 16 columns: one register per row when nr ≤ 8, two otherwise; masked loads and stores of C when nr is not a
+// full register width.
+__attribute__((target("avx2,fma"), always_inline))
+static inline void sgemm_tile_rows(const int R, long k, int nr, float alpha, const float *a, long rsa, long csa,
+                                   const float *b, long rsb, float *c, long rsc, int accumulate) {
+    const __m256i lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    __m256i m0 = _mm256_cmpgt_epi32(_mm256_set1_epi32(nr), lanes);
+    __m256i m1 = _mm256_cmpgt_epi32(_mm256_set1_epi32(nr - 8), lanes);
+    __m256 al = _mm256_set1_ps(alpha);
+    for (int r = 0; r < R; r++) {
+        _mm_prefetch((const char *)(c + r * rsc), _MM_HINT_T0);
+        _mm_prefetch((const char *)(c + r * rsc + 15), _MM_HINT_T0);
+    }
+    if (nr <= 8) {
+        __m256 acc[6];
+        for (int r = 0; r < R; r++) acc[r] = _mm256_setzero_ps();
+        for (long p = 0; p < k; p++) {
+            __m256 b0 = _mm256_loadu_ps(b + p * rsb);
+            for (int r = 0; r < R; r++) acc[r] = _mm256_fmadd_ps(_mm256_broadcast_ss(a + r * rsa + p * csa), b0, acc[r]);
+        }
+        for (int r = 0; r < R; r++) {
+            float *cr = c + r * rsc;
+            __m256 v = _mm256_mul_ps(al, acc[r]);
+            if (accumulate) v = _mm256_add_ps(v, _mm256_maskload_ps(cr, m0));
+            _mm256_maskstore_ps(cr, m0, v);
+        }
+        return;
+    }
+    __m256 acc0[6], acc1[6];
+    for (int r = 0; r < R; r++) {
+        acc0[r] = _mm256_setzero_ps();
+        acc1[r] = _mm256_setzero_ps();
+    }
+    for (long p = 0; p < k; p++) {
+        __m256 b0 = _mm256_loadu_ps(b + p * rsb), b1 = _mm256_loadu_ps(b + p * rsb + 8);
+        for (int r = 0; r < R; r++) {
+            __m256 t = _mm256_broadcast_ss(a + r * rsa + p * csa);
+            acc0[r] = _mm256_fmadd_ps(t, b0, acc0[r]);
+            acc1[r] = _mm256_fmadd_ps(t, b1, acc1[r]);
+        }
+    }
+    for (int r = 0; r < R; r++) {
+        float *cr = c + r * rsc;
+        __m256 v0 = _mm256_mul_ps(al, acc0[r]), v1 = _mm256_mul_ps(al, acc1[r]);
+        if (nr == 16) {
+            if (accumulate) {
+                v0 = _mm256_add_ps(v0, _mm256_loadu_ps(cr));
+                v1 = _mm256_add_ps(v1, _mm256_loadu_ps(cr + 8));
+            }
+            _mm256_storeu_ps(cr, v0);
+            _mm256_storeu_ps(cr + 8, v1);
+        } else {
+            if (accumulate) {
+                v0 = _mm256_add_ps(v0, _mm256_maskload_ps(cr, m0));
+                v1 = _mm256_add_ps(v1, _mm256_maskload_ps(cr + 8, m1));
+            }
+            _mm256_maskstore_ps(cr, m0, v0);
+            _mm256_maskstore_ps(cr + 8, m1, v1);
+        }
+    }
+}
+
+__attribute__((target("avx2,fma")))
+static void sgemm_edge_avx2(long k, int mr, int nr, float alpha, const float *a, long rsa, long csa,
+                            const float *b, long rsb, float *c, long rsc, int accumulate) {
+    switch (mr) {
+    case 1: sgemm_tile_rows(1, k, nr, alpha, a, rsa, csa, b, rsb, c, rsc, accumulate); break;
+    case 2: sgemm_tile_rows(2, k, nr, alpha, a, rsa, csa, b, rsb, c, rsc, accumulate); break;
+    case 3: sgemm_tile_rows(3, k, nr, alpha, a, rsa, csa, b, rsb, c, rsc, accumulate); break;
+    case 4: sgemm_tile_rows(4, k, nr, alpha, a, rsa, csa, b, rsb, c, rsc, accumulate); break;
+    case 5: sgemm_tile_rows(5, k, nr, alpha, a, rsa, csa, b, rsb, c, rsc, accumulate); break;
+    default: sgemm_tile_rows(6, k, nr, alpha, a, rsa, csa, b, rsb, c, rsc, accumulate); break;
+    }
+}
+#endif
+
+void catena_sgemm_kernel_edge(long k, int mr, int nr, float alpha, const float *a, long rsa, long csa,
+                              const float *b, long rsb, float *c, long rsc, int accumulate) {
+#if CATENA_X86
+    if (use_avx2()) {
+        if (mr == 6 && nr == 16) {
+            sgemm_avx2(k, alpha, a, rsa, csa, b, rsb, c, rsc, accumulate);
+            return;
+        }
+        sgemm_edge_avx2(k, mr, nr, alpha, a, rsa, csa, b, rsb, c, rsc, accumulate);
+        return;
+    }
+#endif
+    sgemm_edge_portable(k, mr, nr, alpha, a, rsa, csa, b, rsb, c, rsc, accumulate);
+}
+
 void catena_sgemm_kernel(long k, float alpha, const float *a, long rsa, long csa, const float *b, long rsb,
                          float *c, long rsc, int accumulate) {
 #if CATENA_X86
@@ -364,8 +474,12 @@ static inline float tanh_core(float x) {
 }
 
 static inline float sigmoid_core(float x) {
-    // Below -80, 1 / (1 + e^-x) equals e^x to float precision, and e^-x would overflow.
-    return x < -80.0f ? exp_core(x) : 1.0f / (1.0f + exp_core(-x));
+    // One exponential of a non-positive argument (never overflows): σ(x) = 1/(1+e) for x ≥ 0, e/(1+e) for x < 0,
+    // with e = exp(-|x|).
+    float ax = f_from_bits(f_bits(x) & 0x7fffffffu);
+    float e = exp_core(-ax);
+    float r = 1.0f / (1.0f + e);
+    return x >= 0.0f ? r : e * r;
 }
 
 static inline float lstm_gate_core(float x, long i) {

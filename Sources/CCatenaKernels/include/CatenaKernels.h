@@ -29,6 +29,12 @@ void catena_kernels_force_portable(int force);
 void catena_sgemm_kernel(long k, float alpha, const float *a, long rsa, long csa,
                          const float *b, long rsb, float *c, long rsc, int accumulate);
 
+/// `catena_sgemm_kernel` for a tile of `mr` ≤ 6 rows and `nr` ≤ 16 columns: only those rows of A are read and
+/// only those elements of C are read and written (B rows must hold 16 readable floats, or 8 when nr ≤ 8, e.g. a
+/// zero-padded packed panel). Used for edges and for row-tile heights other than 6.
+void catena_sgemm_kernel_edge(long k, int mr, int nr, float alpha, const float *a, long rsa, long csa,
+                              const float *b, long rsb, float *c, long rsc, int accumulate);
+
 /// The double-precision twin of `catena_sgemm_kernel`, on a 6 x 8 tile.
 void catena_dgemm_kernel(long k, double alpha, const double *a, long rsa, long csa,
                          const double *b, long rsb, double *c, long rsc, int accumulate);

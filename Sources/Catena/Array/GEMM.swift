@@ -12,6 +12,12 @@ protocol GEMMScalar: NDFloatingPoint {
     static func microKernel(
         _ k: Int, _ alpha: Self, _ a: UnsafePointer<Self>, _ rsa: Int, _ csa: Int,
         _ b: UnsafePointer<Self>, _ rsb: Int, _ c: UnsafeMutablePointer<Self>, _ rsc: Int, _ accumulate: Bool)
+    /// The row-tile height to use for a product with `m` rows (at most ``mr``).
+    static func rowTile(_ m: Int) -> Int
+    /// Computes an edge tile of `mr` × `nr` straight into C; false if this type has no edge kernel (the caller
+    /// then computes a full tile into a temporary).
+    static func edgeKernel(_ k: Int, _ mr: Int, _ nr: Int, _ alpha: Self, _ a: UnsafePointer<Self>, _ rsa: Int, _ csa: Int,
+                           _ b: UnsafePointer<Self>, _ rsb: Int, _ c: UnsafeMutablePointer<Self>, _ rsc: Int, _ accumulate: Bool) -> Bool
     /// Packs a transposed B block (element (p, j) at `b[p + j·cs]`) into nr-column panels; false if there is no
     /// specialised routine for this type.
     static func packTransposedB(_ b: UnsafePointer<Self>, _ cs: Int, _ depth: Int, _ cols: Int, _ dst: UnsafeMutablePointer<Self>) -> Bool
@@ -24,6 +30,20 @@ extension Float: GEMMScalar {
     static func microKernel(_ k: Int, _ alpha: Float, _ a: UnsafePointer<Float>, _ rsa: Int, _ csa: Int,
                             _ b: UnsafePointer<Float>, _ rsb: Int, _ c: UnsafeMutablePointer<Float>, _ rsc: Int, _ accumulate: Bool) {
         catena_sgemm_kernel(k, alpha, a, rsa, csa, b, rsb, c, rsc, accumulate ? 1 : 0)
+    }
+    /// 6 rows per tile unless that wastes more than 5% of the work on padding and 5 or 4 rows waste less (a batch
+    /// of 20 takes four 5-row tiles instead of three 6-row tiles and a mostly empty one).
+    @usableFromInline
+    static func rowTile(_ m: Int) -> Int {
+        func waste(_ r: Int) -> Double { Double((m + r - 1) / r * r - m) / Double(Swift.max(m, 1)) }
+        if waste(6) <= 0.05 { return 6 }
+        return [5, 4].min { waste($0) < waste($1) } ?? 6
+    }
+    @inline(__always) @usableFromInline
+    static func edgeKernel(_ k: Int, _ mr: Int, _ nr: Int, _ alpha: Float, _ a: UnsafePointer<Float>, _ rsa: Int, _ csa: Int,
+                           _ b: UnsafePointer<Float>, _ rsb: Int, _ c: UnsafeMutablePointer<Float>, _ rsc: Int, _ accumulate: Bool) -> Bool {
+        catena_sgemm_kernel_edge(k, Int32(mr), Int32(nr), alpha, a, rsa, csa, b, rsb, c, rsc, accumulate ? 1 : 0)
+        return true
     }
     @inline(__always) @usableFromInline
     static func packTransposedB(_ b: UnsafePointer<Float>, _ cs: Int, _ depth: Int, _ cols: Int, _ dst: UnsafeMutablePointer<Float>) -> Bool {
@@ -42,6 +62,10 @@ extension Double: GEMMScalar {
     }
     @inline(__always) @usableFromInline
     static func packTransposedB(_ b: UnsafePointer<Double>, _ cs: Int, _ depth: Int, _ cols: Int, _ dst: UnsafeMutablePointer<Double>) -> Bool { false }
+    @usableFromInline static func rowTile(_ m: Int) -> Int { mr }
+    @inline(__always) @usableFromInline
+    static func edgeKernel(_ k: Int, _ mr: Int, _ nr: Int, _ alpha: Double, _ a: UnsafePointer<Double>, _ rsa: Int, _ csa: Int,
+                           _ b: UnsafePointer<Double>, _ rsb: Int, _ c: UnsafeMutablePointer<Double>, _ rsc: Int, _ accumulate: Bool) -> Bool { false }
 }
 
 /// Strided matrix operand: element (i, j) at `base[i * rowStride + j * colStride]`.
@@ -58,6 +82,54 @@ struct MatrixOperand<T> {
     }
 }
 
+/// Packed copies of transposed weight matrices, reused while the weights do not change: an unrolled RNN multiplies
+/// by the same `Wᵀ` at every time step, and packing it each time cost about as much as the product.
+final class PackedBCache: @unchecked Sendable {
+    struct Entry {
+        weak var storage: NDStorage?
+        let version: UInt64, offset: Int, cs: Int, depth: Int, cols: Int
+        let buffer: UnsafeMutablePointer<Float>
+    }
+    static let shared = PackedBCache()
+    private var entries: [Entry] = []
+    private var lock = pthread_mutex_t()
+    /// Entries kept (least recently used dropped first) and the largest panel set cached.
+    static let capacity = 8, maxFloats = 1 << 20
+
+    init() { pthread_mutex_init(&lock, nil) }
+
+    /// The packed panels of the transposed B stored at `storage` (+ `offset` elements, column stride `cs`), packing
+    /// and remembering them if needed; `body` runs while the lock is held.
+    func withPanels(storage: NDStorage, offset: Int, cs: Int, depth: Int, cols: Int, _ body: (UnsafePointer<Float>) -> Void) -> Bool {
+        let floats = (cols + 15) / 16 * 16 * depth
+        if floats > PackedBCache.maxFloats { return false }
+        pthread_mutex_lock(&lock)
+        defer { pthread_mutex_unlock(&lock) }
+        entries.removeAll { e in
+            if e.storage == nil { e.buffer.deallocate(); return true }
+            return false
+        }
+        if let i = entries.firstIndex(where: { $0.storage === storage && $0.offset == offset && $0.cs == cs && $0.depth == depth && $0.cols == cols }) {
+            let e = entries[i]
+            if e.version == storage.version {
+                entries.remove(at: i)
+                entries.append(e)
+                body(UnsafePointer(e.buffer))
+                return true
+            }
+            e.buffer.deallocate()
+            entries.remove(at: i)
+        }
+        let buf = UnsafeMutablePointer<Float>.allocate(capacity: floats)
+        let src = (storage.raw + offset * 4).assumingMemoryBound(to: Float.self)
+        catena_pack_bt_f32(src, cs, depth, cols, buf)
+        entries.append(Entry(storage: storage, version: storage.version, offset: offset, cs: cs, depth: depth, cols: cols, buffer: buf))
+        if entries.count > PackedBCache.capacity { entries.removeFirst().buffer.deallocate() }
+        body(UnsafePointer(buf))
+        return true
+    }
+}
+
 /// General matrix multiply `C = alpha * A * B + (accumulate ? C : 0)`.
 ///
 /// A packed, blocked algorithm in the style of BLIS/GotoBLAS: the k extent is cut into blocks of `kc`, A into blocks
@@ -71,7 +143,10 @@ enum GEMM {
     @usableFromInline static let mc = 120
     @usableFromInline static let nc = 3072
     /// Work (m·n·k) from which a product is split across threads.
-    @usableFromInline nonisolated(unsafe) static var parallelThreshold = 1 << 21
+    @usableFromInline nonisolated(unsafe) static var parallelThreshold: Int = {
+        if let s = ProcessInfo.processInfo.environment["CATENA_GEMM_PARALLEL_WORK"], let n = Int(s) { return n }
+        return 1 << 21
+    }()
 
     /// B is packed when A has more rows than this (or when B's rows are not contiguous).
     nonisolated(unsafe) static var packBRows: Int = {
@@ -88,7 +163,7 @@ enum GEMM {
     @usableFromInline
     static func gemm<T: GEMMScalar>(
         m: Int, n: Int, k: Int, alpha: T, a: MatrixOperand<T>, b: MatrixOperand<T>,
-        c: UnsafeMutablePointer<T>, rsc: Int, accumulate: Bool
+        c: UnsafeMutablePointer<T>, rsc: Int, accumulate: Bool, bSource: (storage: NDStorage, offset: Int)? = nil
     ) {
         if m == 0 || n == 0 { return }
         if k == 0 {
@@ -119,81 +194,107 @@ enum GEMM {
                 return
             }
         }
-        serial(m: m, n: n, k: k, alpha: alpha, a: a, b: b, c: c, rsc: rsc, accumulate: accumulate)
+        serial(m: m, n: n, k: k, alpha: alpha, a: a, b: b, c: c, rsc: rsc, accumulate: accumulate, bSource: bSource)
     }
 
-    /// One thread's share: the blocked loops around the micro-kernel.
+    /// One thread's share: the blocked loops around the micro-kernel. `bSource` names the storage behind B so
+    /// that a transposed weight matrix can be taken from ``PackedBCache`` instead of being packed again.
     @usableFromInline
     static func serial<T: GEMMScalar>(
         m: Int, n: Int, k: Int, alpha: T, a: MatrixOperand<T>, b: MatrixOperand<T>,
-        c: UnsafeMutablePointer<T>, rsc: Int, accumulate: Bool
+        c: UnsafeMutablePointer<T>, rsc: Int, accumulate: Bool, bSource: (storage: NDStorage, offset: Int)? = nil
     ) {
-        let mr = T.mr, nr = T.nr
+        let nr = T.nr
+        let mr = T.rowTile(m)
         let kcMax = Swift.min(kc, k)
         let mcMax = Swift.min(mc, (m + mr - 1) / mr * mr)
         let ncMax = Swift.min(nc, (n + nr - 1) / nr * nr)
-        // B is packed unless its rows are contiguous and few rows of A will reuse each panel.
-        let packB = b.colStride != 1 || m > packBRows
         let aBuf = UnsafeMutablePointer<T>.allocate(capacity: mcMax * kcMax)
-        let bBuf = UnsafeMutablePointer<T>.allocate(capacity: (packB ? ncMax : nr) * kcMax)
         let tmp = UnsafeMutablePointer<T>.allocate(capacity: mr * nr)
         defer {
             aBuf.deallocate()
-            bBuf.deallocate()
             tmp.deallocate()
         }
+        // A transposed weight block that fits one panel set: reuse its packed form while the weights are unchanged.
+        if let src = bSource, T.self == Float.self, b.rowStride == 1, b.colStride != 1, k <= kc, n <= nc {
+            let used = PackedBCache.shared.withPanels(storage: src.storage, offset: src.offset, cs: b.colStride, depth: k, cols: n) { panels in
+                let bp = UnsafeRawPointer(panels).assumingMemoryBound(to: T.self)
+                macroKernel(m: m, ncCur: n, kcCur: k, alpha: alpha, a: a, pc: 0, mr: mr, aBuf: aBuf, tmp: tmp, bPacked: bp, bBlock: nil,
+                            rsbUnpacked: 0, c: c, jc: 0, rsc: rsc, acc: accumulate)
+            }
+            if used { return }
+        }
+        // B is packed unless its rows are contiguous and few rows of A will reuse each panel.
+        let packB = b.colStride != 1 || m > packBRows
+        let bBuf = UnsafeMutablePointer<T>.allocate(capacity: (packB ? ncMax : nr) * kcMax)
+        defer { bBuf.deallocate() }
         var jc = 0
         while jc < n {
             let ncCur = Swift.min(nc, n - jc)
             var pc = 0
             while pc < k {
                 let kcCur = Swift.min(kc, k - pc)
-                let acc = accumulate || pc > 0
                 let bBlock = b.base + pc * b.rowStride + jc * b.colStride
                 if packB { packPanels(B: bBlock, b.rowStride, b.colStride, kcCur, ncCur, nr, into: bBuf) }
-                var ic = 0
-                while ic < m {
-                    let mcCur = Swift.min(mc, m - ic)
-                    packPanels(A: a.base + ic * a.rowStride + pc * a.colStride, a.rowStride, a.colStride, mcCur, kcCur, mr, into: aBuf)
-                    var jr = 0
-                    while jr < ncCur {
-                        let nrCur = Swift.min(nr, ncCur - jr)
-                        let bPanel: UnsafePointer<T>
-                        let rsb: Int
-                        if packB {
-                            bPanel = UnsafePointer(bBuf + jr * kcCur)
-                            rsb = nr
-                        } else if nrCur == nr {
-                            bPanel = bBlock + jr
-                            rsb = b.rowStride
-                        } else {
-                            packPanels(B: bBlock + jr, b.rowStride, b.colStride, kcCur, nrCur, nr, into: bBuf)
-                            bPanel = UnsafePointer(bBuf)
-                            rsb = nr
-                        }
-                        var ir = 0
-                        while ir < mcCur {
-                            let mrCur = Swift.min(mr, mcCur - ir)
-                            let aPanel = UnsafePointer(aBuf + ir * kcCur)
-                            let cTile = c + (ic + ir) * rsc + jc + jr
-                            if mrCur == mr && nrCur == nr {
-                                T.microKernel(kcCur, alpha, aPanel, 1, mr, bPanel, rsb, cTile, rsc, acc)
-                            } else {
-                                T.microKernel(kcCur, alpha, aPanel, 1, mr, bPanel, rsb, tmp, nr, false)
-                                for i in 0..<mrCur {
-                                    let src = tmp + i * nr, dst = cTile + i * rsc
-                                    if acc { for j in 0..<nrCur { dst[j] += src[j] } } else { dst.update(from: src, count: nrCur) }
-                                }
-                            }
-                            ir += mr
-                        }
-                        jr += nr
-                    }
-                    ic += mc
-                }
+                macroKernel(m: m, ncCur: ncCur, kcCur: kcCur, alpha: alpha, a: a, pc: pc, mr: mr, aBuf: aBuf, tmp: tmp,
+                            bPacked: packB ? UnsafePointer(bBuf) : nil, bBlock: packB ? nil : (bBlock, bBuf), rsbUnpacked: b.rowStride,
+                            c: c, jc: jc, rsc: rsc, acc: accumulate || pc > 0)
                 pc += kc
             }
             jc += nc
+        }
+    }
+
+    /// The loops over row blocks and tiles for one (k block, column block) of B, packed (`bPacked`) or read in place
+    /// (`bBlock`, with a scratch panel for a ragged last column panel).
+    @inline(__always)
+    static func macroKernel<T: GEMMScalar>(
+        m: Int, ncCur: Int, kcCur: Int, alpha: T, a: MatrixOperand<T>, pc: Int, mr: Int, aBuf: UnsafeMutablePointer<T>,
+        tmp: UnsafeMutablePointer<T>, bPacked: UnsafePointer<T>?, bBlock: (UnsafePointer<T>, UnsafeMutablePointer<T>)?, rsbUnpacked: Int,
+        c: UnsafeMutablePointer<T>, jc: Int, rsc: Int, acc: Bool
+    ) {
+        let nr = T.nr
+        var ic = 0
+        while ic < m {
+            let mcCur = Swift.min(mc, m - ic)
+            packPanels(A: a.base + ic * a.rowStride + pc * a.colStride, a.rowStride, a.colStride, mcCur, kcCur, mr, into: aBuf)
+            var jr = 0
+            while jr < ncCur {
+                let nrCur = Swift.min(nr, ncCur - jr)
+                let bPanel: UnsafePointer<T>
+                let rsb: Int
+                if let bPacked {
+                    bPanel = bPacked + jr * kcCur
+                    rsb = nr
+                } else if nrCur == nr {
+                    bPanel = bBlock!.0 + jr
+                    rsb = rsbUnpacked
+                } else {
+                    packPanels(B: bBlock!.0 + jr, rsbUnpacked, 1, kcCur, nrCur, nr, into: bBlock!.1)
+                    bPanel = UnsafePointer(bBlock!.1)
+                    rsb = nr
+                }
+                var ir = 0
+                while ir < mcCur {
+                    let mrCur = Swift.min(mr, mcCur - ir)
+                    let aPanel = UnsafePointer(aBuf + ir * kcCur)
+                    let cTile = c + (ic + ir) * rsc + jc + jr
+                    if mrCur == T.mr && nrCur == nr {
+                        T.microKernel(kcCur, alpha, aPanel, 1, mr, bPanel, rsb, cTile, rsc, acc)
+                    } else if T.edgeKernel(kcCur, mrCur, nrCur, alpha, aPanel, 1, mr, bPanel, rsb, cTile, rsc, acc) {
+                        // computed in place
+                    } else {
+                        T.microKernel(kcCur, alpha, aPanel, 1, mr, bPanel, rsb, tmp, nr, false)
+                        for i in 0..<mrCur {
+                            let src = tmp + i * nr, dst = cTile + i * rsc
+                            if acc { for j in 0..<nrCur { dst[j] += src[j] } } else { dst.update(from: src, count: nrCur) }
+                        }
+                    }
+                    ir += mr
+                }
+                jr += nr
+            }
+            ic += mc
         }
     }
 
@@ -207,12 +308,17 @@ enum GEMM {
         while i0 < rows {
             let h = Swift.min(mr, rows - i0)
             if h < mr { dst.update(repeating: 0, count: mr * depth) }
-            for i in 0..<h {
-                let src = a + (i0 + i) * rs
-                if cs == 1 {
-                    for p in 0..<depth { dst[p * mr + i] = src[p] }
-                } else {
-                    for p in 0..<depth { dst[p * mr + i] = src[p * cs] }
+            if rs == 1 {
+                // A stored transposed (columns contiguous): each step p copies h neighbouring values.
+                for p in 0..<depth { (dst + p * mr).update(from: a + i0 + p * cs, count: h) }
+            } else {
+                for i in 0..<h {
+                    let src = a + (i0 + i) * rs
+                    if cs == 1 {
+                        for p in 0..<depth { dst[p * mr + i] = src[p] }
+                    } else {
+                        for p in 0..<depth { dst[p * mr + i] = src[p * cs] }
+                    }
                 }
             }
             dst += mr * depth
@@ -232,7 +338,11 @@ enum GEMM {
             let w = Swift.min(nr, cols - j0)
             if w < nr { dst.update(repeating: 0, count: nr * depth) }
             if cs == 1 {
-                for p in 0..<depth { (dst + p * nr).update(from: b + p * rs + j0, count: w) }
+                // Short rows: an element loop beats a memmove call per row.
+                for p in 0..<depth {
+                    let d = dst + p * nr, s = b + p * rs + j0
+                    for j in 0..<w { d[j] = s[j] }
+                }
             } else {
                 for j in 0..<w {
                     let src = b + (j0 + j) * cs

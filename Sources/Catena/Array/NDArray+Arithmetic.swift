@@ -45,6 +45,7 @@ extension NDArray {
             typeCheckFailure("\(op.name) (in place): the result would have shape \(NDArray.broadcastShapes(shape, rhs.shape, op: op.name)), but the array being updated has shape \(shape)")
         }
         if isContiguous && isKnownUniquelyReferenced(&storage) {
+            storage.version &+= 1
             _ = NDArray.arithmetic(self, rhs, op, into: self)
         } else {
             self = NDArray.arithmetic(self, rhs, op)

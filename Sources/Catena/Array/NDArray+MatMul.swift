@@ -100,7 +100,8 @@ extension NDArray {
         c.makeUniqueContiguous()
         func run<T: GEMMScalar>(_: T.Type) {
             GEMM.gemm(m: m, n: n, k: k, alpha: T(alpha), a: MatrixOperand(x.pointer(T.self), x.strides[0], x.strides[1]),
-                      b: MatrixOperand(y.pointer(T.self), y.strides[0], y.strides[1]), c: c.pointer(T.self), rsc: n, accumulate: accumulate)
+                      b: MatrixOperand(y.pointer(T.self), y.strides[0], y.strides[1]), c: c.pointer(T.self), rsc: n, accumulate: accumulate,
+                      bSource: (y.storage, y.offset))
         }
         switch a.dtype {
         case .float32: run(Float.self)

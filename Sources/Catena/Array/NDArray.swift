@@ -10,6 +10,9 @@ final class NDStorage {
     /// The first byte of the elements.
     @usableFromInline let raw: UnsafeMutableRawPointer
     @usableFromInline let byteCount: Int
+    /// Advanced on every write into existing storage (not into a fresh array), so caches derived from the data
+    /// (packed GEMM panels) can tell they are stale.
+    @exclusivity(unchecked) @usableFromInline var version: UInt64 = 0
 
     @usableFromInline
     init(byteCount: Int) {
@@ -152,6 +155,7 @@ public struct NDArray: @unchecked Sendable {
         if !isKnownUniquelyReferenced(&storage) || !isContiguous {
             self = copied()
         }
+        storage.version &+= 1
     }
 
     /// True when this value is the only user of its storage, so it may be written in place.

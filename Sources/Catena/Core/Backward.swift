@@ -42,6 +42,9 @@ struct BackwardEngine {
     var captured: [ObjectIdentifier: NDArray?] = [:]
     private var captureSet: Set<ObjectIdentifier> = []
     private var heap = FunctionHeap()
+    /// Gradient terms `lhsᵀ · rhs` deferred for each leaf, evaluated together when the pass ends.
+    private var products: [(leaf: Variable, lhs: [NDArray], rhs: [NDArray])] = []
+    private var productIndex: [ObjectIdentifier: Int] = [:]
 
     init(capture: [Variable]?, retainGrad: Bool) {
         self.capture = capture
@@ -93,13 +96,14 @@ struct BackwardEngine {
                 guard let g = f.outputGrad0.take() else { continue }
                 if retainGrad, let v = f.outputRef0?.takeUnretainedValue() { v._grad = g }
                 let a = f.input(0), b = f.input(1)
-                if !a.requiresGrad && !b.requiresGrad { continue }
-                let (ga, gb) = unsafeDowncast(f, to: BinaryFunction.self).backward(g, needA: a.requiresGrad, needB: b.requiresGrad)
+                let needB = b.requiresGrad && !(b.creator == nil && accumulateIntoLeaf(f, 1, b, [g]))
+                if !a.requiresGrad && !needB { continue }
+                let (ga, gb) = unsafeDowncast(f, to: BinaryFunction.self).backward(g, needA: a.requiresGrad, needB: needB)
                 if a.requiresGrad, let ga {
                     check(ga, for: a, index: 0, of: f)
                     deliver(ga, to: a, pass: pass)
                 }
-                if b.requiresGrad, let gb {
+                if needB, let gb {
                     check(gb, for: b, index: 1, of: f)
                     deliver(gb, to: b, pass: pass)
                 }
@@ -107,6 +111,25 @@ struct BackwardEngine {
                 runGeneral(f, pass: pass)
             }
         }
+        flushProducts()
+    }
+
+    /// Evaluates each leaf's deferred product terms as one GEMM over the stacked rows, added to its gradient.
+    private mutating func flushProducts() {
+        for (leaf, lhs, rhs) in products {
+            let a = lhs.count == 1 ? lhs[0] : NDArray.concatenate(lhs, axis: 0)
+            let b = rhs.count == 1 ? rhs[0] : NDArray.concatenate(rhs, axis: 0)
+            if var g = leaf._grad.take() {
+                NDArray.gemm(a, b, into: &g, transposeA: true, accumulate: true)
+                leaf._grad = g
+            } else {
+                var g = NDArray(uninitializedShape: leaf.shape, dtype: leaf.dtype)
+                NDArray.gemm(a, b, into: &g, transposeA: true)
+                leaf._grad = g
+            }
+        }
+        products = []
+        productIndex = [:]
     }
 
     /// One step of the general interface: arrays of output gradients in, arrays of input gradients out.
@@ -124,7 +147,10 @@ struct BackwardEngine {
         }
         if !any { return }
         let inputs = f.inputs
-        let targets = BackwardEngine.targets(inputs)
+        var targets = BackwardEngine.targets(inputs)
+        if capture == nil && targets.contains(where: { inputs[$0].creator == nil }) {
+            targets = targets.filter { !accumulateIntoLeaf(f, $0, inputs[$0], gys) }
+        }
         if targets.isEmpty { return }
         let gxs = f.backward(targets, gys)
         let byIndex: Bool
@@ -140,6 +166,30 @@ struct BackwardEngine {
             check(gx, for: inputs[i], index: i, of: f)
             deliver(gx, to: inputs[i], pass: pass)
         }
+    }
+
+    /// Lets `f` hand over input `i`'s gradient for the leaf `x` as a deferred product, or add it straight into the
+    /// leaf's existing gradient, if it can.
+    private mutating func accumulateIntoLeaf(_ f: FunctionNode, _ i: Int, _ x: Variable, _ gys: [NDArray?]) -> Bool {
+        guard capture == nil, x.creator == nil, x.requiresGrad, x.ndim == 2 || x._grad != nil else { return false }
+        if x.ndim == 2, let (lhs, rhs) = f.gradAsProduct(i, gys) {
+            if lhs.ndim != 2 || rhs.ndim != 2 || lhs.shape[0] != rhs.shape[0] || [lhs.shape[1], rhs.shape[1]] != x.shape || lhs.dtype != x.dtype {
+                typeCheckFailure("\(f.label).gradAsProduct: terms of shapes \(lhs.shape) and \(rhs.shape) do not give the gradient of shape \(x.shape)")
+            }
+            let id = ObjectIdentifier(x)
+            if let k = productIndex[id] {
+                products[k].lhs.append(lhs)
+                products[k].rhs.append(rhs)
+            } else {
+                productIndex[id] = products.count
+                products.append((leaf: x, lhs: [lhs], rhs: [rhs]))
+            }
+            return true
+        }
+        guard var g = x._grad.take() else { return false }
+        let done = productIndex[ObjectIdentifier(x)] == nil && g.shape == x.shape && g.dtype == x.dtype && f.accumulateGrad(i, gys, into: &g)
+        x._grad = g
+        return done
     }
 
     @inline(__always)

@@ -23,6 +23,8 @@ public final class Configuration {
     @exclusivity(unchecked) var pendingRelease: [[Variable]] = []
     @exclusivity(unchecked) var draining = false
     @exclusivity(unchecked) var releaseDepth = 0
+    /// Whether reported variables are kept with their graphs (set by `DumpGraph`; Chainer's `keep_graph_on_report`).
+    @exclusivity(unchecked) public var keepGraphOnReport = false
     /// The reporters made current by `Reporter.scope`, innermost last.
     @exclusivity(unchecked) var reporters: [Reporter] = []
 

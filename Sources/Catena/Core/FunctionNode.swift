@@ -82,6 +82,18 @@ open class FunctionNode {
         fatalError("\(label) must override backward(_:_:)")
     }
 
+    /// Optionally adds the gradient of input `index` straight into `grad`, the existing gradient of a leaf (a
+    /// parameter), instead of returning it from ``backward(_:_:)`` to be added afterwards — saving a temporary the
+    /// size of the parameter. Return false (the default) to use `backward`.
+    open func accumulateGrad(_ index: Int, _ gradOutputs: [NDArray?], into grad: inout NDArray) -> Bool { false }
+
+    /// Optionally gives the gradient of input `index`, when it is a leaf (a parameter), as a matrix product
+    /// `lhsᵀ · rhs` (lhs `(k, m)`, rhs `(k, n)`) instead of computing it. The backward pass collects such terms for
+    /// each parameter and evaluates them together at the end as one product over the stacked rows — for a weight
+    /// used at every step of an unrolled RNN, one large GEMM instead of one small one per step. Return nil (the
+    /// default) to use ``backward(_:_:)``.
+    open func gradAsProduct(_ index: Int, _ gradOutputs: [NDArray?]) -> (lhs: NDArray, rhs: NDArray)? { nil }
+
     // MARK: - Inputs and outputs
 
     /// The input variables of the recorded call (empty once released by ``Variable/unchainBackward()``).
@@ -293,6 +305,12 @@ class BinaryFunction: FunctionNode {
     /// The gradients of the two inputs; `needA`/`needB` say which are wanted (the other may be nil).
     func backward(_ gy: NDArray, needA: Bool, needB: Bool) -> (NDArray?, NDArray?) {
         fatalError("\(label) must override backward(_:needA:needB:)")
+    }
+    /// ``FunctionNode/accumulateGrad(_:_:into:)`` with the single output gradient.
+    func accumulateGrad(_ index: Int, _ gy: NDArray, into grad: inout NDArray) -> Bool { false }
+    override final func accumulateGrad(_ index: Int, _ gradOutputs: [NDArray?], into grad: inout NDArray) -> Bool {
+        guard let g = gradOutputs[0] else { return false }
+        return accumulateGrad(index, g, into: &grad)
     }
 
     override final func forward(_ inputs: [NDArray]) -> [NDArray] { [forward(inputs[0], inputs[1])] }

@@ -181,6 +181,13 @@ open class Link {
         persistents[name] = value
     }
 
+    // MARK: - Saving
+
+    /// Saves or loads the parameters (by name), the persistent values and the children (Chainer's
+    /// `Link.serialize`). A lazy parameter without data is saved as None; loading data into it initialises it with
+    /// the stored shape. Override to add state, calling ``serializeParametersAndChildren(_:)``.
+    open func serialize(_ s: Serializer) throws { try serializeParametersAndChildren(s) }
+
     // MARK: - Copies
 
     /// A new link with the same structure as this one, with parameters according to `mode`.

@@ -31,6 +31,9 @@ open class Optimizer {
     /// The number of epochs counted by ``newEpoch()``.
     public var epoch = 0
     private var hooks: [(name: String, hook: OptimizerHook)] = []
+    /// The target's parameters as found by ``setup(_:)`` — the ones that have update rules. (As in Chainer,
+    /// parameters added to the link later are not updated; call `setup` again to include them.)
+    public private(set) var parameters: [(path: String, param: Parameter)] = []
 
     /// An optimizer with these default hyperparameters.
     public init(hyperparameters: [String: Double]) {
@@ -49,7 +52,8 @@ open class Optimizer {
         target = link
         t = 0
         epoch = 0
-        for p in link.params() { p.updateRule = createUpdateRule() }
+        parameters = link.namedParams()
+        for (_, p) in parameters { p.updateRule = createUpdateRule() }
         return self
     }
 
@@ -58,8 +62,8 @@ open class Optimizer {
     /// updated in `params()` order, then the `post` hooks run.
     /// - Precondition: ``setup(_:)`` was called.
     public func update() {
-        guard let target else { typeCheckFailure("\(type(of: self)).update(): call setup(_:) with the link to optimise first") }
-        let params = target.params()
+        guard target != nil else { typeCheckFailure("\(type(of: self)).update(): call setup(_:) with the link to optimise first") }
+        let params = parameters.map(\.param)
         reallocateClearedGrads(params)
         for entry in hooks where entry.hook.timing == .pre {
             entry.hook(self)
@@ -77,16 +81,20 @@ open class Optimizer {
     /// Computes the loss, clears the gradients, backpropagates and updates (Chainer's `update(lossfun, *args)`,
     /// which clears after the forward pass).
     public func update(_ lossFunction: () -> Variable) {
-        guard let target else { typeCheckFailure("\(type(of: self)).update(_:): call setup(_:) with the link to optimise first") }
+        guard target != nil else { typeCheckFailure("\(type(of: self)).update(_:): call setup(_:) with the link to optimise first") }
         do {
             // The loss (and with it the graph, which holds the parameters' arrays) is dropped before the update,
             // so that the parameters are updated in place rather than copied.
             let loss = lossFunction()
-            target.clearGrads()
+            clearGrads()
             loss.backward()
         }
         update()
     }
+
+    /// Clears the gradients of the optimised parameters (the target's `clearGrads()`, without searching the link
+    /// again).
+    public func clearGrads() { for (_, p) in parameters { p.clearGrad() } }
 
     /// Counts an epoch (Chainer's `new_epoch`); updaters call it when their iterator starts a new epoch.
     public func newEpoch() { epoch += 1 }

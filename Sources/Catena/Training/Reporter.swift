@@ -15,7 +15,9 @@ import Foundation
 public final class Reporter {
     private var observerNames: [ObjectIdentifier: String] = [:]
     /// The values reported in the current scope.
-    public private(set) var observation: [String: Double] = [:]
+    public var observation: [String: Double] = [:]
+    /// Reported variables with their graphs, kept only while ``Configuration/keepGraphOnReport`` is on.
+    public var variables: [String: Variable] = [:]
 
     public init() {}
 
@@ -46,6 +48,14 @@ public final class Reporter {
         return result
     }
 
+    /// Runs `body` with this reporter current, reporting into its ``observation`` as it is (no fresh scope).
+    public func makingCurrent(_ body: () throws -> Void) rethrows {
+        let config = Config.current
+        config.reporters.append(self)
+        defer { config.reporters.removeLast() }
+        try body()
+    }
+
     /// Records values under their names, prefixed by the observer's registered name.
     /// - Precondition: `observer`, if given, is registered.
     public func report(_ values: [String: Double], observer: AnyObject? = nil) {
@@ -73,6 +83,10 @@ public func report(_ values: [String: Double], observer: AnyObject? = nil) {
 public func report(_ values: [String: Variable], observer: AnyObject? = nil) {
     guard let r = Reporter.current else { return }
     r.report(values.compactMapValues { $0.count == 1 ? $0.item() : nil }, observer: observer)
+    if Config.current.keepGraphOnReport {
+        let prefix = observer.flatMap { r.name(of: $0) }.map { $0 + "/" } ?? ""
+        for (k, v) in values { r.variables[prefix + k] = v }
+    }
 }
 
 /// Running mean and standard deviation of reported values, accumulated in float64 (Chainer's `Summary`).

@@ -35,10 +35,15 @@ final class EmbedIDFunction: BinaryFunction {
         return out
     }
 
-    override func backward(_ gIn: NDArray, needA: Bool, needB: Bool) -> (NDArray?, NDArray?) {
-        guard needB else { return (nil, nil) }
-        let g = gIn.contiguous()
-        let gw = NDArray.zeros(wShape, dtype: dtype)
+    /// Adds the rows of `gy` straight into W's existing gradient.
+    override func accumulateGrad(_ index: Int, _ gy: NDArray, into grad: inout NDArray) -> Bool {
+        guard index == 1 else { return false }
+        grad.makeUniqueContiguous()
+        scatter(gy.contiguous(), into: grad)
+        return true
+    }
+
+    private func scatter(_ g: NDArray, into gw: NDArray) {
         let width = wShape[1]
         func go<T: NDFloatingPoint>(_: T.Type) {
             let d = gw.pointer(T.self), s = g.pointer(T.self)
@@ -52,6 +57,12 @@ final class EmbedIDFunction: BinaryFunction {
         case .float64: go(Double.self)
         default: typeCheckFailure("embed_id: W must be a floating-point array, got \(dtype)")
         }
+    }
+
+    override func backward(_ gIn: NDArray, needA: Bool, needB: Bool) -> (NDArray?, NDArray?) {
+        guard needB else { return (nil, nil) }
+        let gw = NDArray.zeros(wShape, dtype: dtype)
+        scatter(gIn.contiguous(), into: gw)
         return (nil, gw)
     }
 }

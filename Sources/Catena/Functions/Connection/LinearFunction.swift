@@ -40,6 +40,13 @@ final class LinearFunction: FunctionNode {
         return [nBatchAxes == 1 ? y : y.reshaped(batchShape + [outSize])]
     }
 
+    /// W's gradient is `gyᵀ · x`: handed to the backward pass as a product, so that the steps of an unrolled RNN
+    /// sharing W are summed in one GEMM.
+    override func gradAsProduct(_ index: Int, _ gy: [NDArray?]) -> (lhs: NDArray, rhs: NDArray)? {
+        guard index == 1, let g = gy[0] else { return nil }
+        return (g.reshaped(x.shape[0], w.shape[0]), x)
+    }
+
     override func backward(_ indexes: [Int], _ gy: [NDArray?]) -> [NDArray?] {
         let g = gy[0]!.reshaped(x.shape[0], w.shape[0])
         return indexes.map { i -> NDArray in

@@ -50,6 +50,13 @@ public final class StatelessGRU: GRUBase {
 public final class StatefulGRU: GRUBase, UnaryLink {
     /// The state, or nil before the first call.
     public private(set) var h: Variable?
+    /// Whether snapshots include the state `h` (off by default).
+    public var serializesState = false
+
+    public override func serialize(_ s: Serializer) throws {
+        try serializeParametersAndChildren(s)
+        if serializesState { try serializeState(s, "h", &h) }
+    }
 
     public override init(_ inSize: Int, _ outSize: Int, initialW: Initializer? = nil, innerInit: Initializer? = nil, biasInit: Initializer? = nil,
                          rng: RandomState = .global) {
@@ -106,6 +113,13 @@ public final class SimpleRNN: Chain, UnaryLink {
     public let activation: RNNActivation
     /// The state, or nil before the first call.
     public private(set) var h: Variable?
+    /// Whether snapshots include the state `h` (off by default).
+    public var serializesState = false
+
+    public override func serialize(_ s: Serializer) throws {
+        try serializeParametersAndChildren(s)
+        if serializesState { try serializeState(s, "h", &h) }
+    }
 
     public init(_ inSize: Int?, _ outSize: Int, activation: RNNActivation = .tanh, upwardInit: Initializer? = nil,
                 lateralInit: Initializer? = nil, biasInit: Initializer? = nil, rng: RandomState = .global) {

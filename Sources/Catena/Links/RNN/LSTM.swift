@@ -75,6 +75,9 @@ public final class LSTM: LSTMBase, UnaryLink {
     public private(set) var c: Variable?
     /// The output of the last call, or nil before the first call.
     public private(set) var h: Variable?
+    /// Whether snapshots include the state `c` and `h` (off by default, as in Chainer). Turn it on for a resumed
+    /// truncated-BPTT run to continue exactly where it stopped.
+    public var serializesState = false
 
     /// An LSTM from `inSize` (nil: inferred on the first call) to `outSize` units.
     public override init(_ inSize: Int?, _ outSize: Int, lateralInit: Initializer? = nil, upwardInit: Initializer? = nil,
@@ -125,6 +128,14 @@ public final class LSTM: LSTMBase, UnaryLink {
         c = out.c
         h = rest.map { F.concat([out.h, $0], axis: 0) } ?? out.h
         return out.h
+    }
+
+    public override func serialize(_ s: Serializer) throws {
+        try serializeParametersAndChildren(s)
+        if serializesState {
+            try serializeState(s, "c", &c)
+            try serializeState(s, "h", &h)
+        }
     }
 
     public override func makeCopy() -> Link {

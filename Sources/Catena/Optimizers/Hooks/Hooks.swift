@@ -7,7 +7,7 @@ public struct WeightDecay: OptimizerHook {
     public let timing = HookTiming.pre
     public init(rate: Double) { self.rate = rate }
     public func callAsFunction(_ optimizer: Optimizer) {
-        for p in optimizer.target?.params(includeUninitialized: false) ?? [] where p.updateRule?.enabled ?? false {
+        for p in optimizer.parameters.map(\.param).filter(\.isInitialized) where p.updateRule?.enabled ?? false {
             guard var g = p._grad.take() else { continue }
             g += p.array * rate
             p._grad = g
@@ -22,7 +22,7 @@ public struct Lasso: OptimizerHook {
     public let timing = HookTiming.pre
     public init(rate: Double) { self.rate = rate }
     public func callAsFunction(_ optimizer: Optimizer) {
-        for p in optimizer.target?.params(includeUninitialized: false) ?? [] where p.updateRule?.enabled ?? false {
+        for p in optimizer.parameters.map(\.param).filter(\.isInitialized) where p.updateRule?.enabled ?? false {
             guard var g = p._grad.take() else { continue }
             g += p.array.sign() * rate
             p._grad = g
@@ -39,7 +39,7 @@ public struct GradientClipping: OptimizerHook {
     public let timing = HookTiming.pre
     public init(threshold: Double) { self.threshold = threshold }
     public func callAsFunction(_ optimizer: Optimizer) {
-        let params = optimizer.target?.params(includeUninitialized: false) ?? []
+        let params = optimizer.parameters.map(\.param).filter(\.isInitialized)
         var sq = 0.0
         for p in params { if let g = p.grad { sq += (g.astype(.float64).squared()).sum().item() } }
         let norm = sq.squareRoot()
@@ -63,7 +63,7 @@ public struct GradientHardClipping: OptimizerHook {
         self.upperBound = upperBound
     }
     public func callAsFunction(_ optimizer: Optimizer) {
-        for p in optimizer.target?.params(includeUninitialized: false) ?? [] where p.updateRule?.enabled ?? false {
+        for p in optimizer.parameters.map(\.param).filter(\.isInitialized) where p.updateRule?.enabled ?? false {
             if let g = p._grad { p._grad = g.clipped(lowerBound, upperBound) }
         }
     }
@@ -87,7 +87,7 @@ public struct GradientNoise: OptimizerHook {
     }
     public func callAsFunction(_ optimizer: Optimizer) {
         let r = rng ?? .global
-        for p in optimizer.target?.params(includeUninitialized: false) ?? [] where p.updateRule?.enabled ?? false {
+        for p in optimizer.parameters.map(\.param).filter(\.isInitialized) where p.updateRule?.enabled ?? false {
             guard var g = p._grad.take() else { continue }
             let std = noiseScale(eta, p.updateRule?.t ?? 0)
             g += r.normal(shape: g.shape, std: std, dtype: g.dtype)

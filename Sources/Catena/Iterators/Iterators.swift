@@ -1,0 +1,193 @@
+import Foundation
+
+/// Produces batches from a dataset and keeps track of epochs (Chainer's `Iterator`).
+public protocol DatasetIterator: AnyObject, Serializable {
+    associatedtype Element
+    /// The next batch, or nil once a non-repeating iterator has gone through the data.
+    func next() -> [Element]?
+    /// The number of examples per batch.
+    var batchSize: Int { get }
+    /// The number of completed passes over the data.
+    var epoch: Int { get }
+    /// The epoch as a fraction: `epoch` plus the part of the current pass done.
+    var epochDetail: Double { get }
+    /// `epochDetail` before the last `next()`; nil before the first batch.
+    var previousEpochDetail: Double? { get }
+    /// True when the last `next()` crossed into a new epoch.
+    var isNewEpoch: Bool { get }
+    /// Whether the iterator goes round the data forever (Chainer's `repeat`).
+    var repeats: Bool { get }
+    /// Starts again from the beginning of the data.
+    func reset()
+}
+
+/// Reads examples in order or shuffled, `batchSize` at a time (Chainer's `SerialIterator`).
+///
+/// With `repeats` (the default) the iterator never ends: the batch that reaches the end of the data is completed
+/// with the first examples of the next epoch, in the next epoch's order. Without it, the last batch is short and
+/// `next()` then returns nil. Shuffling draws each epoch's order from the iterator's own generator, which snapshots
+/// save along with the order, so a resumed run sees the same batches.
+public final class SerialIterator<D: Dataset>: DatasetIterator {
+    public let dataset: D
+    public let batchSize: Int
+    public let repeats: Bool
+    public let shuffle: Bool
+    /// The generator that shuffles the order.
+    public let rng: RandomState
+    public private(set) var epoch = 0
+    public private(set) var isNewEpoch = false
+    /// The position of the next example in the current order.
+    public private(set) var currentPosition = 0
+    /// The current epoch's order of example indices (nil without shuffling: the natural order).
+    public private(set) var order: [Int]?
+    private var previous = -1.0
+
+    /// - Parameters:
+    ///   - rng: the shuffling generator; by default a new one seeded from ``RandomState/global``.
+    /// - Precondition: `batchSize > 0`.
+    public init(_ dataset: D, batchSize: Int, repeats: Bool = true, shuffle: Bool = true, rng: RandomState? = nil) {
+        if batchSize <= 0 { typeCheckFailure("SerialIterator: batchSize must be positive, got \(batchSize)") }
+        self.dataset = dataset
+        self.batchSize = batchSize
+        self.repeats = repeats
+        self.shuffle = shuffle
+        self.rng = rng ?? RandomState(seed: RandomState.global.nextUInt64())
+        reset()
+    }
+
+    public func reset() {
+        order = shuffle ? rng.permutationIndices(dataset.count) : nil
+        currentPosition = 0
+        epoch = 0
+        isNewEpoch = false
+        previous = -1
+    }
+
+    public var epochDetail: Double { Double(epoch) + Double(currentPosition) / Double(Swift.max(dataset.count, 1)) }
+    public var previousEpochDetail: Double? { previous < 0 ? nil : previous }
+
+    public func next() -> [D.Example]? {
+        previous = epochDetail
+        if !repeats && epoch > 0 { return nil }
+        let n = dataset.count
+        if n == 0 {
+            if repeats { typeCheckFailure("SerialIterator: cannot repeat over an empty dataset") }
+            return nil
+        }
+        var indices = [Int]()
+        indices.reserveCapacity(batchSize)
+        var i = currentPosition
+        var iEnd = i + batchSize
+        isNewEpoch = false
+        while iEnd >= n {
+            indices.append(contentsOf: order.map { Array($0[i..<n]) } ?? Array(i..<n))
+            if shuffle { order = rng.permutationIndices(n) }
+            epoch += 1
+            isNewEpoch = true
+            i = 0
+            if repeats {
+                iEnd -= n
+            } else {
+                iEnd = 0
+                break
+            }
+        }
+        indices.append(contentsOf: order.map { Array($0[i..<iEnd]) } ?? Array(i..<iEnd))
+        currentPosition = iEnd
+        return indices.map { dataset[$0] }
+    }
+
+    /// Chainer's keys (`current_position`, `epoch`, `is_new_epoch`, `order`, `previous_epoch_detail`) plus the
+    /// shuffling generator's state under `rng/state`.
+    public func serialize(_ s: Serializer) throws {
+        try s("current_position", &currentPosition)
+        try s("epoch", &epoch)
+        try s("is_new_epoch", &isNewEpoch)
+        if shuffle {
+            var o = order ?? []
+            try s("order", &o)
+            if s.isLoading {
+                if o.count != dataset.count || Set(o) != Set(0..<dataset.count) {
+                    throw SerializationError("SerialIterator: the saved order has \(o.count) entries but the dataset has \(dataset.count) examples")
+                }
+                order = o
+            }
+        }
+        try s("previous_epoch_detail", &previous)
+        if !s.isLoading || s.contains("rng/state") { try rng.serialize(s["rng"]) }
+    }
+}
+
+/// Reads one long sequence as `batchSize` parallel streams, returning (current, next) pairs (the
+/// `ParallelSequentialIterator` of Chainer's PTB example and of the repeat-count seed).
+///
+/// Stream j starts at offset `j · count / batchSize`; each call advances every stream by one position (wrapping
+/// around), so consecutive batches continue each stream — what truncated BPTT needs. An epoch is `count` tokens:
+/// `epochDetail = iteration · batchSize / count`.
+public final class ParallelSequentialIterator<D: Dataset>: DatasetIterator {
+    public typealias Element = (current: D.Example, next: D.Example)
+    public let dataset: D
+    public let batchSize: Int
+    public let repeats: Bool
+    /// Where each stream started.
+    public let offsets: [Int]
+    /// The number of batches taken since the start.
+    public private(set) var iteration = 0
+    public private(set) var epoch = 0
+    public private(set) var isNewEpoch = false
+    private var previous = -1.0
+
+    /// - Precondition: `batchSize > 0` and a non-empty dataset.
+    public init(_ dataset: D, batchSize: Int, repeats: Bool = true) {
+        if batchSize <= 0 { typeCheckFailure("ParallelSequentialIterator: batchSize must be positive, got \(batchSize)") }
+        if dataset.count == 0 { typeCheckFailure("ParallelSequentialIterator: the sequence is empty") }
+        self.dataset = dataset
+        self.batchSize = batchSize
+        self.repeats = repeats
+        offsets = (0..<batchSize).map { $0 * dataset.count / batchSize }
+        reset()
+    }
+
+    public func reset() {
+        iteration = 0
+        epoch = 0
+        isNewEpoch = false
+        previous = -1
+    }
+
+    public var epochDetail: Double { Double(iteration * batchSize) / Double(dataset.count) }
+    public var previousEpochDetail: Double? { previous < 0 ? nil : previous }
+
+    public func next() -> [Element]? {
+        let n = dataset.count
+        if !repeats && iteration * batchSize >= n { return nil }
+        var batch = [Element]()
+        batch.reserveCapacity(batchSize)
+        for o in offsets {
+            let i = (o + iteration) % n
+            batch.append((current: dataset[i], next: dataset[i + 1 == n ? 0 : i + 1]))
+        }
+        previous = epochDetail
+        iteration += 1
+        let e = iteration * batchSize / n
+        isNewEpoch = epoch < e
+        if isNewEpoch { epoch = e }
+        return batch
+    }
+
+    /// Chainer's keys (`iteration`, `epoch`, `previous_epoch_detail`) plus `is_new_epoch`, which Chainer leaves out
+    /// (read only when present, so Chainer's snapshots load).
+    public func serialize(_ s: Serializer) throws {
+        try s("iteration", &iteration)
+        try s("epoch", &epoch)
+        try s("previous_epoch_detail", &previous)
+        if !s.isLoading || s.contains("is_new_epoch") { try s("is_new_epoch", &isNewEpoch) }
+    }
+}
+
+extension ParallelSequentialIterator where D.Example == Int32 {
+    /// The batch as arrays: the current tokens and the next tokens, each int32 of shape `[batchSize]`.
+    public static func arrays(_ batch: [Element]) -> (x: NDArray, t: NDArray) {
+        (NDArray(values: batch.map(\.current), shape: [batch.count]), NDArray(values: batch.map(\.next), shape: [batch.count]))
+    }
+}

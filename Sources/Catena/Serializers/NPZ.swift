@@ -1,0 +1,59 @@
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Reads an `.npz` file (a zip of `.npy` arrays, as written by `numpy.savez`, `numpy.savez_compressed` or
+/// Chainer's `save_npz`) into its keys and values, in archive order. Keys are the entry names without `.npy`.
+/// - Throws: ``SerializationError`` naming the file and what is wrong with it (missing, not a zip archive,
+///   truncated, a bad CRC, an `.npy` header that does not match its data).
+public func readNPZ(_ path: String) throws -> [(key: String, value: SerializedValue)] {
+    guard let data = FileManager.default.contents(atPath: path) else {
+        var isDir: ObjCBool = false
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isDir) {
+            throw SerializationError("\(path): cannot read it\(isDir.boolValue ? " (it is a directory)" : "")")
+        }
+        throw SerializationError("\(path): no such file")
+    }
+    let entries = try Zip.read(Array(data), source: path)
+    return try entries.map { e in
+        let key = e.name.hasSuffix(".npy") ? String(e.name.dropLast(4)) : e.name
+        return (key: key, value: try NPY.decode(e.data, source: "\(path): entry '\(e.name)'"))
+    }
+}
+
+/// Writes keys and values as an `.npz` file readable by `numpy.load` (pass `allow_pickle=True` if a value is
+/// None, as Chainer does). The file is written to a temporary name, flushed to disk and renamed, so an
+/// interrupted write never replaces a good file with a broken one.
+/// - Parameter compression: deflate the entries (as `numpy.savez_compressed` and Chainer's `save_npz`).
+public func writeNPZ(_ path: String, _ entries: [(key: String, value: SerializedValue)], compression: Bool = true) throws {
+    var seen = Set<String>()
+    for e in entries where !seen.insert(e.key).inserted {
+        throw SerializationError("\(path): the key '\(e.key)' is saved twice")
+    }
+    let zip = Zip.write(entries.map { Zip.Entry(name: $0.key + ".npy", data: NPY.encode($0.value)) }, compress: compression)
+    try writeAtomically(Data(zip), to: path)
+}
+
+/// Saves an object's state as an `.npz` file with Chainer's key layout (Chainer's `save_npz`): a link's
+/// parameters as `l1/W`, a trainer's as `updater/model:main/predictor/l1/W`, and so on.
+public func saveNPZ(_ path: String, _ object: Serializable, compression: Bool = true) throws {
+    try writeNPZ(path, try DictionarySerializer.serialize(object), compression: compression)
+}
+
+/// Loads an object's state from an `.npz` file (Chainer's `load_npz`).
+///
+/// Every value is checked against the object before any of it is kept: a missing key, an unexpected key (with
+/// `strict`), a shape or dtype that differs, or a damaged file throws an error naming the file, the key and what
+/// differed, and the object is left exactly as it was. Lazy parameters take their shape from the file.
+/// - Parameters:
+///   - path: the key prefix to read from, e.g. `updater/model:main/` to load a model out of a trainer snapshot.
+///   - strict: require every key the object reads, and (within `path`) no others.
+public func loadNPZ(_ file: String, into object: Serializable, path: String = "", strict: Bool = true) throws {
+    let entries = try readNPZ(file)
+    let values = Dictionary(entries.map { ($0.key, $0.value) }, uniquingKeysWith: { a, _ in a })
+    try DictionaryDeserializer.load(object, from: values, path: path, strict: strict, source: file)
+}

@@ -1,0 +1,295 @@
+import Foundation
+
+/// A value stored under one key of a serialized object: an array, a string, or nothing (Chainer's `None`).
+public enum SerializedValue: Equatable {
+    case array(NDArray)
+    case string(String)
+    case none
+
+    public static func == (a: SerializedValue, b: SerializedValue) -> Bool {
+        switch (a, b) {
+        case (.array(let x), .array(let y)): return x.dtype == y.dtype && x.shape == y.shape && x.toDoubles().elementsEqual(y.toDoubles()) { $0 == $1 || ($0.isNaN && $1.isNaN) }
+        case (.string(let x), .string(let y)): return x == y
+        case (.none, .none): return true
+        default: return false
+        }
+    }
+}
+
+/// A problem with saved state: a missing or unexpected key, a shape or dtype that differs, a damaged file.
+public struct SerializationError: Error, CustomStringConvertible, Equatable {
+    public let message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}
+
+/// Writes or reads an object's state, one key at a time (Chainer's `Serializer` / `Deserializer`).
+///
+/// Every stateful object implements one method, ``Serializable/serialize(_:)``, used for both directions: it passes
+/// each piece of its state by `inout`; when saving the value is recorded, when loading it is replaced by the stored
+/// one (after checking its shape and type). Child objects are serialized under `s["child"]`, giving Chainer's key
+/// paths (`updater/model:main/predictor/l1/W`).
+///
+/// ```swift
+/// func serialize(_ s: Serializer) throws {
+///     try s("t", &t)
+///     try s("state", &stateArray)
+///     try child.serialize(s["child"])
+/// }
+/// ```
+public protocol Serializer: AnyObject {
+    /// True when values are being read into the object.
+    var isLoading: Bool { get }
+    /// The serializer for a child object: keys below `key/`.
+    subscript(key: String) -> Serializer { get }
+    /// Records (saving) or replaces (loading) one value. `expect` says what the object holds, so that a stored value
+    /// of another kind is reported instead of used.
+    func serializeValue(_ key: String, _ value: inout SerializedValue, expect: ValueExpectation) throws
+    /// When loading, whether a value is stored under `key` (for state that may legitimately be absent); always
+    /// true when saving.
+    func contains(_ key: String) -> Bool
+}
+
+/// What an object expects to find under a key when loading.
+public enum ValueExpectation: Sendable {
+    /// An array of exactly this shape and dtype.
+    case array(shape: [Int], dtype: DType)
+    /// An array of this dtype and any shape (a lazy parameter, a variable-length order).
+    case anyShape(dtype: DType?)
+    /// A 0-d integer, float or bool array, or a string.
+    case integer, float, bool, string
+    /// An array or nothing.
+    case optionalArray(dtype: DType?)
+    /// A float or nothing.
+    case optionalFloat
+}
+
+/// Anything whose state can be saved and restored through a ``Serializer``.
+public protocol Serializable {
+    func serialize(_ s: Serializer) throws
+}
+
+extension Serializer {
+    /// An array whose shape and dtype must match when loading.
+    public func callAsFunction(_ key: String, _ value: inout NDArray) throws {
+        var v = SerializedValue.array(value)
+        try serializeValue(key, &v, expect: .array(shape: value.shape, dtype: value.dtype))
+        if isLoading, case .array(let a) = v { value = a }
+    }
+
+    /// An array that may be absent (saved as None), with any shape.
+    public func callAsFunction(_ key: String, _ value: inout NDArray?, dtype: DType? = nil) throws {
+        var v = value.map(SerializedValue.array) ?? .none
+        try serializeValue(key, &v, expect: .optionalArray(dtype: dtype ?? value?.dtype))
+        if isLoading {
+            switch v {
+            case .array(let a): value = a
+            default: value = nil
+            }
+        }
+    }
+
+    /// An integer, stored as a 0-d int64 array.
+    public func callAsFunction(_ key: String, _ value: inout Int) throws {
+        var v = SerializedValue.array(NDArray(values: [Int64(value)], shape: []))
+        try serializeValue(key, &v, expect: .integer)
+        if isLoading, case .array(let a) = v { value = Int(a.astype(.int64).toArray(as: Int64.self)[0]) }
+    }
+
+    /// A float, stored as a 0-d float64 array.
+    public func callAsFunction(_ key: String, _ value: inout Double) throws {
+        var v = SerializedValue.array(NDArray(values: [value], shape: []))
+        try serializeValue(key, &v, expect: .float)
+        if isLoading, case .array(let a) = v { value = a.item() }
+    }
+
+    /// A float that may be absent (saved as None).
+    public func callAsFunction(_ key: String, _ value: inout Double?) throws {
+        var v = value.map { SerializedValue.array(NDArray(values: [$0], shape: [])) } ?? .none
+        try serializeValue(key, &v, expect: .optionalFloat)
+        if isLoading {
+            if case .array(let a) = v { value = a.item() } else { value = nil }
+        }
+    }
+
+    /// A flag, stored as a 0-d bool array.
+    public func callAsFunction(_ key: String, _ value: inout Bool) throws {
+        var v = SerializedValue.array(NDArray(values: [value], shape: []))
+        try serializeValue(key, &v, expect: .bool)
+        if isLoading, case .array(let a) = v { value = a.item() != 0 }
+    }
+
+    /// A string, stored as a 0-d unicode array (NumPy's `<U`).
+    public func callAsFunction(_ key: String, _ value: inout String) throws {
+        var v = SerializedValue.string(value)
+        try serializeValue(key, &v, expect: .string)
+        if isLoading, case .string(let s) = v { value = s }
+    }
+
+    /// A list of integers, stored as a 1-d int64 array.
+    public func callAsFunction(_ key: String, _ value: inout [Int]) throws {
+        var a = NDArray(values: value.map { Int64($0) }, shape: [value.count])
+        var v = SerializedValue.array(a)
+        try serializeValue(key, &v, expect: .anyShape(dtype: nil))
+        if isLoading, case .array(let loaded) = v {
+            if !loaded.dtype.isInteger || loaded.ndim != 1 {
+                throw SerializationError("\(key): expected a 1-d integer array, found \(loaded.dtype) of shape \(loaded.shape)")
+            }
+            a = loaded.astype(.int64)
+            value = a.toArray(as: Int64.self).map { Int($0) }
+        }
+    }
+}
+
+// MARK: - In-memory serializers
+
+/// Saves an object's state into an ordered list of keys and values (Chainer's `DictionarySerializer`). Keys never
+/// start with `/`.
+public final class DictionarySerializer: Serializer {
+    /// The saved values in the order they were serialized.
+    public private(set) var entries: [(key: String, value: SerializedValue)] = []
+    private let path: String
+    private weak var root: DictionarySerializer?
+
+    public init() {
+        path = ""
+        root = nil
+    }
+
+    private init(path: String, root: DictionarySerializer) {
+        self.path = path
+        self.root = root
+    }
+
+    public var isLoading: Bool { false }
+
+    public subscript(key: String) -> Serializer {
+        DictionarySerializer(path: path + DictionarySerializer.clean(key) + "/", root: root ?? self)
+    }
+
+    public func serializeValue(_ key: String, _ value: inout SerializedValue, expect: ValueExpectation) throws {
+        (root ?? self).entries.append((key: path + DictionarySerializer.clean(key), value: value))
+    }
+
+    public func contains(_ key: String) -> Bool { true }
+
+    static func clean(_ key: String) -> String {
+        var k = Substring(key)
+        while k.hasPrefix("/") { k = k.dropFirst() }
+        while k.hasSuffix("/") { k = k.dropLast() }
+        return String(k)
+    }
+
+    /// The state of `object` as key–value pairs.
+    public static func serialize(_ object: Serializable) throws -> [(key: String, value: SerializedValue)] {
+        let s = DictionarySerializer()
+        try object.serialize(s)
+        return s.entries
+    }
+}
+
+/// Loads an object's state from key–value pairs (Chainer's `NpzDeserializer`), checking every value against what the
+/// object holds.
+///
+/// Use ``load(_:from:path:strict:source:)``: it restores the object's previous state if anything fails, so an
+/// object is never left half loaded.
+public final class DictionaryDeserializer: Serializer {
+    private let values: [String: SerializedValue]
+    private let path: String
+    private let strict: Bool
+    private let source: String
+    /// Keys read so far (shared by the whole tree), for reporting unexpected keys under `strict`.
+    final class Reads { var keys = Set<String>() }
+    private let reads: Reads
+
+    init(values: [String: SerializedValue], path: String, strict: Bool, source: String, reads: Reads) {
+        self.values = values
+        self.path = path
+        self.strict = strict
+        self.source = source
+        self.reads = reads
+    }
+
+    public var isLoading: Bool { true }
+
+    public subscript(key: String) -> Serializer {
+        DictionaryDeserializer(values: values, path: path + DictionarySerializer.clean(key) + "/", strict: strict, source: source, reads: reads)
+    }
+
+    public func contains(_ key: String) -> Bool { values[path + DictionarySerializer.clean(key)] != nil }
+
+    public func serializeValue(_ key: String, _ value: inout SerializedValue, expect: ValueExpectation) throws {
+        let full = path + DictionarySerializer.clean(key)
+        guard let stored = values[full] else {
+            if !strict { return }
+            throw SerializationError("\(source): missing key '\(full)'")
+        }
+        reads.keys.insert(full)
+        func fail(_ what: String) -> SerializationError { SerializationError("\(source): key '\(full)': \(what)") }
+        func scalar(_ kinds: (DType) -> Bool, _ name: String) throws {
+            guard case .array(let a) = stored, a.count == 1, a.ndim <= 1, kinds(a.dtype) else { throw fail("expected \(name), found \(Self.describe(stored))") }
+            value = .array(a)
+        }
+        switch expect {
+        case .array(let shape, let dtype):
+            guard case .array(let a) = stored else { throw fail("expected an array of shape \(shape) (\(dtype)), found \(Self.describe(stored))") }
+            if a.shape != shape || a.dtype != dtype {
+                throw fail("shape \(a.shape) (\(a.dtype)) in the file, \(shape) (\(dtype)) in the object")
+            }
+            value = .array(a)
+        case .anyShape(let dtype):
+            guard case .array(let a) = stored else { throw fail("expected an array, found \(Self.describe(stored))") }
+            if let dtype, a.dtype != dtype { throw fail("dtype \(a.dtype) in the file, \(dtype) in the object") }
+            value = .array(a)
+        case .optionalArray(let dtype):
+            switch stored {
+            case .none: value = .none
+            case .array(let a):
+                if let dtype, a.dtype != dtype { throw fail("dtype \(a.dtype) in the file, \(dtype) in the object") }
+                value = .array(a)
+            case .string: throw fail("expected an array or None, found a string")
+            }
+        case .integer: try scalar({ $0.isInteger }, "an integer")
+        case .float: try scalar({ $0.isFloatingPoint || $0.isInteger }, "a number")
+        case .bool: try scalar({ $0 == .bool || $0.isInteger }, "a bool")
+        case .optionalFloat:
+            if case .none = stored { value = .none } else { try scalar({ $0.isFloatingPoint || $0.isInteger }, "a number or None") }
+        case .string:
+            guard case .string(let s) = stored else { throw fail("expected a string, found \(Self.describe(stored))") }
+            value = .string(s)
+        }
+    }
+
+    static func describe(_ v: SerializedValue) -> String {
+        switch v {
+        case .array(let a): return "an array of shape \(a.shape) (\(a.dtype))"
+        case .string: return "a string"
+        case .none: return "None"
+        }
+    }
+
+    /// Loads `object`'s state from `values` (keys below `path`). With `strict`, every key the object reads must be
+    /// present and every stored key below `path` must be read. On any error the object's previous state is put back
+    /// before the error is thrown.
+    /// - Parameter source: names the origin (a file path) in error messages.
+    public static func load(_ object: Serializable, from values: [String: SerializedValue], path: String = "",
+                            strict: Bool = true, source: String = "state") throws {
+        let backup = try DictionarySerializer.serialize(object)
+        let reads = Reads()
+        let prefix = path.isEmpty ? "" : DictionarySerializer.clean(path) + "/"
+        do {
+            try object.serialize(DictionaryDeserializer(values: values, path: prefix, strict: strict, source: source, reads: reads))
+            if strict {
+                let unexpected = values.keys.filter { $0.hasPrefix(prefix) && !reads.keys.contains($0) }.sorted()
+                if let first = unexpected.first {
+                    throw SerializationError("\(source): unexpected key '\(first)'\(unexpected.count > 1 ? " (and \(unexpected.count - 1) more)" : "") not used by \(type(of: object))")
+                }
+            }
+        } catch {
+            // Put the previous state back; it was produced by the same serialize method, so it always fits.
+            let restore = Dictionary(backup.map { ($0.key, $0.value) }, uniquingKeysWith: { a, _ in a })
+            try? object.serialize(DictionaryDeserializer(values: restore, path: "", strict: false, source: "backup", reads: Reads()))
+            throw error
+        }
+    }
+}

@@ -1,0 +1,108 @@
+import Foundation
+
+/// Saves the trainer (or another object) as an `.npz` file (Chainer's `snapshot` / `snapshot_object`).
+///
+/// The file name is a pattern: `{iteration}` and `{epoch}` (or Chainer's `{.updater.iteration}` and
+/// `{.updater.epoch}`) are replaced by the updater's values. Files are written to a temporary name, flushed and
+/// renamed, so a crash or Ctrl-C never leaves a broken snapshot in place of a good one. With `nRetains`, only that
+/// many of the newest snapshots are kept. With `autoload`, the newest snapshot that loads successfully is restored
+/// before training starts (and before any other extension initialises, so schedules resume where they were).
+///
+/// A trainer snapshot holds everything needed to continue bit for bit: the model, the optimizer's state, the
+/// iterator's position and order, every random generator the training uses, extension and trigger states, and the
+/// log.
+public final class Snapshot: Extension {
+    public let filename: String
+    public let target: Serializable?
+    public let nRetains: Int
+    public let autoload: Bool
+    public let compression: Bool
+    public let snapshotOnError: Bool
+    public let condition: ((Trainer) -> Bool)?
+    /// The file loaded by `autoload`, if any.
+    public private(set) var autoloaded: String?
+
+    public init(target: Serializable? = nil, filename: String = "snapshot_iter_{iteration}", nRetains: Int = -1,
+                autoload: Bool = false, compression: Bool = true, snapshotOnError: Bool = false, condition: ((Trainer) -> Bool)? = nil) {
+        self.target = target
+        self.filename = filename
+        self.nRetains = nRetains
+        self.autoload = autoload
+        self.compression = compression
+        self.snapshotOnError = snapshotOnError
+        self.condition = condition
+    }
+
+    public override var defaultName: String { "_Snapshot" }
+    public override func makeDefaultTrigger() -> Trigger { IntervalTrigger(1, .epoch) }
+    public override var defaultPriority: Int { -100 }
+    override var initializesFirst: Bool { autoload }
+
+    /// The file name for the trainer's current state.
+    public func name(for trainer: Trainer) -> String {
+        var n = filename
+        for (token, value) in [("{.updater.iteration}", trainer.updater.iteration), ("{iteration}", trainer.updater.iteration),
+                               ("{.updater.epoch}", trainer.updater.epoch), ("{epoch}", trainer.updater.epoch)] {
+            n = n.replacingOccurrences(of: token, with: String(value))
+        }
+        return n
+    }
+
+    public override func callAsFunction(_ trainer: Trainer) throws {
+        if let condition, !condition(trainer) { return }
+        try save(trainer)
+    }
+
+    private func save(_ trainer: Trainer) throws {
+        let path = trainer.out + "/" + name(for: trainer)
+        try saveNPZ(path, target ?? trainer, compression: compression)
+        if nRetains > 0 {
+            let old = candidates(in: trainer.out)
+            for f in old.dropLast(nRetains) { try? FileManager.default.removeItem(atPath: trainer.out + "/" + f.name) }
+        }
+    }
+
+    /// Files in `dir` matching the pattern, oldest first (by modification time, then name).
+    func candidates(in dir: String) -> [(name: String, date: Date)] {
+        let prefix = String(filename.prefix { $0 != "{" })
+        let suffix = filename.contains("}") ? String(filename[filename.index(after: filename.lastIndex(of: "}")!)...]) : ""
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []
+        return names.filter { $0.hasPrefix(prefix) && $0.hasSuffix(suffix) && $0.count >= prefix.count + suffix.count }
+            .map { n in (name: n, date: (try? FileManager.default.attributesOfItem(atPath: dir + "/" + n)[.modificationDate] as? Date) ?? .distantPast) }
+            .sorted { ($0.date, $0.name) < ($1.date, $1.name) }
+    }
+
+    public override func initialize(_ trainer: Trainer) throws {
+        guard autoload else { return }
+        var problems: [String] = []
+        for c in candidates(in: trainer.out).reversed() {
+            let path = trainer.out + "/" + c.name
+            do {
+                try loadNPZ(path, into: target ?? trainer)
+                autoloaded = path
+                return
+            } catch {
+                problems.append("\(error)")
+            }
+        }
+        if !problems.isEmpty {
+            FileHandle.standardError.write("snapshot: no snapshot in \(trainer.out) could be loaded; starting afresh (\(problems.joined(separator: "; ")))\n".data(using: .utf8)!)
+        }
+    }
+
+    public override func onError(_ trainer: Trainer, _ error: Error) {
+        if snapshotOnError { try? save(trainer) }
+    }
+}
+
+/// A snapshot of the whole trainer every epoch (Chainer's `extensions.snapshot()`); resume from it with
+/// `loadNPZ(file, into: trainer)` before `run()`, or with `autoload`.
+public func snapshot(filename: String = "snapshot_iter_{iteration}", nRetains: Int = -1, autoload: Bool = false,
+                     compression: Bool = true) -> Snapshot {
+    Snapshot(filename: filename, nRetains: nRetains, autoload: autoload, compression: compression)
+}
+
+/// A snapshot of one object, such as the model alone (Chainer's `extensions.snapshot_object`).
+public func snapshotObject(_ target: Serializable, filename: String, nRetains: Int = -1) -> Snapshot {
+    Snapshot(target: target, filename: filename, nRetains: nRetains)
+}

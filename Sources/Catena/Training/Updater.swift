@@ -1,0 +1,152 @@
+import Foundation
+
+/// An error that stops training (thrown out of ``Trainer/run()`` after the extensions' `onError`).
+public struct TrainingError: Error, CustomStringConvertible {
+    public let message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}
+
+/// Runs one training iteration: the part of the loop the ``Trainer`` drives (Chainer's `Updater`).
+public protocol Updater: AnyObject, Serializable {
+    /// Iterations done so far.
+    var iteration: Int { get set }
+    /// The main iterator's epoch, fraction, previous fraction and new-epoch flag.
+    var epoch: Int { get }
+    var epochDetail: Double { get }
+    var previousEpochDetail: Double? { get }
+    var isNewEpoch: Bool { get }
+    /// The optimizers by name (`main` first).
+    var optimizers: [(name: String, optimizer: Optimizer)] { get }
+    /// One iteration.
+    func update() throws
+    /// Called once when training ends.
+    func finalize()
+}
+
+extension Updater {
+    /// The optimizer registered under `name`.
+    public func optimizer(_ name: String = "main") -> Optimizer? { optimizers.first { $0.name == name }?.optimizer }
+}
+
+/// One batch, one update (Chainer's `StandardUpdater`): takes the next batch from the iterator, converts it to
+/// arrays, and calls `optimizer.update` with the loss of those arrays; counts an epoch on the optimizer when the
+/// iterator starts one.
+///
+/// ```swift
+/// let updater = StandardUpdater(iterator: SerialIterator(train, batchSize: 100), optimizer: optimizer)
+/// ```
+/// By default the loss is the optimizer's target called on the first two arrays, which suits a ``Classifier``.
+open class StandardUpdater<I: DatasetIterator>: Updater {
+    public let iterator: I
+    public let optimizer: Optimizer
+    /// Turns a batch into the arrays the loss function takes.
+    public var converter: ([I.Element]) -> [NDArray]
+    /// The loss of one batch's arrays.
+    public var lossFunction: ([NDArray]) -> Variable
+    /// Whether to call `optimizer.newEpoch()` when the iterator starts an epoch.
+    public var autoNewEpoch: Bool
+    public var iteration = 0
+
+    /// - Parameters:
+    ///   - converter: batch to arrays.
+    ///   - lossFunction: arrays to a scalar loss; nil uses the optimizer's target, which must be a ``Classifier``,
+    ///     called with the first two arrays as inputs and labels.
+    public init(iterator: I, optimizer: Optimizer, converter: @escaping ([I.Element]) -> [NDArray],
+                lossFunction: (([NDArray]) -> Variable)? = nil, autoNewEpoch: Bool = true) {
+        self.iterator = iterator
+        self.optimizer = optimizer
+        self.converter = converter
+        self.autoNewEpoch = autoNewEpoch
+        if let lossFunction {
+            self.lossFunction = lossFunction
+        } else {
+            guard let model = optimizer.target as? Classifier else {
+                typeCheckFailure("StandardUpdater: give a lossFunction, or set up the optimizer with a Classifier (its target is \(optimizer.target.map { "\(type(of: $0))" } ?? "not set"))")
+            }
+            self.lossFunction = { arrays in
+                if arrays.count < 2 { typeCheckFailure("StandardUpdater: the converter gave \(arrays.count) arrays; a Classifier needs inputs and labels") }
+                return model(.constant(arrays[0]), .constant(arrays[1]))
+            }
+        }
+    }
+
+    public var epoch: Int { iterator.epoch }
+    public var epochDetail: Double { iterator.epochDetail }
+    public var previousEpochDetail: Double? { iterator.previousEpochDetail }
+    public var isNewEpoch: Bool { iterator.isNewEpoch }
+    public var optimizers: [(name: String, optimizer: Optimizer)] { [(name: "main", optimizer: optimizer)] }
+
+    /// Runs ``updateCore()`` and counts the iteration.
+    public func update() throws {
+        try updateCore()
+        iteration += 1
+    }
+
+    /// The work of one iteration.
+    open func updateCore() throws {
+        guard let batch = iterator.next() else { throw TrainingError("the training iterator has no more batches (it does not repeat)") }
+        let arrays = converter(batch)
+        optimizer.update { lossFunction(arrays) }
+        if autoNewEpoch && iterator.isNewEpoch { optimizer.newEpoch() }
+    }
+
+    public func finalize() {}
+
+    /// Chainer's layout: `iterator:main/…`, `optimizer:main/…`, `model:main/…`, `iteration`.
+    open func serialize(_ s: Serializer) throws {
+        try iterator.serialize(s["iterator:main"])
+        try optimizer.serialize(s["optimizer:main"])
+        if let target = optimizer.target { try target.serialize(s["model:main"]) }
+        try s("iteration", &iteration)
+    }
+}
+
+extension StandardUpdater where I.Element == [NDArray] {
+    /// An updater whose batches (lists of example components) are stacked with ``concatExamples(_:padding:)``.
+    public convenience init(iterator: I, optimizer: Optimizer, lossFunction: (([NDArray]) -> Variable)? = nil, autoNewEpoch: Bool = true) {
+        self.init(iterator: iterator, optimizer: optimizer, converter: { concatExamples($0) }, lossFunction: lossFunction, autoNewEpoch: autoNewEpoch)
+    }
+}
+
+/// Truncated backpropagation through time (the `BPTTUpdater` of Chainer's PTB example and the repeat-count seed):
+/// each iteration sums the loss of `bpropLen` consecutive batches, backpropagates once, cuts the graph with
+/// `unchainBackward()` (the RNN keeps its state's values, not their history) and updates once.
+///
+/// As in Chainer's example, the optimizer's epoch counter is not advanced, and the reported `main/loss` is the
+/// last step's.
+public final class BPTTUpdater<I: DatasetIterator>: StandardUpdater<I> {
+    /// The number of time steps per update.
+    public let bpropLen: Int
+
+    public init(iterator: I, optimizer: Optimizer, bpropLen: Int, converter: @escaping ([I.Element]) -> [NDArray],
+                lossFunction: (([NDArray]) -> Variable)? = nil) {
+        if bpropLen <= 0 { typeCheckFailure("BPTTUpdater: bpropLen must be positive, got \(bpropLen)") }
+        self.bpropLen = bpropLen
+        super.init(iterator: iterator, optimizer: optimizer, converter: converter, lossFunction: lossFunction, autoNewEpoch: false)
+    }
+
+    public override func updateCore() throws {
+        guard optimizer.target != nil else { throw TrainingError("BPTTUpdater: the optimizer has no target; call setup(_:)") }
+        var loss: Variable? = nil
+        for _ in 0..<bpropLen {
+            guard let batch = iterator.next() else { throw TrainingError("the training iterator has no more batches (it does not repeat)") }
+            let l = lossFunction(converter(batch))
+            loss = loss.map { $0 + l } ?? l
+        }
+        guard let total = loss else { return }
+        optimizer.clearGrads()
+        total.backward()
+        total.unchainBackward()
+        optimizer.update()
+    }
+}
+
+extension BPTTUpdater where I.Element == (current: Int32, next: Int32) {
+    /// A BPTT updater over a token stream (a ``ParallelSequentialIterator`` of int32 tokens).
+    public convenience init(iterator: I, optimizer: Optimizer, bpropLen: Int, lossFunction: (([NDArray]) -> Variable)? = nil) {
+        self.init(iterator: iterator, optimizer: optimizer, bpropLen: bpropLen, converter: { batch in
+            [NDArray(values: batch.map(\.current), shape: [batch.count]), NDArray(values: batch.map(\.next), shape: [batch.count])]
+        }, lossFunction: lossFunction)
+    }
+}
