@@ -206,6 +206,9 @@ extension Trainer: Serializable {
             try e.ext.serialize(s["extensions"][e.name])
             try e.trigger.serialize(s["extension_triggers"][e.name])
         }
+        // Catena's addition: the global generator (default for dropout, shuffling and initializers), so that a
+        // resumed run draws the same numbers; absent from Chainer's snapshots, which then load without it.
+        if !s.isLoading || s.contains("_global_rng/state") { try RandomState.global.serialize(s["_global_rng"]) }
         var elapsed = elapsedTime
         try s("_snapshot_elapsed_time", &elapsed)
         if s.isLoading { elapsedBeforeResume = elapsed }
