@@ -89,7 +89,7 @@ func benchGemmShapes(_ o: Options) {
         ("rnn 400x20x100 gyᵀ·x", 400, 20, 100, true, false),
     ]
     var results: [String: Any] = [:]
-    for (name, m, k, n, ta, tb) in cases {
+    for (name, m, k, n, ta, tb) in cases where o.extra["only"].map({ name.contains($0) }) ?? true {
         let rng = RandomState(seed: 0)
         let a = rng.normal(shape: ta ? [k, m] : [m, k]), b = rng.normal(shape: tb ? [n, k] : [k, n])
         var c = NDArray.zeros([m, n])

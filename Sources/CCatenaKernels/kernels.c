@@ -386,6 +386,27 @@ static void pack_bt_avx2(const float *b, long cs, long k, long cols, float *dst)
 }
 #endif
 
+void catena_pack_at_f32(const float *a, long cs, long rows, long depth, long mr, float *dst) {
+    for (long i0 = 0; i0 < rows; i0 += mr, dst += mr * depth) {
+        long h = rows - i0 < mr ? rows - i0 : mr;
+        const float *src = a + i0;
+        // Constant-size copies, which the compiler turns into a few moves instead of a call per step.
+        if (h == 6 && mr == 6) {
+            for (long p = 0; p < depth; p++) memcpy(dst + p * 6, src + p * cs, 6 * sizeof(float));
+        } else if (h == 5 && mr == 5) {
+            for (long p = 0; p < depth; p++) memcpy(dst + p * 5, src + p * cs, 5 * sizeof(float));
+        } else if (h == 4 && mr == 4) {
+            for (long p = 0; p < depth; p++) memcpy(dst + p * 4, src + p * cs, 4 * sizeof(float));
+        } else {
+            for (long p = 0; p < depth; p++) {
+                long i = 0;
+                for (; i < h; i++) dst[p * mr + i] = src[p * cs + i];
+                for (; i < mr; i++) dst[p * mr + i] = 0.0f;
+            }
+        }
+    }
+}
+
 void catena_pack_bt_f32(const float *b, long cs, long k, long cols, float *dst) {
 #if CATENA_X86
     if (use_avx2()) {

@@ -44,6 +44,10 @@ void catena_dgemm_kernel(long k, double alpha, const double *a, long rsa, long c
 /// row-major, the last one zero-padded. `dst` holds ceil(cols/16) · k · 16 floats.
 void catena_pack_bt_f32(const float *b, long cs, long k, long cols, float *dst);
 
+/// Packs `rows` rows of A for the single-precision kernel when A is stored transposed (element (i, p) at
+/// a[i + p*cs]): `mr`-row micro-panels, each depth × mr (column-major within the panel), the last zero-padded.
+void catena_pack_at_f32(const float *a, long cs, long rows, long depth, long mr, float *dst);
+
 /// y[i] = exp(x[i]) for i in 0..<n (relative error below 2 ulp; exp(-inf) = 0, exp(+inf) = inf, NaN stays NaN).
 void catena_vexp_f32(const float *x, float *y, long n);
 /// y[i] = log(x[i]) (log(0) = -inf, log(negative) = NaN, log(inf) = inf).
@@ -57,6 +61,11 @@ void catena_vsigmoid_f32(const float *x, float *y, long n);
 /// unit as (a, i, f, o). Writes tanh to the a slots and the logistic sigmoid to the i, f and o slots.
 /// `n` is the total element count (a multiple of 4).
 void catena_lstm_gates_f32(const float *x, float *y, long n);
+
+/// Runs fn(ctx, i) for i in 0..<count on up to `threads` threads (the caller and a pool of spinning workers
+/// started on first use) and returns when all have finished. Calls made while another job runs (nested calls,
+/// or calls from other threads) run serially on the calling thread. Returns 0 only if count is too large.
+int catena_parallel_for(long count, int threads, void (*fn)(void *ctx, long i), void *ctx);
 
 #ifdef __cplusplus
 }

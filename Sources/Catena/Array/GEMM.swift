@@ -21,6 +21,9 @@ protocol GEMMScalar: NDFloatingPoint {
     /// Packs a transposed B block (element (p, j) at `b[p + j·cs]`) into nr-column panels; false if there is no
     /// specialised routine for this type.
     static func packTransposedB(_ b: UnsafePointer<Self>, _ cs: Int, _ depth: Int, _ cols: Int, _ dst: UnsafeMutablePointer<Self>) -> Bool
+    /// Packs a transposed A block (element (i, p) at `a[i + p·cs]`) into mr-row panels; false if there is no
+    /// specialised routine for this type.
+    static func packTransposedA(_ a: UnsafePointer<Self>, _ cs: Int, _ rows: Int, _ depth: Int, _ mr: Int, _ dst: UnsafeMutablePointer<Self>) -> Bool
 }
 
 extension Float: GEMMScalar {
@@ -50,6 +53,11 @@ extension Float: GEMMScalar {
         catena_pack_bt_f32(b, cs, depth, cols, dst)
         return true
     }
+    @inline(__always) @usableFromInline
+    static func packTransposedA(_ a: UnsafePointer<Float>, _ cs: Int, _ rows: Int, _ depth: Int, _ mr: Int, _ dst: UnsafeMutablePointer<Float>) -> Bool {
+        catena_pack_at_f32(a, cs, rows, depth, mr, dst)
+        return true
+    }
 }
 
 extension Double: GEMMScalar {
@@ -62,6 +70,7 @@ extension Double: GEMMScalar {
     }
     @inline(__always) @usableFromInline
     static func packTransposedB(_ b: UnsafePointer<Double>, _ cs: Int, _ depth: Int, _ cols: Int, _ dst: UnsafeMutablePointer<Double>) -> Bool { false }
+    @usableFromInline static func packTransposedA(_ a: UnsafePointer<Double>, _ cs: Int, _ rows: Int, _ depth: Int, _ mr: Int, _ dst: UnsafeMutablePointer<Double>) -> Bool { false }
     @usableFromInline static func rowTile(_ m: Int) -> Int { mr }
     @inline(__always) @usableFromInline
     static func edgeKernel(_ k: Int, _ mr: Int, _ nr: Int, _ alpha: Double, _ a: UnsafePointer<Double>, _ rsa: Int, _ csa: Int,
@@ -85,10 +94,16 @@ struct MatrixOperand<T> {
 /// Packed copies of transposed weight matrices, reused while the weights do not change: an unrolled RNN multiplies
 /// by the same `Wᵀ` at every time step, and packing it each time cost about as much as the product.
 final class PackedBCache: @unchecked Sendable {
+    /// One packed panel set; freed when the last user lets go of it.
+    final class Panels: @unchecked Sendable {
+        let buffer: UnsafeMutablePointer<Float>
+        init(floats: Int) { buffer = .allocate(capacity: floats) }
+        deinit { buffer.deallocate() }
+    }
     struct Entry {
         weak var storage: NDStorage?
         let version: UInt64, offset: Int, cs: Int, depth: Int, cols: Int
-        let buffer: UnsafeMutablePointer<Float>
+        let panels: Panels
     }
     static let shared = PackedBCache()
     private var entries: [Entry] = []
@@ -98,35 +113,30 @@ final class PackedBCache: @unchecked Sendable {
 
     init() { pthread_mutex_init(&lock, nil) }
 
-    /// The packed panels of the transposed B stored at `storage` (+ `offset` elements, column stride `cs`), packing
-    /// and remembering them if needed; `body` runs while the lock is held.
-    func withPanels(storage: NDStorage, offset: Int, cs: Int, depth: Int, cols: Int, _ body: (UnsafePointer<Float>) -> Void) -> Bool {
+    /// The packed panels of the transposed B stored at `storage` (+ `offset` elements, column stride `cs`), packed
+    /// now if the cache has no current copy; nil if the panels would be too large to keep.
+    func panels(storage: NDStorage, offset: Int, cs: Int, depth: Int, cols: Int) -> Panels? {
         let floats = (cols + 15) / 16 * 16 * depth
-        if floats > PackedBCache.maxFloats { return false }
+        if floats > PackedBCache.maxFloats { return nil }
         pthread_mutex_lock(&lock)
-        defer { pthread_mutex_unlock(&lock) }
-        entries.removeAll { e in
-            if e.storage == nil { e.buffer.deallocate(); return true }
-            return false
-        }
+        entries.removeAll { $0.storage == nil }
         if let i = entries.firstIndex(where: { $0.storage === storage && $0.offset == offset && $0.cs == cs && $0.depth == depth && $0.cols == cols }) {
-            let e = entries[i]
+            let e = entries.remove(at: i)
             if e.version == storage.version {
-                entries.remove(at: i)
                 entries.append(e)
-                body(UnsafePointer(e.buffer))
-                return true
+                pthread_mutex_unlock(&lock)
+                return e.panels
             }
-            e.buffer.deallocate()
-            entries.remove(at: i)
         }
-        let buf = UnsafeMutablePointer<Float>.allocate(capacity: floats)
-        let src = (storage.raw + offset * 4).assumingMemoryBound(to: Float.self)
-        catena_pack_bt_f32(src, cs, depth, cols, buf)
-        entries.append(Entry(storage: storage, version: storage.version, offset: offset, cs: cs, depth: depth, cols: cols, buffer: buf))
-        if entries.count > PackedBCache.capacity { entries.removeFirst().buffer.deallocate() }
-        body(UnsafePointer(buf))
-        return true
+        pthread_mutex_unlock(&lock)
+        let version = storage.version
+        let p = Panels(floats: floats)
+        catena_pack_bt_f32((storage.raw + offset * 4).assumingMemoryBound(to: Float.self), cs, depth, cols, p.buffer)
+        pthread_mutex_lock(&lock)
+        entries.append(Entry(storage: storage, version: version, offset: offset, cs: cs, depth: depth, cols: cols, panels: p))
+        if entries.count > PackedBCache.capacity { entries.removeFirst() }
+        pthread_mutex_unlock(&lock)
+        return p
     }
 }
 
@@ -145,7 +155,7 @@ enum GEMM {
     /// Work (m·n·k) from which a product is split across threads.
     @usableFromInline nonisolated(unsafe) static var parallelThreshold: Int = {
         if let s = ProcessInfo.processInfo.environment["CATENA_GEMM_PARALLEL_WORK"], let n = Int(s) { return n }
-        return 1 << 21
+        return 1 << 18
     }()
 
     /// B is packed when A has more rows than this (or when B's rows are not contiguous).
@@ -170,12 +180,19 @@ enum GEMM {
             if !accumulate { for i in 0..<m { (c + i * rsc).update(repeating: 0, count: n) } }
             return
         }
+        // A transposed weight block that fits one panel set: reuse its packed form while the weights are unchanged.
+        var cached: PackedBCache.Panels? = nil
+        if let src = bSource, T.self == Float.self, b.rowStride == 1, b.colStride != 1, k <= kc, n <= nc {
+            cached = PackedBCache.shared.panels(storage: src.storage, offset: src.offset, cs: b.colStride, depth: k, cols: n)
+        }
+        let packed = cached.map { UnsafeRawPointer($0.buffer).assumingMemoryBound(to: T.self) }
+        defer { withExtendedLifetime(cached) {} }
         let threads = threadCount
         let work = m * n * k
         if threads > 1 && work >= parallelThreshold {
             // Split the longer side of C into one contiguous range per thread, on tile boundaries.
             let splitColumns = n >= m
-            let tile = splitColumns ? T.nr : T.mr
+            let tile = splitColumns ? T.nr : T.rowTile(m)
             let extent = splitColumns ? n : m
             let tiles = (extent + tile - 1) / tile
             let parts = Swift.min(threads, tiles)
@@ -185,24 +202,26 @@ enum GEMM {
                     if lo >= hi { return }
                     if splitColumns {
                         let bSub = MatrixOperand(b.base + lo * b.colStride, b.rowStride, b.colStride)
-                        serial(m: m, n: hi - lo, k: k, alpha: alpha, a: a, b: bSub, c: c + lo, rsc: rsc, accumulate: accumulate)
+                        serial(m: m, n: hi - lo, k: k, alpha: alpha, a: a, b: bSub, c: c + lo, rsc: rsc, accumulate: accumulate,
+                               packedB: packed.map { $0 + lo * k })
                     } else {
                         let aSub = MatrixOperand(a.base + lo * a.rowStride, a.rowStride, a.colStride)
-                        serial(m: hi - lo, n: n, k: k, alpha: alpha, a: aSub, b: b, c: c + lo * rsc, rsc: rsc, accumulate: accumulate)
+                        serial(m: hi - lo, n: n, k: k, alpha: alpha, a: aSub, b: b, c: c + lo * rsc, rsc: rsc, accumulate: accumulate,
+                               packedB: packed)
                     }
                 }
                 return
             }
         }
-        serial(m: m, n: n, k: k, alpha: alpha, a: a, b: b, c: c, rsc: rsc, accumulate: accumulate, bSource: bSource)
+        serial(m: m, n: n, k: k, alpha: alpha, a: a, b: b, c: c, rsc: rsc, accumulate: accumulate, packedB: packed)
     }
 
-    /// One thread's share: the blocked loops around the micro-kernel. `bSource` names the storage behind B so
-    /// that a transposed weight matrix can be taken from ``PackedBCache`` instead of being packed again.
+    /// One thread's share: the blocked loops around the micro-kernel. `packedB`, when given, is B already packed
+    /// as `nr`-column panels of depth `k` (one block: k ≤ kc, n ≤ nc).
     @usableFromInline
     static func serial<T: GEMMScalar>(
         m: Int, n: Int, k: Int, alpha: T, a: MatrixOperand<T>, b: MatrixOperand<T>,
-        c: UnsafeMutablePointer<T>, rsc: Int, accumulate: Bool, bSource: (storage: NDStorage, offset: Int)? = nil
+        c: UnsafeMutablePointer<T>, rsc: Int, accumulate: Bool, packedB: UnsafePointer<T>? = nil
     ) {
         let nr = T.nr
         let mr = T.rowTile(m)
@@ -215,14 +234,11 @@ enum GEMM {
             aBuf.deallocate()
             tmp.deallocate()
         }
-        // A transposed weight block that fits one panel set: reuse its packed form while the weights are unchanged.
-        if let src = bSource, T.self == Float.self, b.rowStride == 1, b.colStride != 1, k <= kc, n <= nc {
-            let used = PackedBCache.shared.withPanels(storage: src.storage, offset: src.offset, cs: b.colStride, depth: k, cols: n) { panels in
-                let bp = UnsafeRawPointer(panels).assumingMemoryBound(to: T.self)
-                macroKernel(m: m, ncCur: n, kcCur: k, alpha: alpha, a: a, pc: 0, mr: mr, aBuf: aBuf, tmp: tmp, bPacked: bp, bBlock: nil,
-                            rsbUnpacked: 0, c: c, jc: 0, rsc: rsc, acc: accumulate)
-            }
-            if used { return }
+        // B already packed whole (one k block, one column block): straight to the tiles.
+        if let packedB {
+            macroKernel(m: m, ncCur: n, kcCur: k, alpha: alpha, a: a, pc: 0, mr: mr, aBuf: aBuf, tmp: tmp, bPacked: packedB, bBlock: nil,
+                        rsbUnpacked: 0, c: c, jc: 0, rsc: rsc, acc: accumulate)
+            return
         }
         // B is packed unless its rows are contiguous and few rows of A will reuse each panel.
         let packB = b.colStride != 1 || m > packBRows
@@ -303,6 +319,7 @@ enum GEMM {
     @inline(__always)
     static func packPanels<T: GEMMScalar>(A a: UnsafePointer<T>, _ rs: Int, _ cs: Int, _ rows: Int, _ depth: Int, _ mr: Int,
                                           into buf: UnsafeMutablePointer<T>) {
+        if rs == 1 && cs != 1 && T.packTransposedA(a, cs, rows, depth, mr, buf) { return }
         var i0 = 0
         var dst = buf
         while i0 < rows {

@@ -57,3 +57,23 @@ public func loadNPZ(_ file: String, into object: Serializable, path: String = ""
     let values = Dictionary(entries.map { ($0.key, $0.value) }, uniquingKeysWith: { a, _ in a })
     try DictionaryDeserializer.load(object, from: values, path: path, strict: strict, source: file)
 }
+
+/// Saves one array as an `.npy` file (NumPy's `numpy.save`), written atomically.
+public func saveNPY(_ path: String, _ array: NDArray) throws {
+    try writeAtomically(Data(NPY.encode(.array(array))), to: path)
+}
+
+/// Loads one array from an `.npy` file (NumPy's `numpy.load`): versions 1.0 to 3.0, either byte order, C or
+/// Fortran order.
+/// - Throws: ``SerializationError`` naming the file and what is wrong with it, including a file that holds a
+///   string or None rather than an array.
+public func loadNPY(_ path: String) throws -> NDArray {
+    guard let data = FileManager.default.contents(atPath: path) else {
+        throw SerializationError(FileManager.default.fileExists(atPath: path) ? "\(path): cannot read it" : "\(path): no such file")
+    }
+    switch try NPY.decode(Array(data), source: path) {
+    case .array(let a): return a
+    case .string: throw SerializationError("\(path): holds a string, not an array")
+    case .none: throw SerializationError("\(path): holds None, not an array")
+    }
+}

@@ -93,4 +93,27 @@ final class MatMulTests: XCTestCase {
         let b = testArray([3, 20])[.all, .range(nil, nil, step: -1)]     // negative column stride
         assertClose(NDArray.matmul(a, b), naive(a, b), shape: [6, 20], atol: 1e-5)
     }
+
+    /// x · Wᵀ with W's packed panels cached between calls: the cache must serve the same product while W is
+    /// unchanged, and repack after W changes in place (the optimizer's update) or when another view is used.
+    func testCachedTransposedWeightsFollowInPlaceUpdates() {
+        for threshold in [Int.max, 1] {   // serial, and split over threads (each part a slice of the panels)
+            let saved = GEMM.parallelThreshold
+            GEMM.parallelThreshold = threshold
+            defer { GEMM.parallelThreshold = saved }
+            let x = testArray([20, 37])
+            var w = testArray([45, 37], scale: 0.5, offset: -0.2)
+            for round in 0..<3 {
+                let y = NDArray.matmul(x, w, transposeB: true)
+                assertClose(y, naive(x, w.transposed()), shape: [20, 45], atol: 1e-4, rtol: 1e-5, "round \(round), threshold \(threshold)")
+                let again = NDArray.matmul(x, w, transposeB: true)   // from the cache
+                assertClose(again, naive(x, w.transposed()), shape: [20, 45], atol: 1e-4, rtol: 1e-5)
+                w *= 1.5          // in place: the storage is unique, its version changes
+                w[3, 5] = NDArray(scalar: Double(round) + 7)
+            }
+            // A row slice of W shares the storage but starts elsewhere: a different cache entry.
+            let part = w[10..<30]
+            assertClose(NDArray.matmul(x, part, transposeB: true), naive(x, part.transposed()), shape: [20, 20], atol: 1e-4, rtol: 1e-5)
+        }
+    }
 }
