@@ -1,0 +1,55 @@
+import Catena
+import Foundation
+import XCTest
+
+/// The README's code, run as written (with small sizes), so that the documented API stays real.
+final class ReadmeExampleTests: XCTestCase {
+    final class MLP: Chain, UnaryLink {
+        let l1 = Linear(nil, 16)          // input size inferred on the first call
+        let l2 = Linear(16, 3)
+        func callAsFunction(_ x: Variable) -> Variable { l2(F.relu(l1(x))) }
+    }
+
+    func testTheTrainingTourRunsAndLearns() throws {
+        let out = FileManager.default.temporaryDirectory.appendingPathComponent("catena-readme-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        // Three well-separated classes in 4 dimensions.
+        let rng = RandomState(seed: 1)
+        let t = rng.integers(0, 3, shape: [90], dtype: .int32)
+        let centres = NDArray([[2, 0, 0, 0], [0, 2, 0, 0], [0, 0, 2, 0]]).take(t, axis: 0)
+        let x = centres + rng.normal(shape: [90, 4], std: 0.3)
+
+        let (train, test) = splitDatasetRandom(TupleDataset(x, t), firstSize: 60, seed: 0)
+        let model = Classifier(MLP())
+        let optimizer = Adam(alpha: 0.01)
+        optimizer.setup(model)
+        let updater = StandardUpdater(iterator: SerialIterator(train, batchSize: 10), optimizer: optimizer)
+        let trainer = Trainer(updater: updater, stopTrigger: IntervalTrigger(15, .epoch), out: out)
+        trainer.extend(Evaluator(SerialIterator(test, batchSize: 10, repeats: false, shuffle: false), model))
+        trainer.extend(LogReport())
+        var printed = ""
+        trainer.extend(PrintReport(["epoch", "main/loss", "validation/main/loss", "main/accuracy", "elapsed_time"],
+                                   out: TextSink(isTerminal: false) { printed += $0 }))
+        trainer.extend(PlotReport(["main/loss", "validation/main/loss"], xKey: "epoch", filename: "loss.svg"))
+        trainer.extend(snapshot(), trigger: IntervalTrigger(5, .epoch))
+        try trainer.run()
+
+        let log = (trainer.getExtension("LogReport") as! LogReport).log
+        XCTAssertEqual(log.count, 15)
+        XCTAssertLessThan(log.last!["main/loss"]!, log.first!["main/loss"]! / 3)
+        XCTAssertGreaterThan(log.last!["validation/main/accuracy"]!, 0.9)
+        XCTAssertTrue(printed.contains("validation/main/loss"))
+        for f in ["log", "loss.svg", "snapshot_iter_30", "snapshot_iter_60", "snapshot_iter_90"] {
+            XCTAssertTrue(FileManager.default.fileExists(atPath: out + "/" + f), f)
+        }
+
+        // The snapshot section: a model out of a trainer snapshot, and a model file round trip.
+        let copy = Classifier(MLP())
+        try loadNPZ(out + "/snapshot_iter_90", into: copy, path: "updater/model:main/")
+        XCTAssertEqual(copy.predictor.namedParams().map { $0.param.array.toDoubles() },
+                       model.predictor.namedParams().map { $0.param.array.toDoubles() })
+        try saveNPZ(out + "/model.npz", model)
+        let keys = try readNPZ(out + "/model.npz").map(\.key).sorted()
+        XCTAssertEqual(keys, ["predictor/l1/W", "predictor/l1/b", "predictor/l2/W", "predictor/l2/b"])
+    }
+}
