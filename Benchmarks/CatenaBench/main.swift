@@ -227,16 +227,19 @@ func benchMLP(_ o: Options) {
 /// truncated BPTT over 35 steps (sum of per-step mean losses, one backward, unchainBackward, one update), Adam and
 /// GradientClipping(5). Tokens per second; then, on a fresh model, accuracy after one epoch of 100,000 tokens.
 final class BenchLM: Chain {
-    let embed = EmbedID(10, 100, rng: RandomState(seed: 1))
+    let embed: EmbedID
     let l1: LSTM?
     let wx: Linear?
     let wh: Linear?
-    let out = Linear(100, 10, rng: RandomState(seed: 2))
+    let out: Linear
     var h: Variable?
-    init(lstm: Bool) {
-        l1 = lstm ? LSTM(100, 100, rng: RandomState(seed: 3)) : nil
-        wx = lstm ? nil : Linear(100, 100, rng: RandomState(seed: 3))
-        wh = lstm ? nil : Linear(100, 100, nobias: true, rng: RandomState(seed: 4))
+    /// `units` other than 100 is for profiling only (B1 fixes 100).
+    init(lstm: Bool, units: Int = 100) {
+        embed = EmbedID(10, units, rng: RandomState(seed: 1))
+        out = Linear(units, 10, rng: RandomState(seed: 2))
+        l1 = lstm ? LSTM(units, units, rng: RandomState(seed: 3)) : nil
+        wx = lstm ? nil : Linear(units, units, rng: RandomState(seed: 3))
+        wh = lstm ? nil : Linear(units, units, nobias: true, rng: RandomState(seed: 4))
     }
     func resetState() { l1?.resetState(); h = nil }
     func callAsFunction(_ x: Variable) -> Variable {
@@ -257,7 +260,7 @@ func benchRNNLM(_ o: Options) {
     let epochs = Int(o.extra["epochs"] ?? "") ?? 1
     for cell in cells {
         func makeTrainer() -> (update: () -> Double, model: BenchLM, iterator: ParallelSequentialIterator<[Int32]>) {
-            let model = BenchLM(lstm: cell == "lstm")
+            let model = BenchLM(lstm: cell == "lstm", units: Int(o.extra["units"] ?? "") ?? 100)
             let opt = Adam()
             opt.setup(model)
             opt.addHook(GradientClipping(threshold: 5))

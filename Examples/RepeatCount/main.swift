@@ -2,7 +2,7 @@
 //
 // To predict the token after a run of 9s, the network has to count how many it has seen. Training follows
 // Chainer's PTB example: 20 parallel streams over the sequence (ParallelSequentialIterator), truncated
-// backpropagation through time (BPTTUpdater), Adam with gradient clipping, an Evaluator on a held-out stretch,
+// backpropagation through time (BPTTUpdater), Adam (or SGD) with gradient clipping, an Evaluator on a held-out stretch,
 // logs, plots and a snapshot every epoch.
 //
 //   swift run -c release repeat-count [--epochs N] [--model lstm|rnn|gru] [--resume result/snapshot_iter_N] …
@@ -22,6 +22,8 @@ struct Options {
     var tokens = 100_000
     var validTokens = 10_000
     var quiet = false
+    var optimizer = "adam"
+    var lr: Double?
 
     static let usage = """
         usage: repeat-count [options]
@@ -35,6 +37,8 @@ struct Options {
           --units N         recurrent units (default 100)
           --model KIND      lstm, rnn (tanh) or gru (default lstm)
           --dropout R       dropout ratio before and after the recurrent layer (default 0)
+          --optimizer NAME  adam or sgd (default adam; both clip the gradient norm at 5)
+          --lr X            learning rate (default 0.005 for adam; 1.0 for sgd, as in Chainer's PTB example)
           --tokens N        length of the training sequence (default 100000)
           --seed N          random seed for weights, dropout and shuffling (default 0)
           --out DIR         directory for the log, plots and snapshots (default result)
@@ -75,6 +79,14 @@ struct Options {
                 let v = try value(a)
                 guard let s = UInt64(v) else { throw UsageError("--seed needs a non-negative integer, got '\(v)'") }
                 seed = s
+            case "--optimizer":
+                let v = try value(a)
+                guard v == "adam" || v == "sgd" else { throw UsageError("--optimizer must be adam or sgd, got '\(v)'") }
+                optimizer = v
+            case "--lr":
+                let v = try value(a)
+                guard let x = Double(v), x > 0, x.isFinite else { throw UsageError("--lr needs a positive number, got '\(v)'") }
+                lr = x
             case "--out": out = try value(a)
             case "--resume": resume = try value(a)
             case "--quiet": quiet = true
@@ -101,7 +113,7 @@ func run(_ o: Options) throws {
     let model = Classifier(rnn)
     let evalModel = model.copy(mode: .share) as! Classifier   // shares the weights, keeps its own RNN state
 
-    let optimizer = Adam()
+    let optimizer: Optimizer = o.optimizer == "sgd" ? SGD(lr: o.lr ?? 1.0) : Adam(alpha: o.lr ?? 0.005)
     optimizer.setup(model)
     optimizer.addHook(GradientClipping(threshold: 5))
 
@@ -132,22 +144,26 @@ func run(_ o: Options) throws {
     if let accuracy = log.last?["validation/main/accuracy"] {
         print(String(format: "Validation next-token accuracy: %.4f", accuracy))
     }
-    print("Generated from the seed token 1:")
-    print(generate(rnn, from: 1, count: 60).map(String.init).joined(separator: " "))
+    // From a fresh state a lone 1 could be any point of a run (training streams start mid-pattern), so the model
+    // first reads one whole cycle of the pattern, then continues on its own.
+    let cycle = repeatCountSequence(length: 45)
+    print("After reading one cycle (1 2 2 3 3 3 … 9), the model generates:")
+    print(generate(rnn, seed: cycle, count: 45 + 60).dropFirst(45).map(String.init).joined(separator: " "))
     print("Log, plots (loss.svg, accuracy.svg) and snapshots are in \(o.out)/.")
 }
 
-/// Greedy generation: feed the seed, then each prediction.
-func generate(_ model: RNNLanguageModel, from seed: Int32, count: Int) -> [Int32] {
+/// Greedy generation from a fresh state: feed the seed tokens, then each prediction.
+func generate(_ model: RNNLanguageModel, seed: [Int32], count: Int) -> [Int32] {
     model.resetState()
-    var token = seed
-    var out = [seed]
+    var out = seed
     usingConfig(\.train, false) {
         noBackpropMode {
-            for _ in 1..<count {
-                let y = model(.constant(NDArray(values: [token], shape: [1])))
-                token = Int32(y.array.argmax(axis: 1).item())
+            var y: Variable? = nil
+            for token in seed { y = model(.constant(NDArray(values: [token], shape: [1]))) }
+            while out.count < count, let scores = y {
+                let token = Int32(scores.array.argmax(axis: 1).item())
                 out.append(token)
+                y = model(.constant(NDArray(values: [token], shape: [1])))
             }
         }
     }
