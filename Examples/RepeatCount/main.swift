@@ -110,6 +110,7 @@ func run(_ o: Options) throws {
     let valid = repeatCountSequence(length: o.validTokens, offset: 7)
 
     let rnn = RNNLanguageModel(vocabularySize: 10, units: o.units, cell: o.model, dropout: o.dropout, rng: RandomState(seed: o.seed))
+    rnn.serializesState = true   // snapshots keep the streams' LSTM state, so --resume continues bit for bit
     let model = Classifier(rnn)
     let evalModel = model.copy(mode: .share) as! Classifier   // shares the weights, keeps its own RNN state
 
