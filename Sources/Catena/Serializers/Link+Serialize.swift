@@ -11,7 +11,14 @@ extension Link: Serializable {
             try s.serializeValue(name, &v, expect: expect)
             if s.isLoading {
                 switch v {
-                case .array(let a): if !p.isInitialized || a.shape == p.shape { p.array = a; p.clearGrad() }
+                case .array(let a):
+                    // As in Chainer, loading replaces the data and keeps the gradient (unless the shape is new).
+                    if !p.isInitialized {
+                        p.array = a
+                        p.clearGrad()
+                    } else if a.shape == p.shape {
+                        p.array = a
+                    }
                 case .none: p.markUninitialized()
                 case .string: break
                 }

@@ -150,7 +150,7 @@ enum NPY {
                     var v: UInt64 = 0
                     for b in 0..<itemSize { v |= UInt64(src[i * itemSize + (needsSwap ? itemSize - 1 - b : b)]) << (8 * UInt64(b)) }
                     let signed = kind.hasPrefix("i")
-                    let value: Int64 = signed ? Int64(v << UInt64(64 - 8 * itemSize)) >> Int64(64 - 8 * itemSize) : Int64(v)
+                    let value: Int64 = signed ? Int64(bitPattern: v << UInt64(64 - 8 * itemSize)) >> Int64(64 - 8 * itemSize) : Int64(v)
                     if target == .int32 { dst.assumingMemoryBound(to: Int32.self)[i] = Int32(value) } else { dst.assumingMemoryBound(to: Int64.self)[i] = value }
                 }
             case ("b1", _):

@@ -201,19 +201,24 @@ public final class DictionaryDeserializer: Serializer {
     /// Keys read so far (shared by the whole tree), for reporting unexpected keys under `strict`.
     final class Reads { var keys = Set<String>() }
     private let reads: Reads
+    /// Putting back a backup taken from the same object: every stored value is taken as it is, unchecked (a lazy
+    /// parameter the failed load initialised goes back to None, an array back to its old shape).
+    private let restoring: Bool
 
-    init(values: [String: SerializedValue], path: String, strict: Bool, source: String, reads: Reads) {
+    init(values: [String: SerializedValue], path: String, strict: Bool, source: String, reads: Reads, restoring: Bool = false) {
         self.values = values
         self.path = path
         self.strict = strict
         self.source = source
         self.reads = reads
+        self.restoring = restoring
     }
 
     public var isLoading: Bool { true }
 
     public subscript(key: String) -> Serializer {
-        DictionaryDeserializer(values: values, path: path + DictionarySerializer.clean(key) + "/", strict: strict, source: source, reads: reads)
+        DictionaryDeserializer(values: values, path: path + DictionarySerializer.clean(key) + "/", strict: strict, source: source, reads: reads,
+                               restoring: restoring)
     }
 
     public func contains(_ key: String) -> Bool { values[path + DictionarySerializer.clean(key)] != nil }
@@ -225,6 +230,10 @@ public final class DictionaryDeserializer: Serializer {
             throw SerializationError("\(source): missing key '\(full)'")
         }
         reads.keys.insert(full)
+        if restoring {
+            value = stored
+            return
+        }
         func fail(_ what: String) -> SerializationError { SerializationError("\(source): key '\(full)': \(what)") }
         func scalar(_ kinds: (DType) -> Bool, _ name: String) throws {
             guard case .array(let a) = stored, a.count == 1, a.ndim <= 1, kinds(a.dtype) else { throw fail("expected \(name), found \(Self.describe(stored))") }
@@ -286,9 +295,14 @@ public final class DictionaryDeserializer: Serializer {
                 }
             }
         } catch {
-            // Put the previous state back; it was produced by the same serialize method, so it always fits.
+            // Put the previous state back. It was produced by the same serialize method, so it fits; a failure here
+            // is a bug in that method, reported with the original error rather than hidden.
             let restore = Dictionary(backup.map { ($0.key, $0.value) }, uniquingKeysWith: { a, _ in a })
-            try? object.serialize(DictionaryDeserializer(values: restore, path: "", strict: false, source: "backup", reads: Reads()))
+            do {
+                try object.serialize(DictionaryDeserializer(values: restore, path: "", strict: false, source: "backup", reads: Reads(), restoring: true))
+            } catch let restoreError {
+                throw SerializationError("\(error); and restoring \(type(of: object))'s previous state failed too (\(restoreError)), so it may be partly loaded")
+            }
             throw error
         }
     }
