@@ -4,7 +4,7 @@
 #
 #   bash Benchmarks/compare.sh WORKLOAD [PASSES]
 #
-# WORKLOAD: matmul | elementwise | overhead | mlp | rnnlm | irnn | patch
+# WORKLOAD: matmul | elementwise | overhead | mlp | rnnlm | irnn | patch | npz
 # Environment: PY (python with numpy, torch, chainer as needed; default: python3, or the venv made by
 # Benchmarks/peers/setup_venv.sh if present), OUT (default Benchmarks/results.jsonl), THREADS (default 2).
 set -eu
@@ -31,6 +31,7 @@ case "$WORKLOAD" in
                 "b1_repeat_lm.py --framework torch --cell rnn --epochs 0") ;;
   irnn) peers=("b2_pixel_irnn.py --framework torch --impl fused" "b2_pixel_irnn.py --framework numpy") ;;
   patch) peers=("b3_patch_rnn.py --framework torch --impl fused" "b3_patch_rnn.py --framework torch") ;;
+  npz) peers=("npz_io.py --framework numpy") ;;
   *) echo "unknown workload $WORKLOAD" >&2; exit 2 ;;
 esac
 for p in $(seq 1 "$PASSES"); do

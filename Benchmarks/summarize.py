@@ -25,6 +25,9 @@ def metrics(r):
         return {"s_per_step": (r["s_per_step"]["median"], False)}
     if b == "B1_repeat_lm":
         return {f"tokens_per_s {r.get('cell')}": (r["tokens_per_s"]["median"], True)}
+    if b == "npz_io":
+        return {k: (r[k]["median"], True) for k in ("stored_write_mb_per_s", "stored_read_mb_per_s",
+                                                    "deflate_write_mb_per_s", "deflate_read_mb_per_s") if k in r}
     if b in ("B2_pixel_irnn", "B3_patch_rnn"):
         return {"s_per_batch": (r["s_per_batch"]["median"], False)}
     return {}

@@ -2,7 +2,7 @@
 //
 //   swift run -c release catena-bench <workload> [--reps N] [--sizes a,b,c]
 //
-// Workloads: matmul (B4a), elementwise (add and sum over 2^22 floats), overhead (B4b), mlp (B4c), rnnlm (B1). Figures are medians over --reps timed
+// Workloads: matmul (B4a), elementwise (add and sum over 2^22 floats), overhead (B4b), mlp (B4c), rnnlm (B1), npz (snapshot I/O). Figures are medians over --reps timed
 // repetitions after a warm-up; compare them only with peers measured in the same run (Benchmarks/run.sh).
 import Catena
 import Foundation
@@ -222,6 +222,36 @@ func benchMLP(_ o: Options) {
           "loss_first_last": [losses.first ?? 0, losses.last ?? 0]])
 }
 
+/// Snapshot I/O: the B4c MLP (784-1000-1000-10) and its Adam state after one step (about 21 MB of float32), written
+/// with and without deflate, and read back. MB/s of array data; the peer is NumPy's `savez` / `savez_compressed` /
+/// `load` on the same arrays (`Benchmarks/peers/npz_io.py`).
+func benchNPZ(_ o: Options) {
+    let model = BenchMLP()
+    let optimizer = Adam()
+    optimizer.setup(model)
+    let rng = RandomState(seed: 0)
+    let (x, t) = (rng.uniform(shape: [100, 784]), rng.integers(0, 10, shape: [100]))
+    optimizer.update { F.softmaxCrossEntropy(model(.constant(x)), t) }
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("catena-bench-npz-\(getpid())").path
+    try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    let entries = (try? DictionarySerializer.serialize(model).map { ("model/" + $0.key, $0.value) } + DictionarySerializer.serialize(optimizer).map { ("optimizer/" + $0.key, $0.value) }) ?? []
+    let bytes = entries.reduce(0) { n, e in if case .array(let a) = e.1 { return n + a.byteCount } else { return n } }
+    let mb = Double(bytes) / 1e6
+    var record: [String: Any] = ["bench": "npz_io", "array_mb": (mb * 10).rounded() / 10]
+    for compression in [false, true] {
+        let path = dir + "/snapshot-\(compression).npz"
+        let write = time(reps: o.reps, warmup: 1) { try! writeNPZ(path, entries.map { (key: $0.0, value: $0.1) }, compression: compression) }
+        let read = time(reps: o.reps, warmup: 1) { _ = try! readNPZ(path) }
+        let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
+        let tag = compression ? "deflate" : "stored"
+        record["\(tag)_write_mb_per_s"] = summary(write.map { mb / $0 }, digits: 1)
+        record["\(tag)_read_mb_per_s"] = summary(read.map { mb / $0 }, digits: 1)
+        record["\(tag)_file_mb"] = (Double(size) / 1e5).rounded() / 10
+    }
+    emit(record)
+}
+
 /// B1: the repeat-count language model stepped one token at a time, as a Chainer user writes it: EmbedID(10, 100)
 /// → LSTM(100, 100) (or a tanh RNN: Linear(100, 100) + Linear(100, 100, nobias)) → Linear(100, 10); 20 streams,
 /// truncated BPTT over 35 steps (sum of per-step mean losses, one backward, unchainBackward, one update), Adam and
@@ -320,7 +350,7 @@ func benchRNNLM(_ o: Options) {
 
 let usage = """
     usage: catena-bench <workload> [--reps N] [--sizes a,b,...]
-    workloads: matmul, elementwise, overhead, mlp, rnnlm, gemm-shapes
+    workloads: matmul, elementwise, overhead, mlp, rnnlm, gemm-shapes, npz
     """
 
 do {
@@ -331,6 +361,7 @@ do {
     case "overhead": benchOverhead(options)
     case "mlp": benchMLP(options)
     case "rnnlm": benchRNNLM(options)
+    case "npz": benchNPZ(options)
     case "gemm-shapes": benchGemmShapes(options)
     case "", "--help", "help":
         print(usage)

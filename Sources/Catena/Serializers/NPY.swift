@@ -94,7 +94,7 @@ enum NPY {
             shape.append(v)
         }
         let count = shape.reduce(1) { $0.multipliedReportingOverflow(by: $1).overflow ? Int.max : $0 * $1 }
-        let body = Array(bytes[(start + headerLen)...])
+        let bodyStart = start + headerLen, bodyCount = bytes.count - bodyStart
         if descr == "|O" {
             if shape.isEmpty { return .none }
             throw fail("object arrays (other than a saved None) are not supported")
@@ -104,11 +104,11 @@ enum NPY {
         let bigEndian = order == ">"
         if kind.hasPrefix("U") {
             guard let n = Int(kind.dropFirst()), shape.isEmpty else { throw fail("only 0-d unicode strings are supported (descr \(descr), shape \(shape))") }
-            guard body.count == 4 * n else { throw fail("a string of \(n) characters needs \(4 * n) bytes, found \(body.count)") }
+            guard bodyCount == 4 * n else { throw fail("a string of \(n) characters needs \(4 * n) bytes, found \(bodyCount)") }
             var scalars = String.UnicodeScalarView()
             for i in 0..<n {
                 var v: UInt32 = 0
-                for b in 0..<4 { v |= UInt32(body[4 * i + (bigEndian ? 3 - b : b)]) << (8 * UInt32(b)) }
+                for b in 0..<4 { v |= UInt32(bytes[bodyStart + 4 * i + (bigEndian ? 3 - b : b)]) << (8 * UInt32(b)) }
                 if v == 0 { break }
                 guard let u = Unicode.Scalar(v) else { throw fail("an invalid character in a string") }
                 scalars.append(u)
@@ -128,14 +128,15 @@ enum NPY {
         case "b1": (itemSize, target) = (1, .bool)
         default: throw fail("unsupported dtype '\(descr)'")
         }
-        guard count != Int.max, body.count == count * itemSize else {
-            throw fail("the header promises \(count) elements of \(itemSize) bytes (shape \(shape)) but the data has \(body.count) bytes")
+        guard count != Int.max, bodyCount == count * itemSize else {
+            throw fail("the header promises \(count) elements of \(itemSize) bytes (shape \(shape)) but the data has \(bodyCount) bytes")
         }
         // Fortran order: the data is the transpose's C order.
         let storedShape = fortran ? Array(shape.reversed()) : shape
         var a = NDArray(uninitializedShape: storedShape, dtype: target)
         let needsSwap = bigEndian && itemSize > 1
-        body.withUnsafeBytes { src in
+        bytes.withUnsafeBytes { all in
+            let src = UnsafeRawBufferPointer(rebasing: all[bodyStart...])
             let dst = a.storage.raw
             switch (kind, target) {
             case ("f2", _):

@@ -199,5 +199,20 @@ final class NPZFormatTests: XCTestCase {
         XCTAssertEqual(CRC32.checksum(Array("123456789".utf8)), 0xCBF4_3926)
         XCTAssertEqual(CRC32.checksum([]), 0)
         XCTAssertEqual(CRC32.checksum(Array("The quick brown fox jumps over the lazy dog".utf8)), 0x414F_A339)
+        // Against the bit-at-a-time definition, for every length up to 40 (the 8-byte steps and the tail) and a
+        // continuation from a previous CRC.
+        func reference(_ bytes: [UInt8], initial: UInt32 = 0) -> UInt32 {
+            var c = ~initial
+            for b in bytes {
+                c ^= UInt32(b)
+                for _ in 0..<8 { c = c & 1 != 0 ? 0xEDB8_8320 ^ (c >> 1) : c >> 1 }
+            }
+            return ~c
+        }
+        let bytes = (0..<40).map { UInt8(truncatingIfNeeded: $0 &* 97 &+ 13) }
+        for n in 0...40 { XCTAssertEqual(CRC32.checksum(Array(bytes.prefix(n))), reference(Array(bytes.prefix(n))), "length \(n)") }
+        let first = CRC32.checksum(Array(bytes.prefix(13)))
+        let whole = Array(bytes.suffix(27)).withUnsafeBytes { CRC32.checksum($0, initial: first) }
+        XCTAssertEqual(whole, reference(bytes))
     }
 }
