@@ -5,13 +5,7 @@ import XCTest
 
 /// Every way a file can be wrong throws an error naming the file, the key and what differed, and leaves the object
 /// it was loaded into exactly as it was: parameters, optimizer state, iterator position, log.
-final class BadFileTests: XCTestCase {
-    private let dirs = TemporaryDirectories()
-    override func tearDown() {
-        dirs.removeAll()
-        super.tearDown()
-    }
-
+final class BadFileTests: TemporaryDirectoryTestCase {
     final class MLP: Chain, UnaryLink {
         let l1: Linear
         let l2: Linear

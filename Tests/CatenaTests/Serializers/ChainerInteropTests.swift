@@ -5,13 +5,7 @@ import XCTest
 
 /// Files written by Chainer 7.8's `save_npz` and its trainer's `snapshot()`, loaded into the equivalent Catena
 /// objects, and checked against outputs Chainer computed (see `Fixtures/make_fixtures.py`).
-final class ChainerInteropTests: XCTestCase {
-    private let dirs = TemporaryDirectories()
-    override func tearDown() {
-        dirs.removeAll()
-        super.tearDown()
-    }
-
+final class ChainerInteropTests: TemporaryDirectoryTestCase {
     final class MLP: Chain, UnaryLink {
         let l1: Linear
         let l2 = Linear(5, 3)

@@ -4,13 +4,7 @@ import XCTest
 @testable import Catena
 
 /// The `.npy` and `.npz` formats: round trips, files written by NumPy, format versions, ZIP64 and deflate.
-final class NPZFormatTests: XCTestCase {
-    private let dirs = TemporaryDirectories()
-    override func tearDown() {
-        dirs.removeAll()
-        super.tearDown()
-    }
-
+final class NPZFormatTests: TemporaryDirectoryTestCase {
     /// One array of every dtype in every rank the tests care about, with values that differ per element.
     private func everyKindOfArray() -> [(key: String, value: SerializedValue)] {
         var out: [(key: String, value: SerializedValue)] = []

@@ -26,6 +26,16 @@ final class TemporaryDirectories {
     }
 }
 
+/// A test case with a ``TemporaryDirectories`` that is emptied after every test.
+class TemporaryDirectoryTestCase: XCTestCase {
+    let dirs = TemporaryDirectories()
+
+    override func tearDown() {
+        dirs.removeAll()
+        super.tearDown()
+    }
+}
+
 /// The stored values of an `.npz` file as a dictionary.
 func npzDictionary(_ path: String) throws -> [String: SerializedValue] {
     Dictionary(try readNPZ(path).map { ($0.key, $0.value) }, uniquingKeysWith: { a, _ in a })

@@ -4,13 +4,7 @@ import XCTest
 @testable import Catena
 
 /// The `snapshot` and `snapshotObject` extensions: file names, nRetains, autoload, atomic writes.
-final class SnapshotExtensionTests: XCTestCase {
-    private let dirs = TemporaryDirectories()
-    override func tearDown() {
-        dirs.removeAll()
-        super.tearDown()
-    }
-
+final class SnapshotExtensionTests: TemporaryDirectoryTestCase {
     private func makeTrainer(stopAt: Int, out: String) -> (Trainer, Classifier) {
         let model = Classifier(Linear(2, 2, rng: RandomState(seed: 4)))
         let optimizer = MomentumSGD(lr: 0.1)
