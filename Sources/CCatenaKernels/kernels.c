@@ -407,6 +407,34 @@ void catena_pack_at_f32(const float *a, long cs, long rows, long depth, long mr,
     }
 }
 
+// Row-major A: each step p gathers one value from each of the panel's rows. With the height a constant the rows'
+// pointers stay in registers and the panel is written front to back (the loop over rows inside the loop over p would
+// otherwise store with a stride of mr floats and recompute addresses per element).
+#define CATENA_PACK_A_ROWS(MR)                                                                   \
+    for (long p = 0; p < depth; p++) {                                                           \
+        for (int i = 0; i < MR; i++) dst[p * MR + i] = src[i * rs + p];                          \
+    }
+
+void catena_pack_a_f32(const float *a, long rs, long rows, long depth, long mr, float *dst) {
+    for (long i0 = 0; i0 < rows; i0 += mr, dst += mr * depth) {
+        long h = rows - i0 < mr ? rows - i0 : mr;
+        const float *src = a + i0 * rs;
+        if (h == 6 && mr == 6) {
+            CATENA_PACK_A_ROWS(6)
+        } else if (h == 5 && mr == 5) {
+            CATENA_PACK_A_ROWS(5)
+        } else if (h == 4 && mr == 4) {
+            CATENA_PACK_A_ROWS(4)
+        } else {
+            for (long p = 0; p < depth; p++) {
+                long i = 0;
+                for (; i < h; i++) dst[p * mr + i] = src[i * rs + p];
+                for (; i < mr; i++) dst[p * mr + i] = 0.0f;
+            }
+        }
+    }
+}
+
 void catena_pack_bt_f32(const float *b, long cs, long k, long cols, float *dst) {
 #if CATENA_X86
     if (use_avx2()) {

@@ -48,6 +48,10 @@ void catena_pack_bt_f32(const float *b, long cs, long k, long cols, float *dst);
 /// a[i + p*cs]): `mr`-row micro-panels, each depth × mr (column-major within the panel), the last zero-padded.
 void catena_pack_at_f32(const float *a, long cs, long rows, long depth, long mr, float *dst);
 
+/// Packs `rows` rows of A for the single-precision kernel when A is stored by rows (element (i, p) at
+/// a[i*rs + p]): the same panels as `catena_pack_at_f32`.
+void catena_pack_a_f32(const float *a, long rs, long rows, long depth, long mr, float *dst);
+
 /// y[i] = exp(x[i]) for i in 0..<n (relative error below 2 ulp; exp(-inf) = 0, exp(+inf) = inf, NaN stays NaN).
 void catena_vexp_f32(const float *x, float *y, long n);
 /// y[i] = log(x[i]) (log(0) = -inf, log(negative) = NaN, log(inf) = inf).

@@ -24,6 +24,9 @@ protocol GEMMScalar: NDFloatingPoint {
     /// Packs a transposed A block (element (i, p) at `a[i + p·cs]`) into mr-row panels; false if there is no
     /// specialised routine for this type.
     static func packTransposedA(_ a: UnsafePointer<Self>, _ cs: Int, _ rows: Int, _ depth: Int, _ mr: Int, _ dst: UnsafeMutablePointer<Self>) -> Bool
+    /// Packs an A block stored by rows (element (i, p) at `a[i·rs + p]`) into mr-row panels; false if there is no
+    /// specialised routine for this type.
+    static func packRowsA(_ a: UnsafePointer<Self>, _ rs: Int, _ rows: Int, _ depth: Int, _ mr: Int, _ dst: UnsafeMutablePointer<Self>) -> Bool
 }
 
 extension Float: GEMMScalar {
@@ -58,6 +61,11 @@ extension Float: GEMMScalar {
         catena_pack_at_f32(a, cs, rows, depth, mr, dst)
         return true
     }
+    @inline(__always) @usableFromInline
+    static func packRowsA(_ a: UnsafePointer<Float>, _ rs: Int, _ rows: Int, _ depth: Int, _ mr: Int, _ dst: UnsafeMutablePointer<Float>) -> Bool {
+        catena_pack_a_f32(a, rs, rows, depth, mr, dst)
+        return true
+    }
 }
 
 extension Double: GEMMScalar {
@@ -71,6 +79,7 @@ extension Double: GEMMScalar {
     @inline(__always) @usableFromInline
     static func packTransposedB(_ b: UnsafePointer<Double>, _ cs: Int, _ depth: Int, _ cols: Int, _ dst: UnsafeMutablePointer<Double>) -> Bool { false }
     @usableFromInline static func packTransposedA(_ a: UnsafePointer<Double>, _ cs: Int, _ rows: Int, _ depth: Int, _ mr: Int, _ dst: UnsafeMutablePointer<Double>) -> Bool { false }
+    @usableFromInline static func packRowsA(_ a: UnsafePointer<Double>, _ rs: Int, _ rows: Int, _ depth: Int, _ mr: Int, _ dst: UnsafeMutablePointer<Double>) -> Bool { false }
     @usableFromInline static func rowTile(_ m: Int) -> Int { mr }
     @inline(__always) @usableFromInline
     static func edgeKernel(_ k: Int, _ mr: Int, _ nr: Int, _ alpha: Double, _ a: UnsafePointer<Double>, _ rsa: Int, _ csa: Int,
@@ -320,6 +329,7 @@ enum GEMM {
     static func packPanels<T: GEMMScalar>(A a: UnsafePointer<T>, _ rs: Int, _ cs: Int, _ rows: Int, _ depth: Int, _ mr: Int,
                                           into buf: UnsafeMutablePointer<T>) {
         if rs == 1 && cs != 1 && T.packTransposedA(a, cs, rows, depth, mr, buf) { return }
+        if cs == 1 && rs != 1 && T.packRowsA(a, rs, rows, depth, mr, buf) { return }
         var i0 = 0
         var dst = buf
         while i0 < rows {

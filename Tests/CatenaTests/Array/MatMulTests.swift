@@ -28,6 +28,8 @@ final class MatMulTests: XCTestCase {
 
     func testShapesAroundTheTileSizesFloat32() {
         checkShapes([(1, 1, 1), (6, 4, 16), (7, 3, 17), (5, 300, 15), (20, 100, 40), (13, 257, 33), (130, 20, 50), (1, 5, 70)], dtype: .float32)
+        // Row tiles of 4 (8 and 28 rows) and 5 (20 and 25 rows), full and partial.
+        checkShapes([(8, 33, 20), (28, 50, 17), (25, 9, 16), (20, 400, 100)], dtype: .float32)
     }
 
     func testShapesFloat64() {
@@ -92,6 +94,10 @@ final class MatMulTests: XCTestCase {
         let a = base[.range(nil, nil, step: 2), .range(1, nil, step: 3)]  // [6, 3], odd strides
         let b = testArray([3, 20])[.all, .range(nil, nil, step: -1)]     // negative column stride
         assertClose(NDArray.matmul(a, b), naive(a, b), shape: [6, 20], atol: 1e-5)
+        // Every other row of a matrix: rows contiguous, the row stride twice the width.
+        let rows = testArray([40, 30])[.range(nil, nil, step: 2), .all]
+        let c = testArray([30, 20], scale: 0.3)
+        assertClose(NDArray.matmul(rows, c), naive(rows, c), shape: [20, 20], atol: 1e-4)
     }
 
     /// x · Wᵀ with W's packed panels cached between calls: the cache must serve the same product while W is
