@@ -33,6 +33,13 @@ public func grad(_ outputs: [Variable], _ inputs: [Variable], gradOutputs: [NDAr
     return inputs.map { engine.captured[ObjectIdentifier($0)] ?? nil }
 }
 
+/// A backward step collected over several function calls and finished once when the backward pass ends (see
+/// ``FunctionNode/deferBackward(_:into:)``).
+protocol DeferredGradient: AnyObject {
+    /// Adds the collected gradients into the leaves' `grad`.
+    func finish()
+}
+
 /// One backward traversal.
 struct BackwardEngine {
     /// When set, gradients of these variables are collected in `captured` instead of their `grad`, and no leaf's
@@ -45,6 +52,8 @@ struct BackwardEngine {
     /// Gradient terms `lhsᵀ · rhs` deferred for each leaf, evaluated together when the pass ends.
     private var products: [(leaf: Variable, lhs: [NDArray], rhs: [NDArray])] = []
     private var productIndex: [ObjectIdentifier: Int] = [:]
+    /// Whole backward steps handed over by functions (``FunctionNode/deferBackward(_:into:)``), finished at the end.
+    private var deferred: [AnyHashable: DeferredGradient] = [:]
 
     init(capture: [Variable]?, retainGrad: Bool) {
         self.capture = capture
@@ -112,6 +121,8 @@ struct BackwardEngine {
             }
         }
         flushProducts()
+        for d in deferred.values { d.finish() }
+        deferred = [:]
     }
 
     /// Evaluates each leaf's deferred product terms as one GEMM over the stacked rows, added to its gradient.
@@ -146,6 +157,7 @@ struct BackwardEngine {
             break
         }
         if !any { return }
+        if capture == nil && !retainGrad && f.deferBackward(gys, into: &deferred) { return }
         let inputs = f.inputs
         var targets = BackwardEngine.targets(inputs)
         if capture == nil && targets.contains(where: { inputs[$0].creator == nil }) {

@@ -94,6 +94,12 @@ open class FunctionNode {
     /// default) to use ``backward(_:_:)``.
     open func gradAsProduct(_ index: Int, _ gradOutputs: [NDArray?]) -> (lhs: NDArray, rhs: NDArray)? { nil }
 
+    /// Optionally hands this call's whole backward to an accumulator shared by calls of the same kind, which the
+    /// backward pass finishes once at its end (adding into the parameters' gradients), instead of running
+    /// ``backward(_:_:)`` now. Only asked when the pass writes ordinary gradients (not `grad(_:_:)`, not
+    /// `retainGrad`). Return false (the default) to run `backward`.
+    func deferBackward(_ gradOutputs: [NDArray?], into accumulators: inout [AnyHashable: DeferredGradient]) -> Bool { false }
+
     // MARK: - Inputs and outputs
 
     /// The input variables of the recorded call (empty once released by ``Variable/unchainBackward()``).

@@ -3,7 +3,12 @@ import Foundation
 /// Rows of W picked by integer ids; rows for `ignoreLabel` are zeros and receive no gradient.
 final class EmbedIDFunction: BinaryFunction {
     private let ignoreLabel: Int?
-    @exclusivity(unchecked) private var ids: [Int] = [], wShape: [Int] = [], dtype = DType.float32
+    /// The row picked for each id (-1 for an ignored one).
+    @exclusivity(unchecked) private(set) var ids: [Int] = []
+    @exclusivity(unchecked) private var wShape: [Int] = [], dtype = DType.float32
+    /// Which data W held when the rows were picked (its storage, offset and version), so that a function reading
+    /// this output can use W's rows directly only while they are still the ones picked.
+    @exclusivity(unchecked) private(set) var source: (storage: ObjectIdentifier, offset: Int, version: UInt64)?
     init(ignoreLabel: Int?) { self.ignoreLabel = ignoreLabel }
 
     override var label: String { "EmbedIDFunction" }
@@ -22,6 +27,7 @@ final class EmbedIDFunction: BinaryFunction {
             if i < -vocab || i >= vocab { typeCheckFailure("embed_id: id \(i) is out of range for a vocabulary of \(vocab) (W.shape \(w.shape))") }
             return i < 0 ? i + vocab : i
         }
+        source = (ObjectIdentifier(w.storage), w.offset, w.storage.version)
         let out = NDArray(uninitializedShape: x.shape + [width], dtype: w.dtype)
         let size = w.dtype.itemSize * width
         let src = w.storage.raw + w.offset * w.dtype.itemSize, dst = out.storage.raw

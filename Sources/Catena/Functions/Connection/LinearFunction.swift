@@ -5,7 +5,12 @@ import Foundation
 final class LinearFunction: FunctionNode {
     private let nBatchAxes: Int
     @exclusivity(unchecked) private var x = NDArray.zeros([]), w = NDArray.zeros([]), inShape: [Int] = []
-    init(nBatchAxes: Int) { self.nBatchAxes = nBatchAxes }
+    /// Set when x is an embedding's output and the call may use the table `E·Wᵀ + b` (see EmbedLinear.swift).
+    @exclusivity(unchecked) private(set) var embed: EmbedSource?
+    init(nBatchAxes: Int, embed: EmbedSource? = nil) {
+        self.nBatchAxes = nBatchAxes
+        self.embed = embed
+    }
 
     override var label: String { "LinearFunction" }
 
@@ -28,7 +33,9 @@ final class LinearFunction: FunctionNode {
         }
         let outSize = w.shape[0]
         var y: NDArray
-        if let b {
+        if let embed {
+            y = gatherRows(EmbedLinearTables.shared.table(e: embed.eArray, w: w, b: b), embed.ids)
+        } else if let b {
             if b.shape != [outSize] { typeCheckFailure("linear: b.shape \(b.shape) must equal [W.shape[0]] = [\(outSize)]") }
             xIn.checkSameDType(b, op: "linear")
             y = b.broadcast(to: [rows, outSize]).contiguous()
@@ -45,6 +52,24 @@ final class LinearFunction: FunctionNode {
     override func gradAsProduct(_ index: Int, _ gy: [NDArray?]) -> (lhs: NDArray, rhs: NDArray)? {
         guard index == 1, let g = gy[0] else { return nil }
         return (g.reshaped(x.shape[0], w.shape[0]), x)
+    }
+
+    /// For a call computed from the table: add the output gradient to the pass's accumulator for (E, W, b), when
+    /// W and b are leaves (they were when the call was made; unchainBackward() may have released them since).
+    override func deferBackward(_ gy: [NDArray?], into accumulators: inout [AnyHashable: DeferredGradient]) -> Bool {
+        guard let embed, let g = gy[0], inputCount >= 2 else { return false }
+        let wVar = input(1), bVar: Variable? = inputCount > 2 ? input(2) : nil
+        let key: [AnyHashable] = [ObjectIdentifier(embed.e), ObjectIdentifier(wVar), bVar.map { ObjectIdentifier($0) },
+                                  ObjectIdentifier(embed.eArray.storage), embed.eArray.offset, ObjectIdentifier(w.storage), w.offset]
+        let acc: EmbedLinearGradient
+        if let existing = accumulators[key] as? EmbedLinearGradient {
+            acc = existing
+        } else {
+            acc = EmbedLinearGradient(e: embed.e, w: wVar, b: bVar, eArray: embed.eArray, wArray: w)
+            accumulators[key] = acc
+        }
+        acc.add(g, ids: embed.ids)
+        return true
     }
 
     override func backward(_ indexes: [Int], _ gy: [NDArray?]) -> [NDArray?] {
@@ -73,6 +98,7 @@ extension F {
     /// result has shape `x.shape[..<nBatchAxes] + [out_size]`.
     /// - Precondition: the flattened feature count equals `W.shape[1]`; `b.shape == [W.shape[0]]`.
     public static func linear(_ x: Variable, _ w: Variable, _ b: Variable? = nil, nBatchAxes: Int = 1) -> Variable {
-        LinearFunction(nBatchAxes: nBatchAxes).applySingle(b.map { [x, w, $0] } ?? [x, w])
+        let embed = nBatchAxes == 1 ? EmbedSource.behind(x, w: w, b: b) : nil
+        return LinearFunction(nBatchAxes: nBatchAxes, embed: embed).applySingle(b.map { [x, w, $0] } ?? [x, w])
     }
 }
