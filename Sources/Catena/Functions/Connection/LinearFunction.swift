@@ -96,6 +96,11 @@ extension F {
     ///
     /// The first `nBatchAxes` axes of `x` are batch axes; the rest are flattened into `in_size` features, and the
     /// result has shape `x.shape[..<nBatchAxes] + [out_size]`.
+    ///
+    /// When `x` is the recorded output of ``embedID(_:_:ignoreLabel:)`` over a parameter (a language model's first
+    /// layer) and the vocabulary is no larger than the batch, the result is taken from a table `E·Wᵀ + b` kept while
+    /// the parameters are unchanged, and the gradients of all such calls in one backward pass are summed by
+    /// vocabulary row before three small products: the same values, fewer multiplications per time step.
     /// - Precondition: the flattened feature count equals `W.shape[1]`; `b.shape == [W.shape[0]]`.
     public static func linear(_ x: Variable, _ w: Variable, _ b: Variable? = nil, nBatchAxes: Int = 1) -> Variable {
         let embed = nBatchAxes == 1 ? EmbedSource.behind(x, w: w, b: b) : nil
