@@ -3,12 +3,13 @@ import Foundation
 /// The data behind a ``Parameter``, which links copied with `copy(mode: .share)` hold in common (Chainer shares
 /// the data array and the update rule between such copies, but not the gradient).
 public final class ParameterData {
+    // Read on every use of the parameter in a graph: no run-time exclusivity checks (as for Variable's fields).
     /// The parameter's values.
-    public var array: NDArray
+    @exclusivity(unchecked) public var array: NDArray
     /// Whether `array` holds real data yet (false for a lazy parameter before its first use).
-    public internal(set) var isInitialized: Bool
+    @exclusivity(unchecked) public internal(set) var isInitialized: Bool
     /// The optimizer's per-parameter state and hyperparameters, set by `Optimizer.setup(_:)`.
-    public var updateRule: UpdateRule?
+    @exclusivity(unchecked) public var updateRule: UpdateRule?
 
     init(array: NDArray, isInitialized: Bool) {
         self.array = array
