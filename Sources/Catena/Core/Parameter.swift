@@ -39,14 +39,17 @@ public final class Parameter: Variable {
     /// The generator the initializer draws from (``RandomState/global`` unless the link was given one).
     @exclusivity(unchecked) public var rng: RandomState
     /// The data, shared with copies made by `copy(mode: .share)`.
-    @exclusivity(unchecked) public internal(set) var data: ParameterData
+    public internal(set) var data: ParameterData {
+        get { parameterData.unsafelyUnwrapped }
+        set { parameterData = newValue }
+    }
 
     /// A parameter holding `array`.
     public init(_ array: NDArray, name: String? = nil) {
         initialDType = array.dtype
         rng = .global
-        data = ParameterData(array: array, isInitialized: true)
         super.init(NDArray.zeros([0], dtype: array.dtype), requiresGrad: true, name: name)
+        parameterData = ParameterData(array: array, isInitialized: true)
     }
 
     /// A parameter with no data yet (or initialised now when `shape` is given), filled by `initializer` from `rng`.
@@ -54,24 +57,12 @@ public final class Parameter: Variable {
         self.initializer = initializer
         initialDType = dtype
         self.rng = rng
-        data = ParameterData(array: NDArray.zeros([0], dtype: dtype), isInitialized: false)
         super.init(NDArray.zeros([0], dtype: dtype), requiresGrad: true, name: name)
+        parameterData = ParameterData(array: NDArray.zeros([0], dtype: dtype), isInitialized: false)
         if let shape {
             initialize(shape: shape)
         } else {
             isUninitializedParameter = true
-        }
-    }
-
-    /// The data (shared with `.share` copies of the owning link).
-    public override var array: NDArray {
-        get { data.array }
-        set {
-            data.array = newValue
-            if !data.isInitialized {
-                data.isInitialized = true
-                isUninitializedParameter = false
-            }
         }
     }
 

@@ -18,7 +18,29 @@ import Foundation
 /// value is freed as soon as nothing refers to that value (or ``unchainBackward()`` cuts it).
 public class Variable {
     /// The data.
-    @exclusivity(unchecked) public var array: NDArray
+    public final var array: NDArray {
+        @inlinable get {
+            if let shared = parameterData { return shared.array }
+            return ownArray
+        }
+        set {
+            if let shared = parameterData {
+                shared.array = newValue
+                if !shared.isInitialized {
+                    shared.isInitialized = true
+                    isUninitializedParameter = false
+                }
+            } else {
+                ownArray = newValue
+            }
+        }
+    }
+    /// The data of a plain variable. (A final property over stored fields rather than an override in
+    /// ``Parameter``: every function reads its inputs' arrays, and a dynamically dispatched getter costs each read
+    /// a call and a copy.)
+    @exclusivity(unchecked) @usableFromInline var ownArray: NDArray
+    /// A parameter's data, held in common with its `.share` copies (nil for other variables).
+    @exclusivity(unchecked) @usableFromInline var parameterData: ParameterData?
     /// The gradient, if computed (same shape as `array`). Leaves accumulate into it across backward passes until
     /// ``clearGrad()``.
     public var grad: NDArray? {
@@ -49,7 +71,7 @@ public class Variable {
 
     /// A leaf variable holding `array`.
     public init(_ array: NDArray, requiresGrad: Bool = true, name: String? = nil) {
-        self.array = array
+        ownArray = array
         self.requiresGrad = requiresGrad
         self.name = name
     }
@@ -57,7 +79,7 @@ public class Variable {
     /// An output of a recorded function.
     @usableFromInline
     init(output array: NDArray, creator: FunctionNode, index: Int, rank: Int) {
-        self.array = array
+        ownArray = array
         self.requiresGrad = true
         self.creator = creator
         self.outputIndex = index
