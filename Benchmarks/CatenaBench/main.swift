@@ -235,7 +235,8 @@ func benchNPZ(_ o: Options) {
     let dir = FileManager.default.temporaryDirectory.appendingPathComponent("catena-bench-npz-\(getpid())").path
     try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
     defer { try? FileManager.default.removeItem(atPath: dir) }
-    let entries = (try? DictionarySerializer.serialize(model).map { ("model/" + $0.key, $0.value) } + DictionarySerializer.serialize(optimizer).map { ("optimizer/" + $0.key, $0.value) }) ?? []
+    let entries = try! DictionarySerializer.serialize(model).map { ("model/" + $0.key, $0.value) }
+        + DictionarySerializer.serialize(optimizer).map { ("optimizer/" + $0.key, $0.value) }
     let bytes = entries.reduce(0) { n, e in if case .array(let a) = e.1 { return n + a.byteCount } else { return n } }
     let mb = Double(bytes) / 1e6
     var record: [String: Any] = ["bench": "npz_io", "array_mb": (mb * 10).rounded() / 10]

@@ -68,3 +68,33 @@ func runMisuseScenario(_ name: String) -> (stderr: String, status: Int32) {
     process.waitUntilExit()
     return (String(decoding: data, as: UTF8.self), process.terminationStatus)
 }
+
+/// Fresh directories under the system's temporary folder, all removed by `removeAll()`.
+final class TemporaryDirectories {
+    private var made: [String] = []
+
+    func make(_ tag: String) -> String {
+        let d = FileManager.default.temporaryDirectory.appendingPathComponent("catena-\(tag)-\(UUID().uuidString)").path
+        try? FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
+        made.append(d)
+        return d
+    }
+
+    func removeAll() {
+        for d in made { try? FileManager.default.removeItem(atPath: d) }
+        made = []
+    }
+}
+
+/// A test case with a ``TemporaryDirectories`` that is emptied after every test.
+class TemporaryDirectoryTestCase: XCTestCase {
+    let dirs = TemporaryDirectories()
+
+    /// A fresh, empty directory, removed after the test.
+    func tempDir(_ tag: String = "test") -> String { dirs.make(tag) }
+
+    override func tearDown() {
+        dirs.removeAll()
+        super.tearDown()
+    }
+}

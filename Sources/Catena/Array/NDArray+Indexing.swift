@@ -147,9 +147,14 @@ extension NDArray {
     public func take(_ indices: NDArray, axis: Int = 0) -> NDArray {
         let ax = normalizedAxis(axis, op: "take")
         let idx = NDArray.checkedIndices(indices, size: shape[ax], op: "take")
+        return take(checked: idx, indexShape: indices.shape, axis: ax)
+    }
+
+    /// ``take(_:axis:)`` with indices already checked and wrapped (each in `0..<shape[axis]`), `axis` normalised.
+    func take(checked idx: [Int], indexShape: [Int], axis ax: Int) -> NDArray {
         let src = contiguous()
         let outer = shape[..<ax].reduce(1, *), n = shape[ax], inner = shape[(ax + 1)...].reduce(1, *)
-        let out = NDArray(uninitializedShape: Array(shape[..<ax]) + indices.shape + Array(shape[(ax + 1)...]), dtype: dtype)
+        let out = NDArray(uninitializedShape: Array(shape[..<ax]) + indexShape + Array(shape[(ax + 1)...]), dtype: dtype)
         let size = dtype.itemSize
         let s = src.storage.raw + src.offset * size, d = out.storage.raw
         let block = inner * size
@@ -178,7 +183,12 @@ extension NDArray {
         let expected = Array(shape[..<ax]) + indices.shape + Array(shape[(ax + 1)...])
         if values.shape != expected { typeCheckFailure("scatter_add: values have shape \(values.shape), expected \(expected) for indices of shape \(indices.shape) into \(shape)") }
         checkSameDType(values, op: "scatter_add")
-        let idx = NDArray.checkedIndices(indices, size: shape[ax], op: "scatter_add")
+        scatterAddInPlace(values, checked: NDArray.checkedIndices(indices, size: shape[ax], op: "scatter_add"), axis: ax)
+    }
+
+    /// ``scatterAddInPlace(_:indices:axis:)`` with indices already checked and wrapped, `axis` normalised, and
+    /// `values` of the matching shape and dtype.
+    mutating func scatterAddInPlace(_ values: NDArray, checked idx: [Int], axis ax: Int) {
         makeUniqueContiguous()
         let v = values.contiguous()
         let outer = shape[..<ax].reduce(1, *), n = shape[ax], inner = shape[(ax + 1)...].reduce(1, *)

@@ -9,33 +9,6 @@ func fixture(_ name: String) -> String {
         .appendingPathComponent("Fixtures").appendingPathComponent(name).path
 }
 
-/// A fresh directory under the system's temporary folder, removed by `removeTemporaryDirectories`.
-final class TemporaryDirectories {
-    private var made: [String] = []
-
-    func make(_ tag: String) -> String {
-        let d = FileManager.default.temporaryDirectory.appendingPathComponent("catena-\(tag)-\(UUID().uuidString)").path
-        try? FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
-        made.append(d)
-        return d
-    }
-
-    func removeAll() {
-        for d in made { try? FileManager.default.removeItem(atPath: d) }
-        made = []
-    }
-}
-
-/// A test case with a ``TemporaryDirectories`` that is emptied after every test.
-class TemporaryDirectoryTestCase: XCTestCase {
-    let dirs = TemporaryDirectories()
-
-    override func tearDown() {
-        dirs.removeAll()
-        super.tearDown()
-    }
-}
-
 /// The stored values of an `.npz` file as a dictionary.
 func npzDictionary(_ path: String) throws -> [String: SerializedValue] {
     Dictionary(try readNPZ(path).map { ($0.key, $0.value) }, uniquingKeysWith: { a, _ in a })

@@ -4,22 +4,7 @@ import XCTest
 
 /// Training N iterations, snapshotting, and resuming into freshly built objects for N more must give the same bits
 /// as 2N iterations uninterrupted: parameters, optimizer state and log (elapsed time aside).
-final class ResumeTests: XCTestCase {
-    private var dirs: [String] = []
-
-    override func tearDown() {
-        for d in dirs { try? FileManager.default.removeItem(atPath: d) }
-        dirs = []
-        super.tearDown()
-    }
-
-    private func tempDir() -> String {
-        let d = FileManager.default.temporaryDirectory.appendingPathComponent("catena-resume-\(UUID().uuidString)").path
-        try? FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
-        dirs.append(d)
-        return d
-    }
-
+final class ResumeTests: TemporaryDirectoryTestCase {
     // MARK: - The repeat-count model: BPTT over parallel streams, dropout, carried RNN state
 
     private struct RepeatCountRun {

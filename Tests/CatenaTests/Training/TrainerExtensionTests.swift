@@ -3,21 +3,7 @@ import Foundation
 import XCTest
 
 /// The trainer, the reporter and the extensions, against Chainer's documented behaviour.
-final class TrainerExtensionTests: XCTestCase {
-    private var dirs: [String] = []
-
-    override func tearDown() {
-        for d in dirs { try? FileManager.default.removeItem(atPath: d) }
-        dirs = []
-        super.tearDown()
-    }
-
-    private func tempDir() -> String {
-        let d = FileManager.default.temporaryDirectory.appendingPathComponent("catena-trainer-\(UUID().uuidString)").path
-        dirs.append(d)
-        return d
-    }
-
+final class TrainerExtensionTests: TemporaryDirectoryTestCase {
     // MARK: - A small classification set-up with known weights
 
     /// 5 examples of 2 features, 2 classes; W = [[1, -1], [0.5, 2]], b = [0.1, -0.2].

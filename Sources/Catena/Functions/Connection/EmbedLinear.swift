@@ -87,15 +87,6 @@ final class EmbedLinearTables: @unchecked Sendable {
     }
 }
 
-/// Rows `ids` of a C-contiguous 2-D array.
-func gatherRows(_ t: NDArray, _ ids: [Int]) -> NDArray {
-    let width = t.shape[1], size = width * t.dtype.itemSize
-    let out = NDArray(uninitializedShape: [ids.count, width], dtype: t.dtype)
-    let src = t.storage.raw + t.offset * t.dtype.itemSize, dst = out.storage.raw
-    for (k, i) in ids.enumerated() { (dst + k * size).copyMemory(from: src + i * size, byteCount: size) }
-    return out
-}
-
 /// The backward of every fused call over one (E, W, b) in a pass: output gradients summed by vocabulary row.
 final class EmbedLinearGradient: DeferredGradient {
     let e: Variable, w: Variable, b: Variable?
@@ -111,19 +102,14 @@ final class EmbedLinearGradient: DeferredGradient {
         g = NDArray.zeros([eArray.shape[0], wArray.shape[0]], dtype: wArray.dtype)
     }
 
-    /// Adds row k of `gy` to row `ids[k]` of G.
-    func add(_ gyIn: NDArray, ids: [Int]) {
-        let gy = gyIn.contiguous()
-        let width = g.shape[1]
-        func go<T: NDFloatingPoint>(_: T.Type) {
-            let d = g.pointer(T.self), s = gy.pointer(T.self)
-            for (k, i) in ids.enumerated() {
-                let row = d + i * width, src = s + k * width
-                for j in 0..<width { row[j] += src[j] }
-            }
-        }
-        if g.dtype == .float32 { go(Float.self) } else { go(Double.self) }
+    /// Whether a call over these operands (and data) belongs to this accumulator.
+    func accepts(e other: Variable, b otherB: Variable?, eArray a: NDArray, wArray wa: NDArray) -> Bool {
+        other === e && otherB === b && a.storage === eArray.storage && a.offset == eArray.offset
+            && wa.storage === wArray.storage && wa.offset == wArray.offset
     }
+
+    /// Adds row k of `gy` to row `ids[k]` of G.
+    func add(_ gy: NDArray, ids: [Int]) { g.scatterAddInPlace(gy, checked: ids, axis: 0) }
 
     func finish() {
         if e.requiresGrad {

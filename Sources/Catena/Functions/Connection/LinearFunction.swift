@@ -34,7 +34,7 @@ final class LinearFunction: FunctionNode {
         let outSize = w.shape[0]
         var y: NDArray
         if let embed {
-            y = gatherRows(EmbedLinearTables.shared.table(e: embed.eArray, w: w, b: b), embed.ids)
+            y = EmbedLinearTables.shared.table(e: embed.eArray, w: w, b: b).take(checked: embed.ids, indexShape: [rows], axis: 0)
         } else if let b {
             if b.shape != [outSize] { typeCheckFailure("linear: b.shape \(b.shape) must equal [W.shape[0]] = [\(outSize)]") }
             xIn.checkSameDType(b, op: "linear")
@@ -59,15 +59,16 @@ final class LinearFunction: FunctionNode {
     override func deferBackward(_ gy: [NDArray?], into accumulators: inout [AnyHashable: DeferredGradient]) -> Bool {
         guard let embed, let g = gy[0], inputCount >= 2 else { return false }
         let wVar = input(1), bVar: Variable? = inputCount > 2 ? input(2) : nil
-        let key: [AnyHashable] = [ObjectIdentifier(embed.e), ObjectIdentifier(wVar), bVar.map { ObjectIdentifier($0) },
-                                  ObjectIdentifier(embed.eArray.storage), embed.eArray.offset, ObjectIdentifier(w.storage), w.offset]
-        let acc: EmbedLinearGradient
-        if let existing = accumulators[key] as? EmbedLinearGradient {
-            acc = existing
-        } else {
-            acc = EmbedLinearGradient(e: embed.e, w: wVar, b: bVar, eArray: embed.eArray, wArray: w)
+        // One accumulator per weight variable; a call that used other operand data than the accumulator's (the
+        // parameters changed between two calls of one pass) takes the ordinary backward instead.
+        let key = AnyHashable(ObjectIdentifier(wVar))
+        guard let existing = accumulators[key] else {
+            let acc = EmbedLinearGradient(e: embed.e, w: wVar, b: bVar, eArray: embed.eArray, wArray: w)
+            acc.add(g, ids: embed.ids)
             accumulators[key] = acc
+            return true
         }
+        guard let acc = existing as? EmbedLinearGradient, acc.accepts(e: embed.e, b: bVar, eArray: embed.eArray, wArray: w) else { return false }
         acc.add(g, ids: embed.ids)
         return true
     }
