@@ -121,8 +121,10 @@ struct BackwardEngine {
             }
         }
         flushProducts()
-        for d in deferred.values { d.finish() }
-        deferred = [:]
+        if !deferred.isEmpty {
+            for d in deferred.values { d.finish() }
+            deferred = [:]
+        }
     }
 
     /// Evaluates each leaf's deferred product terms as one GEMM over the stacked rows, added to its gradient.
