@@ -89,12 +89,8 @@ public struct NDArray: @unchecked Sendable {
     /// A new contiguous array whose elements are not initialised. Every caller writes all of them.
     @usableFromInline
     init(uninitializedShape shape: [Int], dtype: DType) {
-        var n = 1
-        for s in shape {
-            precondition(s >= 0, "NDArray: negative dimension in shape \(shape)")
-            n &*= s
-        }
-        storage = NDStorage.make(byteCount: n * dtype.itemSize)
+        let n = NDArray.elementCount(shape, op: "NDArray")
+        storage = NDStorage.make(byteCount: NDArray.checkedByteCount(n, dtype, shape: shape))
         self.dtype = dtype
         self.shape = shape
         strides = NDArray.contiguousStrides(shape)
@@ -107,7 +103,7 @@ public struct NDArray: @unchecked Sendable {
     /// element-wise results of same-shaped operands allocate nothing but their storage.
     @usableFromInline
     init(uninitializedLike other: NDArray, dtype: DType) {
-        precondition(other.isContiguous)
+        if !other.isContiguous { typeCheckFailure("NDArray(uninitializedLike:): the template must be contiguous") }
         storage = NDStorage.make(byteCount: other.count * dtype.itemSize)
         self.dtype = dtype
         shape = other.shape
@@ -115,6 +111,28 @@ public struct NDArray: @unchecked Sendable {
         offset = 0
         count = other.count
         isContiguous = true
+    }
+
+    /// The number of elements of `shape`, stopping with a message naming `op` when a dimension is negative or the
+    /// product does not fit in an `Int`.
+    @inlinable
+    static func elementCount(_ shape: [Int], op: String) -> Int {
+        var n = 1
+        for s in shape {
+            if s < 0 { typeCheckFailure("\(op): negative dimension in shape \(shape)") }
+            let (m, overflow) = n.multipliedReportingOverflow(by: s)
+            if overflow { typeCheckFailure("\(op): shape \(shape) has more elements than an Int can count") }
+            n = m
+        }
+        return n
+    }
+
+    /// `count · itemSize`, stopping with a message when it does not fit in an `Int`.
+    @inlinable
+    static func checkedByteCount(_ count: Int, _ dtype: DType, shape: [Int]) -> Int {
+        let (bytes, overflow) = count.multipliedReportingOverflow(by: dtype.itemSize)
+        if overflow { typeCheckFailure("NDArray: shape \(shape) of \(dtype) needs more bytes than an Int can count") }
+        return bytes
     }
 
     /// Row-major strides (in elements) for `shape`.
@@ -169,7 +187,7 @@ public struct NDArray: @unchecked Sendable {
     public func withUnsafeBufferPointer<T: NDArrayElement, R>(
         as type: T.Type, _ body: (UnsafeBufferPointer<T>) throws -> R
     ) rethrows -> R {
-        precondition(T.dtype == dtype, "NDArray.withUnsafeBufferPointer: array dtype is \(dtype), requested \(T.dtype)")
+        if T.dtype != dtype { typeCheckFailure("NDArray.withUnsafeBufferPointer: array dtype is \(dtype), requested \(T.dtype)") }
         let c = contiguous()
         return try withExtendedLifetime(c) { try body(UnsafeBufferPointer(start: c.pointer(T.self), count: c.count)) }
     }
@@ -182,7 +200,7 @@ public struct NDArray: @unchecked Sendable {
     public mutating func withUnsafeMutableBufferPointer<T: NDArrayElement, R>(
         as type: T.Type, _ body: (UnsafeMutableBufferPointer<T>) throws -> R
     ) rethrows -> R {
-        precondition(T.dtype == dtype, "NDArray.withUnsafeMutableBufferPointer: array dtype is \(dtype), requested \(T.dtype)")
+        if T.dtype != dtype { typeCheckFailure("NDArray.withUnsafeMutableBufferPointer: array dtype is \(dtype), requested \(T.dtype)") }
         makeUniqueContiguous()
         return try body(UnsafeMutableBufferPointer(start: pointer(T.self), count: count))
     }
@@ -203,11 +221,14 @@ public struct NDArray: @unchecked Sendable {
 
 // MARK: - Checks shared by every operation
 
-/// Stops with a message in Chainer's type-check style. Used for programming errors (shape, dtype, axis misuse);
-/// stays on in release builds.
+/// Stops with a message in Chainer's type-check style. Used for programming errors (shape, dtype, axis misuse).
+///
+/// The message is printed in every build configuration: `fatalError` keeps it under `-O`, where
+/// `precondition`/`preconditionFailure` would print only "precondition failure" (their messages are compiled out
+/// of release builds). Never use those two for a check whose message a user needs.
 @usableFromInline
-func typeCheckFailure(_ message: String, file: StaticString = #file, line: UInt = #line) -> Never {
-    preconditionFailure(message, file: file, line: line)
+func typeCheckFailure(_ message: String, file: StaticString = #fileID, line: UInt = #line) -> Never {
+    fatalError(message, file: file, line: line)
 }
 
 extension NDArray {

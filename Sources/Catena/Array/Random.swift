@@ -74,7 +74,7 @@ public final class RandomState: @unchecked Sendable {
         }
         set {
             let v = newValue.astype(.int64).toArray(as: Int64.self).map { UInt64(bitPattern: $0) }
-            precondition(v.count == 6, "RandomState: a state array has 6 values, got \(v.count)")
+            if v.count != 6 { typeCheckFailure("RandomState: a state array has 6 values, got \(v.count)") }
             (s0, s1, s2, s3) = (v[0], v[1], v[2], v[3])
             spare = v[4] != 0 ? Double(bitPattern: v[5]) : nil
         }
@@ -108,7 +108,7 @@ public final class RandomState: @unchecked Sendable {
     /// A uniform integer in `0..<bound` without modulo bias.
     /// - Precondition: `bound > 0`.
     public func nextInt(below bound: Int) -> Int {
-        precondition(bound > 0, "RandomState: the bound (\(bound)) must be positive")
+        if bound <= 0 { typeCheckFailure("RandomState: the bound (\(bound)) must be positive") }
         let b = UInt64(bound)
         // Lemire's multiply-and-reject method.
         var m = next().multipliedFullWidth(by: b)
@@ -168,7 +168,7 @@ public final class RandomState: @unchecked Sendable {
     /// Uniform integers in `low..<high`.
     /// - Precondition: `low < high`.
     public func integers(_ low: Int, _ high: Int, shape: [Int], dtype: DType = .int32) -> NDArray {
-        precondition(low < high, "RandomState.integers: low (\(low)) must be below high (\(high))")
+        if low >= high { typeCheckFailure("RandomState.integers: low (\(low)) must be below high (\(high))") }
         return fill(shape, dtype) { Double(low + nextInt(below: high - low)) }
     }
 
@@ -192,12 +192,12 @@ public final class RandomState: @unchecked Sendable {
     /// `p` (which must sum to 1 within 1e-8), as int32.
     /// - Precondition: without replacement, `count <= n`.
     public func choice(_ n: Int, count: Int, replace: Bool = true, p: [Double]? = nil) -> NDArray {
-        precondition(n > 0 || count == 0, "RandomState.choice: cannot choose from an empty range")
+        if n <= 0 && count != 0 { typeCheckFailure("RandomState.choice: cannot choose from an empty range") }
         if let p {
-            precondition(p.count == n, "RandomState.choice: \(p.count) probabilities given for \(n) values")
-            precondition(p.allSatisfy { $0 >= 0 } && Swift.abs(p.reduce(0, +) - 1) < 1e-8, "RandomState.choice: probabilities must be non-negative and sum to 1")
+            if p.count != n { typeCheckFailure("RandomState.choice: \(p.count) probabilities given for \(n) values") }
+            if !(p.allSatisfy { $0 >= 0 } && Swift.abs(p.reduce(0, +) - 1) < 1e-8) { typeCheckFailure("RandomState.choice: probabilities must be non-negative and sum to 1") }
         }
-        if !replace { precondition(count <= n, "RandomState.choice: cannot take \(count) values from \(n) without replacement") }
+        if !replace && count > n { typeCheckFailure("RandomState.choice: cannot take \(count) values from \(n) without replacement") }
         var out = [Int32]()
         out.reserveCapacity(count)
         var weights = p
