@@ -3,12 +3,17 @@ import Foundation
 /// The element type of an ``NDArray``, chosen at run time as in NumPy.
 ///
 /// `float32` is the default everywhere (parameters, activations, gradients); `float64` is used by gradient checks;
-/// `int32` and `int64` hold labels and ids; `bool` holds masks produced by comparisons.
+/// `int32` and `int64` hold labels and ids; `uint8` holds raw bytes such as image pixels (IDX files, NumPy's
+/// `uint8`); `bool` holds masks produced by comparisons.
+///
+/// Integer arithmetic wraps around on overflow, as NumPy's does (`uint8` 250 + 10 is 4); convert with
+/// ``NDArray/astype(_:)`` before arithmetic that must not wrap.
 public enum DType: String, Sendable, CaseIterable, CustomStringConvertible {
     case float32
     case float64
     case int32
     case int64
+    case uint8
     case bool
 
     /// Bytes per element.
@@ -16,21 +21,21 @@ public enum DType: String, Sendable, CaseIterable, CustomStringConvertible {
         switch self {
         case .float32, .int32: return 4
         case .float64, .int64: return 8
-        case .bool: return 1
+        case .uint8, .bool: return 1
         }
     }
 
     /// True for `float32` and `float64`.
     @inlinable public var isFloatingPoint: Bool { self == .float32 || self == .float64 }
 
-    /// True for `int32` and `int64`.
-    @inlinable public var isInteger: Bool { self == .int32 || self == .int64 }
+    /// True for `int32`, `int64` and `uint8`.
+    @inlinable public var isInteger: Bool { self == .int32 || self == .int64 || self == .uint8 }
 
     /// NumPy's name for the type (`float32`, `int64`, `bool`).
     public var description: String { rawValue }
 }
 
-/// A Swift type that can be the element of an ``NDArray``: `Float`, `Double`, `Int32`, `Int64` or `Bool`.
+/// A Swift type that can be the element of an ``NDArray``: `Float`, `Double`, `Int32`, `Int64`, `UInt8` or `Bool`.
 public protocol NDArrayElement: Sendable {
     /// The dtype an array of this element type has.
     static var dtype: DType { get }
@@ -40,7 +45,7 @@ public protocol NDArrayElement: Sendable {
     var _doubleValue: Double { get }
 }
 
-/// An element type with arithmetic: `Float`, `Double`, `Int32`, `Int64`.
+/// An element type with arithmetic: `Float`, `Double`, `Int32`, `Int64`, `UInt8`.
 public protocol NDNumeric: NDArrayElement, Numeric, Comparable {
     static var _zero: Self { get }
     static var _one: Self { get }
@@ -124,6 +129,21 @@ extension Int64: NDNumeric {
     @inlinable public static var _highest: Int64 { .max }
     @inlinable public static func _divide(_ a: Int64, _ b: Int64) -> Int64 { b == 0 ? 0 : (b == -1 ? 0 &- a : a / b) }
     @inlinable public static func _add(_ a: Int64, _ b: Int64) -> Int64 { a &+ b }
+}
+
+extension UInt8: NDNumeric {
+    public static var dtype: DType { .uint8 }
+    /// Rounds toward zero and saturates to 0…255 (NaN gives 0).
+    @inlinable public init(_fromDouble value: Double) {
+        self = value.isNaN ? 0 : UInt8(Swift.max(Swift.min(value, 255), 0).rounded(.towardZero))
+    }
+    @inlinable public var _doubleValue: Double { Double(self) }
+    @inlinable public static var _zero: UInt8 { 0 }
+    @inlinable public static var _one: UInt8 { 1 }
+    @inlinable public static var _lowest: UInt8 { .min }
+    @inlinable public static var _highest: UInt8 { .max }
+    @inlinable public static func _divide(_ a: UInt8, _ b: UInt8) -> UInt8 { b == 0 ? 0 : a / b }
+    @inlinable public static func _add(_ a: UInt8, _ b: UInt8) -> UInt8 { a &+ b }
 }
 
 extension Bool: NDArrayElement {

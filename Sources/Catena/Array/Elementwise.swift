@@ -144,6 +144,7 @@ extension NDArray {
         case .float64: return floatArithmetic(Double.self, a, b, op, dest)
         case .int32: return integerArithmetic(Int32.self, a, b, op, dest)
         case .int64: return integerArithmetic(Int64.self, a, b, op, dest)
+        case .uint8: return integerArithmetic(UInt8.self, a, b, op, dest)
         case .bool: typeCheckFailure("\(op.name): bool arrays do not support arithmetic; convert with astype(_:)")
         }
     }
@@ -213,6 +214,7 @@ extension NDArray {
         case .float64: return go(Double.self)
         case .int32: return go(Int32.self)
         case .int64: return go(Int64.self)
+        case .uint8: return go(UInt8.self)
         case .bool:
             let x = a.astype(.int32), y = b.astype(.int32)
             return compare(x, y, op)

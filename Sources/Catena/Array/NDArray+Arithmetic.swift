@@ -30,6 +30,7 @@ extension NDArray {
         case .float64: return Elementwise.unary(x) { (v: Double) in -v }
         case .int32: return Elementwise.unary(x) { (v: Int32) in 0 &- v }
         case .int64: return Elementwise.unary(x) { (v: Int64) in 0 &- v }
+        case .uint8: return Elementwise.unary(x) { (v: UInt8) in 0 &- v }   // wraps, as NumPy
         case .bool: typeCheckFailure("neg: bool arrays cannot be negated")
         }
     }
@@ -134,6 +135,7 @@ extension NDArray {
         case .float64: return go(Double.self)
         case .int32: return go(Int32.self)
         case .int64: return go(Int64.self)
+        case .uint8: return go(UInt8.self)
         case .bool: return go(Bool.self)
         }
     }

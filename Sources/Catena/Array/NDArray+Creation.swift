@@ -131,6 +131,7 @@ extension NDArray {
         case .float64: return toArray(as: Double.self)
         case .int32: return toArray(as: Int32.self).map { Double($0) }
         case .int64: return toArray(as: Int64.self).map { Double($0) }
+        case .uint8: return toArray(as: UInt8.self).map { Double($0) }
         case .bool: return toArray(as: Bool.self).map { $0 ? 1 : 0 }
         }
     }
@@ -163,6 +164,7 @@ extension NDArray {
         case .float64: return raw.assumingMemoryBound(to: Double.self)[off]
         case .int32: return Double(raw.assumingMemoryBound(to: Int32.self)[off])
         case .int64: return Double(raw.assumingMemoryBound(to: Int64.self)[off])
+        case .uint8: return Double(raw.assumingMemoryBound(to: UInt8.self)[off])
         case .bool: return raw.assumingMemoryBound(to: Bool.self)[off] ? 1 : 0
         }
     }
@@ -184,6 +186,7 @@ extension NDArray {
         case .float64: pointer(Double.self).update(repeating: value, count: n)
         case .int32: pointer(Int32.self).update(repeating: Int32(_fromDouble: value), count: n)
         case .int64: pointer(Int64.self).update(repeating: Int64(_fromDouble: value), count: n)
+        case .uint8: pointer(UInt8.self).update(repeating: UInt8(_fromDouble: value), count: n)
         case .bool: pointer(Bool.self).update(repeating: value != 0, count: n)
         }
     }
@@ -199,6 +202,7 @@ extension NDArray {
         case .float64: go(Double.self)
         case .int32: go(Int32.self)
         case .int64: go(Int64.self)
+        case .uint8: go(UInt8.self)
         case .bool: go(Bool.self)
         }
     }
@@ -224,6 +228,12 @@ extension NDArray {
             case .int32: convert(S.self, Int32.self) { Int32(_fromDouble: $0._doubleValue) }
             case .int64:
                 if S.self == Int32.self { convert(Int32.self, Int64.self) { Int64($0) } } else { convert(S.self, Int64.self) { Int64(_fromDouble: $0._doubleValue) } }
+            case .uint8:
+                // Wraps modulo 256 from integers, as NumPy's astype; floats are truncated toward zero and
+                // saturated (NumPy leaves out-of-range float conversions undefined).
+                if S.self == Int32.self { convert(Int32.self, UInt8.self) { UInt8(truncatingIfNeeded: $0) } }
+                else if S.self == Int64.self { convert(Int64.self, UInt8.self) { UInt8(truncatingIfNeeded: $0) } }
+                else { convert(S.self, UInt8.self) { UInt8(_fromDouble: $0._doubleValue) } }
             case .bool: convert(S.self, Bool.self) { $0._doubleValue != 0 }
             }
         }
@@ -232,6 +242,7 @@ extension NDArray {
         case .float64: from(Double.self)
         case .int32: from(Int32.self)
         case .int64: from(Int64.self)
+        case .uint8: from(UInt8.self)
         case .bool: from(Bool.self)
         }
         return out

@@ -208,6 +208,7 @@ extension NDArray {
         case .float64: go(Double.self)
         case .int32: go(Int32.self)
         case .int64: go(Int64.self)
+        case .uint8: go(UInt8.self)
         case .bool: typeCheckFailure("scatter_add: bool arrays cannot be added")
         }
     }

@@ -53,6 +53,7 @@ extension NDArray {
         case .float64: run(Double.self)
         case .int32: runInt(Int32.self)
         case .int64: runInt(Int64.self)
+        case .uint8: runInt(UInt8.self)
         case .bool: break
         }
         if aVector { outShape.remove(at: outShape.count - 2) }

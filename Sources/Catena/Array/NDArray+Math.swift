@@ -88,7 +88,7 @@ extension NDArray {
         case .float64: return Elementwise.unary(self) { (v: Double) in Swift.abs(v) }
         case .int32: return Elementwise.unary(self) { (v: Int32) in v < 0 ? 0 &- v : v }
         case .int64: return Elementwise.unary(self) { (v: Int64) in v < 0 ? 0 &- v : v }
-        case .bool: return self
+        case .uint8, .bool: return self
         }
     }
 
@@ -102,6 +102,7 @@ extension NDArray {
         case .float64: return f(Double.self)
         case .int32: return f(Int32.self)
         case .int64: return f(Int64.self)
+        case .uint8: return f(UInt8.self)
         case .bool: return self
         }
     }
@@ -116,7 +117,7 @@ extension NDArray {
         case .float64: return Elementwise.unary(self) { (v: Double) in v > 0 || v.isNaN ? v : 0 }
         case .int32: return Elementwise.unary(self) { (v: Int32) in v > 0 ? v : 0 }
         case .int64: return Elementwise.unary(self) { (v: Int64) in v > 0 ? v : 0 }
-        case .bool: return self
+        case .uint8, .bool: return self
         }
     }
 

@@ -32,6 +32,35 @@ extension NDArray {
         return s / Double(Swift.max(n, 1))
     }
 
+    /// The variance over all elements or over `axis` (NumPy's `var`): the mean of `(x − mean)²`, divided by
+    /// `n − ddof` instead of `n` (`ddof: 1` gives the unbiased sample variance). Float64 for integer arrays.
+    /// - Precondition: `ddof >= 0`. A reduced extent of `ddof` elements or fewer gives NaN (and, for `n − ddof < 0`,
+    ///   infinity in NumPy; NaN here).
+    public func variance(axis: Int? = nil, ddof: Int = 0, keepDims: Bool = false) -> NDArray {
+        variance(axes: axis.map { [$0] }, ddof: ddof, keepDims: keepDims)
+    }
+
+    /// The variance over several axes (all when nil).
+    public func variance(axes: [Int]?, ddof: Int = 0, keepDims: Bool = false) -> NDArray {
+        if ddof < 0 { typeCheckFailure("var: ddof must not be negative, got \(ddof)") }
+        let source = dtype.isFloatingPoint ? self : astype(.float64)
+        let centred = source - source.mean(axes: axes, keepDims: true)
+        let s = (centred * centred).reduce(.sum, axes: axes, keepDims: keepDims)
+        let n = count / Swift.max(s.count, 1)
+        return n - ddof > 0 ? s / Double(n - ddof) : NDArray.full(s.shape, .nan, dtype: s.dtype)
+    }
+
+    /// The standard deviation over all elements or over `axis` (NumPy's `std`): the square root of
+    /// ``variance(axis:ddof:keepDims:)``.
+    public func std(axis: Int? = nil, ddof: Int = 0, keepDims: Bool = false) -> NDArray {
+        variance(axis: axis, ddof: ddof, keepDims: keepDims).sqrt()
+    }
+
+    /// The standard deviation over several axes (all when nil).
+    public func std(axes: [Int]?, ddof: Int = 0, keepDims: Bool = false) -> NDArray {
+        variance(axes: axes, ddof: ddof, keepDims: keepDims).sqrt()
+    }
+
     /// The maximum over all elements or over `axis` (NaN propagates).
     /// - Precondition: the reduced extent is not empty.
     public func max(axis: Int? = nil, keepDims: Bool = false) -> NDArray { reduce(.max, axes: axis.map { [$0] }, keepDims: keepDims) }
@@ -108,6 +137,7 @@ extension NDArray {
         for i in 0..<ndim {
             if ax.contains(i) { if keepDims { outShape.append(1) } } else { outShape.append(shape[i]) }
         }
+        if dtype == .uint8 && op == .sum { return astype(.int64).reduce(op, axes: axes, keepDims: keepDims) }
         if dtype == .bool {
             if op == .sum { return astype(.int64).reduce(op, axes: axes, keepDims: keepDims) }
             return astype(.int32).reduce(op, axes: axes, keepDims: keepDims).astype(.bool)
@@ -122,6 +152,7 @@ extension NDArray {
         case .float64: NDArray.reduceFloat(Double.self, op, layout, out)
         case .int32: NDArray.reduceGeneric(Int32.self, op, layout, out)
         case .int64: NDArray.reduceGeneric(Int64.self, op, layout, out)
+        case .uint8: NDArray.reduceGeneric(UInt8.self, op, layout, out)
         case .bool: break
         }
         return out
@@ -246,6 +277,7 @@ extension NDArray {
         case .float64: go(Double.self)
         case .int32: go(Int32.self)
         case .int64: go(Int64.self)
+        case .uint8: go(UInt8.self)
         case .bool: break
         }
         return out

@@ -1,7 +1,7 @@
 import Foundation
 
 /// The `.npy` format (NumPy's `save`/`load` of one array): versions 1.0 to 3.0, little- and big-endian
-/// float32/float64/int32/int64/bool (other integer widths and half floats are converted on reading), C or Fortran
+/// float32/float64/int32/int64/uint8/bool (other integer widths and half floats are converted on reading), C or Fortran
 /// order, 0-d unicode strings (`<U`) and the 0-d object array NumPy writes for `None`.
 enum NPY {
     /// The bytes NumPy 1.26 writes for `numpy.save(f, numpy.asarray(None))`: a 0-d object array holding None,
@@ -52,6 +52,7 @@ enum NPY {
             case .float64: descr = "<f8"
             case .int32: descr = "<i4"
             case .int64: descr = "<i8"
+            case .uint8: descr = "|u1"
             case .bool: descr = "|b1"
             }
             var out = preamble("{'descr': '\(descr)', 'fortran_order': False, 'shape': \(shapeText(a.shape)), }")
@@ -63,54 +64,69 @@ enum NPY {
 
     /// Reads one `.npy` file's bytes.
     /// - Throws: ``SerializationError`` naming `source` for a bad magic, a header that cannot be parsed, an
-    ///   unsupported dtype, or data shorter (or longer) than the header says.
+    ///   unsupported or empty dtype, a shape whose size overflows, or data shorter (or longer) than the header says.
+    ///   Nothing is allocated before the data's length has been checked against the header, so a small file cannot
+    ///   ask for a large array.
     static func decode(_ bytes: [UInt8], source: String) throws -> SerializedValue {
-        func fail(_ m: String) -> SerializationError { SerializationError("\(source): \(m)") }
+        try bytes.withUnsafeBytes { try decode(ByteReader(bytes: $0) { SerializationError("\(source): \($0)") }) }
+    }
+
+    private static func decode(_ r: ByteReader) throws -> SerializedValue {
+        let bytes = r.bytes
         guard bytes.count >= 10, bytes[0] == 0x93, Array(bytes[1..<6]) == Array("NUMPY".utf8) else {
-            throw fail("not a .npy array (bad magic string)")
+            throw r.fail("not a .npy array (bad magic string)")
         }
         let major = bytes[6]
         let headerLen: Int, start: Int
         switch major {
         case 1:
-            headerLen = Int(bytes[8]) | Int(bytes[9]) << 8
+            headerLen = try r.u16le(8)
             start = 10
         case 2, 3:
-            guard bytes.count >= 12 else { throw fail("the .npy header is truncated") }
-            headerLen = Int(bytes[8]) | Int(bytes[9]) << 8 | Int(bytes[10]) << 16 | Int(bytes[11]) << 24
+            guard bytes.count >= 12 else { throw r.fail("the .npy header is truncated") }
+            headerLen = try r.u32le(8)
             start = 12
-        default: throw fail("unsupported .npy format version \(major).\(bytes[7])")
+        default: throw r.fail("unsupported .npy format version \(major).\(bytes[7])")
         }
-        guard start + headerLen <= bytes.count else { throw fail("the .npy header is truncated") }
-        let header = String(decoding: bytes[start..<(start + headerLen)], as: UTF8.self)
+        guard headerLen <= bytes.count - start else { throw r.fail("the .npy header is truncated (\(headerLen) bytes declared, \(bytes.count - start) present)") }
+        let header = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[start..<(start + headerLen)]), as: UTF8.self)
         guard let descr = field(header, "descr"), let fortranText = field(header, "fortran_order"), let shapeTextValue = field(header, "shape") else {
-            throw fail("cannot parse the .npy header \(header.trimmingCharacters(in: .whitespacesAndNewlines))")
+            throw r.fail("cannot parse the .npy header \(header.trimmingCharacters(in: .whitespacesAndNewlines).prefix(200))")
         }
+        guard fortranText == "True" || fortranText == "False" else { throw r.fail("fortran_order is '\(fortranText.prefix(40))', not True or False") }
         let fortran = fortranText == "True"
-        let dims = shapeTextValue.trimmingCharacters(in: CharacterSet(charactersIn: "() ")).split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        guard shapeTextValue.hasPrefix("("), shapeTextValue.hasSuffix(")") else { throw r.fail("bad shape \(shapeTextValue.prefix(80)) in the .npy header") }
+        let dims = shapeTextValue.dropFirst().dropLast().split(separator: ",", omittingEmptySubsequences: false)
+            .map { $0.trimmingCharacters(in: .whitespaces) }
         var shape: [Int] = []
-        for d in dims {
-            guard let v = Int(d), v >= 0 else { throw fail("bad shape \(shapeTextValue) in the .npy header") }
+        for (i, d) in dims.enumerated() {
+            if d.isEmpty && i == dims.count - 1 && i > 0 { continue }   // the trailing comma of "(3,)"
+            if d.isEmpty && dims.count == 1 { continue }                // "()"
+            guard let v = Int(d), v >= 0 else { throw r.fail("bad shape \(shapeTextValue.prefix(80)) in the .npy header") }
             shape.append(v)
         }
-        let count = shape.reduce(1) { $0.multipliedReportingOverflow(by: $1).overflow ? Int.max : $0 * $1 }
+        var count = 1
+        for d in shape { count = try checkedMultiply(count, d, r, "the element count of shape \(shape)") }
         let bodyStart = start + headerLen, bodyCount = bytes.count - bodyStart
         if descr == "|O" {
             if shape.isEmpty { return .none }
-            throw fail("object arrays (other than a saved None) are not supported")
+            throw r.fail("object arrays (other than a saved None) are not supported")
         }
-        let order = descr.first!
-        let kind = descr.dropFirst()
+        guard let order = descr.first, descr.count >= 2 else { throw r.fail("the dtype descriptor '\(descr.prefix(40))' is empty or incomplete") }
+        let hasOrder = "<>|=".contains(order)
+        let kind = hasOrder ? descr.dropFirst() : Substring(descr)
         let bigEndian = order == ">"
         if kind.hasPrefix("U") {
-            guard let n = Int(kind.dropFirst()), shape.isEmpty else { throw fail("only 0-d unicode strings are supported (descr \(descr), shape \(shape))") }
-            guard bodyCount == 4 * n else { throw fail("a string of \(n) characters needs \(4 * n) bytes, found \(bodyCount)") }
+            guard let n = Int(kind.dropFirst()), n >= 0, shape.isEmpty else {
+                throw r.fail("only 0-d unicode strings are supported (descr \(descr.prefix(40)), shape \(shape))")
+            }
+            guard bodyCount % 4 == 0, bodyCount / 4 == n else { throw r.fail("a string of \(n) characters needs \(n) × 4 bytes, found \(bodyCount)") }
             var scalars = String.UnicodeScalarView()
             for i in 0..<n {
                 var v: UInt32 = 0
                 for b in 0..<4 { v |= UInt32(bytes[bodyStart + 4 * i + (bigEndian ? 3 - b : b)]) << (8 * UInt32(b)) }
                 if v == 0 { break }
-                guard let u = Unicode.Scalar(v) else { throw fail("an invalid character in a string") }
+                guard let u = Unicode.Scalar(v) else { throw r.fail("an invalid character in a string") }
                 scalars.append(u)
             }
             return .string(String(scalars))
@@ -122,52 +138,51 @@ enum NPY {
         case "f2": (itemSize, target) = (2, .float32)
         case "i4": (itemSize, target) = (4, .int32)
         case "i8": (itemSize, target) = (8, .int64)
-        case "i1", "u1": (itemSize, target) = (1, .int32)
-        case "i2", "u2": (itemSize, target) = (2, .int32)
+        case "u1": (itemSize, target) = (1, .uint8)
+        case "i1", "i2", "u2": (itemSize, target) = (Int(kind.dropFirst())!, .int32)
         case "u4": (itemSize, target) = (4, .int64)
         case "b1": (itemSize, target) = (1, .bool)
-        default: throw fail("unsupported dtype '\(descr)'")
+        default: throw r.fail("unsupported dtype '\(descr.prefix(40))'")
         }
-        guard count != Int.max, bodyCount == count * itemSize else {
-            throw fail("the header promises \(count) elements of \(itemSize) bytes (shape \(shape)) but the data has \(bodyCount) bytes")
+        let byteCount = try checkedMultiply(count, itemSize, r, "the byte count of shape \(shape)")
+        guard bodyCount == byteCount else {
+            throw r.fail("the header promises \(count) elements of \(itemSize) bytes (shape \(shape)) but the data has \(bodyCount) bytes")
         }
         // Fortran order: the data is the transpose's C order.
         let storedShape = fortran ? Array(shape.reversed()) : shape
         var a = NDArray(uninitializedShape: storedShape, dtype: target)
         let needsSwap = bigEndian && itemSize > 1
-        bytes.withUnsafeBytes { all in
-            let src = UnsafeRawBufferPointer(rebasing: all[bodyStart...])
-            let dst = a.storage.raw
-            switch (kind, target) {
-            case ("f2", _):
-                let p = dst.assumingMemoryBound(to: Float.self)
+        let src = UnsafeRawBufferPointer(rebasing: bytes[bodyStart...])
+        let dst = a.storage.raw
+        switch kind {
+        case "f2":
+            let p = dst.assumingMemoryBound(to: Float.self)
+            for i in 0..<count {
+                var bits = UInt16(src[2 * i]) | UInt16(src[2 * i + 1]) << 8
+                if needsSwap { bits = bits.byteSwapped }
+                p[i] = Float(Float16(bitPattern: bits))
+            }
+        case "i1", "i2", "u2", "u4":
+            for i in 0..<count {
+                var v: UInt64 = 0
+                for b in 0..<itemSize { v |= UInt64(src[i * itemSize + (needsSwap ? itemSize - 1 - b : b)]) << (8 * UInt64(b)) }
+                let signed = kind.hasPrefix("i")
+                let value: Int64 = signed ? Int64(bitPattern: v << UInt64(64 - 8 * itemSize)) >> Int64(64 - 8 * itemSize) : Int64(v)
+                if target == .int32 { dst.assumingMemoryBound(to: Int32.self)[i] = Int32(value) } else { dst.assumingMemoryBound(to: Int64.self)[i] = value }
+            }
+        case "b1":
+            let p = dst.assumingMemoryBound(to: Bool.self)
+            for i in 0..<count { p[i] = src[i] != 0 }
+        default:
+            if byteCount > 0 { dst.copyMemory(from: src.baseAddress!, byteCount: byteCount) }
+            if needsSwap {
+                let p = dst.assumingMemoryBound(to: UInt8.self)
                 for i in 0..<count {
-                    var bits = UInt16(src[2 * i]) | UInt16(src[2 * i + 1]) << 8
-                    if needsSwap { bits = bits.byteSwapped }
-                    p[i] = Float(Float16(bitPattern: bits))
-                }
-            case ("i1", _), ("u1", _), ("i2", _), ("u2", _), ("u4", _):
-                for i in 0..<count {
-                    var v: UInt64 = 0
-                    for b in 0..<itemSize { v |= UInt64(src[i * itemSize + (needsSwap ? itemSize - 1 - b : b)]) << (8 * UInt64(b)) }
-                    let signed = kind.hasPrefix("i")
-                    let value: Int64 = signed ? Int64(bitPattern: v << UInt64(64 - 8 * itemSize)) >> Int64(64 - 8 * itemSize) : Int64(v)
-                    if target == .int32 { dst.assumingMemoryBound(to: Int32.self)[i] = Int32(value) } else { dst.assumingMemoryBound(to: Int64.self)[i] = value }
-                }
-            case ("b1", _):
-                let p = dst.assumingMemoryBound(to: Bool.self)
-                for i in 0..<count { p[i] = src[i] != 0 }
-            default:
-                dst.copyMemory(from: src.baseAddress!, byteCount: count * itemSize)
-                if needsSwap {
-                    let p = dst.assumingMemoryBound(to: UInt8.self)
-                    for i in 0..<count {
-                        var lo = i * itemSize, hi = lo + itemSize - 1
-                        while lo < hi {
-                            p.swapAt(lo, hi)
-                            lo += 1
-                            hi -= 1
-                        }
+                    var lo = i * itemSize, hi = lo + itemSize - 1
+                    while lo < hi {
+                        p.swapAt(lo, hi)
+                        lo += 1
+                        hi -= 1
                     }
                 }
             }
