@@ -49,25 +49,63 @@ enum CRC32 {
     static func checksum(_ data: [UInt8]) -> UInt32 { data.withUnsafeBytes { checksum($0) } }
 }
 
-/// A DEFLATE decoder.
+/// A DEFLATE decoder whose output never grows past a limit given by the caller (the size a zip directory or a
+/// file header declares), so that a small damaged or hostile input cannot make it allocate more than that.
 struct Inflater {
-    enum Failure: Error { case corrupt(String) }
+    enum Failure: Error {
+        case corrupt(String)
+        /// The data inflates to more than the limit.
+        case tooLong
+    }
 
     private let input: UnsafeRawBufferPointer
     private var pos = 0
     private var bitBuffer: UInt64 = 0
     private var bitCount = 0
     private(set) var output: [UInt8] = []
+    private let limit: Int
+    /// Stop quietly at the limit instead of failing (to read just the start of a stream).
+    private let stopAtLimit: Bool
+    private struct ReachedLimit: Error {}
 
-    /// Decompresses `input`; `expectedSize` reserves the output.
-    static func inflate(_ input: UnsafeRawBufferPointer, expectedSize: Int) throws -> [UInt8] {
-        var d = Inflater(input: input)
-        d.output.reserveCapacity(expectedSize)
+    /// Decompresses `input`, which must inflate to at most `limit` bytes (`Failure.tooLong` otherwise). The output
+    /// is reserved up front only when `limit` is small enough to be plausible for this input.
+    static func inflate(_ input: UnsafeRawBufferPointer, limit: Int) throws -> [UInt8] {
+        try inflateStream(input, limit: limit).output
+    }
+
+    /// Decompresses one DEFLATE stream at the start of `input`; returns the output and how many input bytes the
+    /// stream took (the rest may be a gzip trailer or another member).
+    static func inflateStream(_ input: UnsafeRawBufferPointer, limit: Int) throws -> (output: [UInt8], consumed: Int) {
+        var d = Inflater(input: input, limit: limit, stopAtLimit: false)
+        // DEFLATE expands at most about 1032:1, so a limit above that is not a size to reserve.
+        let plausible = input.count.multipliedReportingOverflow(by: 1032)
+        d.output.reserveCapacity(plausible.overflow ? limit : Swift.min(limit, plausible.partialValue))
         try d.run()
+        return (d.output, d.pos - d.bitCount / 8)
+    }
+
+    /// The first `count` bytes of the stream (fewer if it is shorter), without inflating the rest.
+    static func inflatePrefix(_ input: UnsafeRawBufferPointer, count: Int) throws -> [UInt8] {
+        var d = Inflater(input: input, limit: count, stopAtLimit: true)
+        do { try d.run() } catch is ReachedLimit {}
         return d.output
     }
 
-    private init(input: UnsafeRawBufferPointer) { self.input = input }
+    private init(input: UnsafeRawBufferPointer, limit: Int, stopAtLimit: Bool) {
+        self.input = input
+        self.limit = limit
+        self.stopAtLimit = stopAtLimit
+    }
+
+    /// Checks that `n` more bytes fit under the limit.
+    @inline(__always)
+    private func reserve(_ n: Int) throws {
+        if n > limit - output.count {
+            if stopAtLimit { throw ReachedLimit() }
+            throw Failure.tooLong
+        }
+    }
 
     @inline(__always)
     private mutating func need(_ n: Int) throws {
@@ -205,6 +243,11 @@ struct Inflater {
         pos += 4
         if len != (~nlen & 0xFFFF) { throw Failure.corrupt("a stored block's length check failed") }
         guard pos + len <= input.count else { throw Failure.corrupt("a stored block ends early") }
+        if stopAtLimit && len > limit - output.count {
+            output.append(contentsOf: UnsafeRawBufferPointer(rebasing: input[pos..<(pos + limit - output.count)]))
+            throw ReachedLimit()
+        }
+        try reserve(len)
         output.append(contentsOf: UnsafeRawBufferPointer(rebasing: input[pos..<(pos + len)]))
         pos += len
     }
@@ -238,6 +281,7 @@ struct Inflater {
         while true {
             let sym = try decode(lit)
             if sym < 256 {
+                try reserve(1)
                 output.append(UInt8(sym))
             } else if sym == 256 {
                 return
@@ -250,7 +294,10 @@ struct Inflater {
                 let distance = Inflater.distBase[di] + (try bits(Inflater.distExtra[di]))
                 if distance > output.count { throw Failure.corrupt("a distance reaching before the start of the data") }
                 let start = output.count - distance
-                for k in 0..<length { output.append(output[start + k]) }
+                let n = stopAtLimit ? Swift.min(length, limit - output.count) : length
+                if !stopAtLimit { try reserve(length) }
+                for k in 0..<n { output.append(output[start + k]) }
+                if n < length { throw ReachedLimit() }
             }
         }
     }

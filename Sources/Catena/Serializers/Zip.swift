@@ -14,85 +14,103 @@ enum Zip {
     // MARK: - Reading
 
     /// The entries of an archive, in directory order.
+    ///
+    /// Every count, size and offset read from the archive is checked against the bytes actually present, with
+    /// overflow-safe arithmetic, before it is used; nothing larger than the archive itself is allocated except an
+    /// entry's inflated data, which is bounded while it is inflated by the size the directory declares (itself at
+    /// most DEFLATE's greatest expansion, 1032 times the compressed size).
     /// - Throws: ``SerializationError`` naming `source` for anything malformed: not a zip file, truncated, an
-    ///   unsupported compression method, a bad CRC.
+    ///   unsupported compression method, a bad CRC, a size or offset that lies outside the archive.
     static func read(_ bytes: [UInt8], source: String) throws -> [Entry] {
-        func fail(_ m: String) -> SerializationError { SerializationError("\(source): \(m)") }
-        return try bytes.withUnsafeBytes { buf -> [Entry] in
+        try bytes.withUnsafeBytes { buf -> [Entry] in
+            let r = ByteReader(bytes: buf) { SerializationError("\(source): \($0)") }
             let n = buf.count
-            func u16(_ o: Int) throws -> Int {
-                guard o >= 0, o + 2 <= n else { throw fail("the archive is truncated") }
-                return Int(buf[o]) | Int(buf[o + 1]) << 8
-            }
-            func u32(_ o: Int) throws -> Int { try u16(o) | (try u16(o + 2)) << 16 }
-            func u64(_ o: Int) throws -> Int { try u32(o) | (try u32(o + 4)) << 32 }
-            let magic = n < 4 ? 0 : try u32(0)
+            let magic = n < 4 ? 0 : try r.u32le(0)
             if magic != 0x0403_4B50 && magic != 0x0605_4B50 {
-                throw fail("not a zip archive (an .npz file is a zip of .npy files)")
+                throw r.fail("not a zip archive (an .npz file is a zip of .npy files)")
             }
             // Find the end of central directory record (its comment may follow it).
             var eocd = -1
             var o = n - 22
             while o >= Swift.max(0, n - 22 - 65_535) {
-                if (try u32(o)) == 0x0605_4B50 { eocd = o; break }
+                if (try r.u32le(o)) == 0x0605_4B50 { eocd = o; break }
                 o -= 1
             }
-            guard eocd >= 0 else { throw fail("the archive is truncated or damaged (no end of central directory record)") }
-            var count = try u16(eocd + 10)
-            var dirSize = try u32(eocd + 12)
-            var dirOffset = try u32(eocd + 16)
+            guard eocd >= 0 else { throw r.fail("the archive is truncated or damaged (no end of central directory record)") }
+            var count = try r.u16le(eocd + 10)
+            var dirSize = try r.u32le(eocd + 12)
+            var dirOffset = try r.u32le(eocd + 16)
             if count == 0xFFFF || dirSize == 0xFFFF_FFFF || dirOffset == 0xFFFF_FFFF {
                 // ZIP64: the locator sits right before the EOCD and points at the ZIP64 EOCD record.
                 let loc = eocd - 20
-                guard loc >= 0, (try u32(loc)) == 0x0706_4B50 else { throw fail("a ZIP64 archive without its locator") }
-                let rec = try u64(loc + 8)
-                guard (try u32(rec)) == 0x0606_4B50 else { throw fail("a damaged ZIP64 end of central directory record") }
-                count = try u64(rec + 32)
-                dirSize = try u64(rec + 40)
-                dirOffset = try u64(rec + 48)
+                guard loc >= 0, (try r.u32le(loc)) == 0x0706_4B50 else { throw r.fail("a ZIP64 archive without its locator") }
+                let rec = try r.u64le(loc + 8, "the ZIP64 directory record's offset")
+                guard (try r.u32le(rec)) == 0x0606_4B50 else { throw r.fail("a damaged ZIP64 end of central directory record") }
+                count = try r.u64le(rec + 32, "the ZIP64 entry count")
+                dirSize = try r.u64le(rec + 40, "the ZIP64 directory size")
+                dirOffset = try r.u64le(rec + 48, "the ZIP64 directory offset")
             }
-            guard dirOffset + dirSize <= n else { throw fail("the archive is truncated (the central directory lies past the end)") }
+            try r.check(dirOffset, dirSize, "the central directory")
+            // Each directory entry takes at least 46 bytes: a count beyond that cannot be true.
+            guard count <= dirSize / 46 else { throw r.fail("the directory claims \(count) entries but holds only \(dirSize) bytes") }
             var entries: [Entry] = []
             var p = dirOffset
+            let dirEnd = dirOffset + dirSize
             for _ in 0..<count {
-                guard (try u32(p)) == 0x0201_4B50 else { throw fail("a damaged central directory entry") }
-                let method = try u16(p + 10)
-                let crc = UInt32(truncatingIfNeeded: try u32(p + 16))
-                var csize = try u32(p + 20)
-                var usize = try u32(p + 24)
-                let nameLen = try u16(p + 28), extraLen = try u16(p + 30), commentLen = try u16(p + 32)
-                var local = try u32(p + 42)
-                guard p + 46 + nameLen <= n else { throw fail("the archive is truncated") }
-                let name = String(decoding: UnsafeRawBufferPointer(rebasing: buf[(p + 46)..<(p + 46 + nameLen)]), as: UTF8.self)
+                guard p <= dirEnd - 46, (try r.u32le(p)) == 0x0201_4B50 else { throw r.fail("a damaged central directory entry") }
+                let method = try r.u16le(p + 10)
+                let crc = UInt32(truncatingIfNeeded: try r.u32le(p + 16))
+                var csize = try r.u32le(p + 20)
+                var usize = try r.u32le(p + 24)
+                let nameLen = try r.u16le(p + 28), extraLen = try r.u16le(p + 30), commentLen = try r.u16le(p + 32)
+                var local = try r.u32le(p + 42)
+                let name = String(decoding: try r.slice(p + 46, nameLen, "an entry name"), as: UTF8.self)
                 // ZIP64 extra field: the 8-byte values replace those stored as 0xFFFFFFFF, in this order.
                 var e = p + 46 + nameLen
                 let extraEnd = e + extraLen
+                try r.check(e, extraLen + commentLen, "entry '\(name)': its extra field and comment")
                 while e + 4 <= extraEnd {
-                    let id = try u16(e), size = try u16(e + 2)
+                    let id = try r.u16le(e), size = try r.u16le(e + 2)
+                    let fieldEnd = e + 4 + size
+                    guard fieldEnd <= extraEnd else { throw r.fail("entry '\(name)': an extra field runs past its end") }
                     if id == 0x0001 {
                         var f = e + 4
-                        if usize == 0xFFFF_FFFF { usize = try u64(f); f += 8 }
-                        if csize == 0xFFFF_FFFF { csize = try u64(f); f += 8 }
-                        if local == 0xFFFF_FFFF { local = try u64(f) }
+                        func next(_ what: String) throws -> Int {
+                            guard f + 8 <= fieldEnd else { throw r.fail("entry '\(name)': the ZIP64 field is too short for \(what)") }
+                            defer { f += 8 }
+                            return try r.u64le(f, "entry '\(name)': the ZIP64 \(what)")
+                        }
+                        if usize == 0xFFFF_FFFF { usize = try next("uncompressed size") }
+                        if csize == 0xFFFF_FFFF { csize = try next("compressed size") }
+                        if local == 0xFFFF_FFFF { local = try next("header offset") }
                     }
-                    e += 4 + size
+                    e = fieldEnd
                 }
                 p = extraEnd + commentLen
-                guard (try u32(local)) == 0x0403_4B50 else { throw fail("entry '\(name)': a damaged local header") }
-                let dataStart = local + 30 + (try u16(local + 26)) + (try u16(local + 28))
-                guard dataStart + csize <= n else { throw fail("entry '\(name)' is truncated (\(csize) bytes expected, \(Swift.max(0, n - dataStart)) present)") }
+                guard (try r.u32le(local)) == 0x0403_4B50 else { throw r.fail("entry '\(name)': a damaged local header") }
+                let dataStart = local + 30 + (try r.u16le(local + 26)) + (try r.u16le(local + 28))
+                guard dataStart <= n, csize <= n - dataStart else {
+                    throw r.fail("entry '\(name)' is truncated (\(csize) bytes expected, \(Swift.max(0, n - dataStart)) present)")
+                }
                 let raw = UnsafeRawBufferPointer(rebasing: buf[dataStart..<(dataStart + csize)])
                 let data: [UInt8]
                 switch method {
-                case 0: data = Array(raw)
+                case 0:
+                    if csize != usize { throw r.fail("entry '\(name)' is stored with \(csize) bytes, the directory says \(usize)") }
+                    data = Array(raw)
                 case 8:
-                    do { data = try Inflater.inflate(raw, expectedSize: usize) } catch Inflater.Failure.corrupt(let why) {
-                        throw fail("entry '\(name)': the compressed data is damaged (\(why))")
+                    if usize / 1032 > csize + 1 {
+                        throw r.fail("entry '\(name)' declares \(usize) bytes from \(csize) compressed, more than DEFLATE can expand to")
                     }
-                default: throw fail("entry '\(name)' uses compression method \(method); only stored (0) and deflate (8) are supported")
+                    do { data = try Inflater.inflate(raw, limit: usize) } catch Inflater.Failure.corrupt(let why) {
+                        throw r.fail("entry '\(name)': the compressed data is damaged (\(why))")
+                    } catch Inflater.Failure.tooLong {
+                        throw r.fail("entry '\(name)' is damaged: it inflates to more than the \(usize) bytes the directory says")
+                    }
+                default: throw r.fail("entry '\(name)' uses compression method \(method); only stored (0) and deflate (8) are supported")
                 }
-                if data.count != usize { throw fail("entry '\(name)' has \(data.count) bytes, the directory says \(usize)") }
-                if CRC32.checksum(data) != crc { throw fail("entry '\(name)' fails its CRC-32 check (the file is damaged)") }
+                if data.count != usize { throw r.fail("entry '\(name)' has \(data.count) bytes, the directory says \(usize)") }
+                if CRC32.checksum(data) != crc { throw r.fail("entry '\(name)' fails its CRC-32 check (the file is damaged)") }
                 entries.append(Entry(name: name, data: data))
             }
             return entries
