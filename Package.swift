@@ -7,6 +7,10 @@ let package = Package(
         .library(name: "Catena", targets: ["Catena"]),
         .executable(name: "catena-bench", targets: ["CatenaBench"]),
         .executable(name: "repeat-count", targets: ["RepeatCount"]),
+        .executable(name: "irnn-mnist", targets: ["IRNNMNIST"]),
+        .executable(name: "patch-rnn-mnist", targets: ["PatchRNNMNIST"]),
+        .executable(name: "rnnlm", targets: ["RNNLM"]),
+        .executable(name: "dot-product", targets: ["DotProduct"]),
     ],
     targets: [
         // CPU-specific kernels (AVX2/FMA GEMM micro-kernel, vectorised transcendental loops), chosen at run time
@@ -14,7 +18,13 @@ let package = Package(
         .target(name: "CCatenaKernels", path: "Sources/CCatenaKernels"),
         .target(name: "Catena", dependencies: ["CCatenaKernels"], path: "Sources/Catena"),
         .executableTarget(name: "CatenaBench", dependencies: ["Catena"], path: "Benchmarks/CatenaBench"),
-        .executableTarget(name: "RepeatCount", dependencies: ["Catena"], path: "Examples/RepeatCount"),
+        // What the examples share: command-line parsing with bounds, reporting and resume set-up.
+        .target(name: "ExampleSupport", dependencies: ["Catena"], path: "Examples/Support"),
+        .executableTarget(name: "RepeatCount", dependencies: ["Catena", "ExampleSupport"], path: "Examples/RepeatCount"),
+        .executableTarget(name: "IRNNMNIST", dependencies: ["Catena", "ExampleSupport"], path: "Examples/IRNNMNIST"),
+        .executableTarget(name: "PatchRNNMNIST", dependencies: ["Catena", "ExampleSupport"], path: "Examples/PatchRNNMNIST"),
+        .executableTarget(name: "RNNLM", dependencies: ["Catena", "ExampleSupport"], path: "Examples/RNNLM"),
+        .executableTarget(name: "DotProduct", dependencies: ["Catena", "ExampleSupport"], path: "Examples/DotProduct"),
         .testTarget(name: "CatenaTests", dependencies: ["Catena"], path: "Tests/CatenaTests",
                     // NumPy and Chainer files read by the serializer tests, and the script that wrote them.
                     exclude: ["Fixtures"]),

@@ -20,6 +20,9 @@ nonisolated(unsafe) let misuseScenarios: [String: (run: () -> Void, expect: Stri
     "lazy-parameter": ({ _ = F.sum(Parameter(initializer: Constant(1)) * 2) }, "has no data yet"),
     "lstm-width": ({ _ = F.lstm(Variable(NDArray.zeros([2, 3])), Variable(NDArray.zeros([2, 8]))) }, "lstm: x.shape[1] (8) must equal 4 * c.shape[1] (4 * 3)"),
     "sce-labels": ({ _ = F.softmaxCrossEntropy(Variable(NDArray.zeros([2, 3])), NDArray([0, 3], dtype: .int32)) }, "softmax_cross_entropy: label 3 is out of range for 3 classes"),
+    "rnn-batch-grew": ({ let r = SimpleRNN(2, 3); _ = r(Variable(NDArray.zeros([2, 2]))); _ = r(Variable(NDArray.zeros([3, 2]))) }, "SimpleRNN: the batch grew from 2 to 3; call resetState() before a larger batch"),
+    "gru-batch-grew": ({ let r = GRU(2, 3); _ = r(Variable(NDArray.zeros([1, 2]))); _ = r(Variable(NDArray.zeros([2, 2]))) }, "GRU: the batch grew from 1 to 2; call resetState()"),
+    "rnn-1d-input": ({ _ = LSTM(3, 4)(Variable(NDArray.zeros([3]))) }, "LSTM: the input must have shape (batch, features), got [3]"),
     "take-range": ({ _ = NDArray.zeros([4, 2]).take(NDArray(values: [Int32(4)], shape: [1])) }, "take: index 4 is out of bounds"),
 ]
 

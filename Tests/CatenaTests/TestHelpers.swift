@@ -98,3 +98,29 @@ class TemporaryDirectoryTestCase: XCTestCase {
         super.tearDown()
     }
 }
+
+/// Runs `body`, expects it to throw an `E` whose description contains every fragment, and returns the message.
+@discardableResult
+func assertThrows<E: Error & CustomStringConvertible>(_: E.Type, _ fragments: [String], file: StaticString = #filePath, line: UInt = #line,
+                                                     _ body: () throws -> Void) -> String? {
+    do {
+        try body()
+        XCTFail("no error thrown (expected one mentioning \(fragments))", file: file, line: line)
+        return nil
+    } catch let e as E {
+        for f in fragments where !e.description.contains(f) {
+            XCTFail("the message \"\(e.description)\" does not mention \"\(f)\"", file: file, line: line)
+        }
+        return e.description
+    } catch {
+        XCTFail("threw \(type(of: error)): \(error), expected \(E.self)", file: file, line: line)
+        return nil
+    }
+}
+
+/// The bytes of an IDX file written by hand: magic `0 0 type ndim`, big-endian 32-bit dimensions, then `body`.
+func idxBytes(type: UInt8, shape: [Int], body: [UInt8]) -> [UInt8] {
+    var b: [UInt8] = [0, 0, type, UInt8(shape.count)]
+    for d in shape { b += [UInt8(d >> 24 & 0xFF), UInt8(d >> 16 & 0xFF), UInt8(d >> 8 & 0xFF), UInt8(d & 0xFF)] }
+    return b + body
+}

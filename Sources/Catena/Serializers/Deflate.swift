@@ -85,11 +85,16 @@ struct Inflater {
         return (d.output, d.pos - d.bitCount / 8)
     }
 
-    /// The first `count` bytes of the stream (fewer if it is shorter), without inflating the rest.
-    static func inflatePrefix(_ input: UnsafeRawBufferPointer, count: Int) throws -> [UInt8] {
+    /// The first `count` bytes of the stream (fewer if it is shorter), without inflating the rest; `consumed` is
+    /// the stream's length in `input` when it ended before `count` bytes, nil when it was cut off at `count`.
+    static func inflatePrefix(_ input: UnsafeRawBufferPointer, count: Int) throws -> (output: [UInt8], consumed: Int?) {
         var d = Inflater(input: input, limit: count, stopAtLimit: true)
-        do { try d.run() } catch is ReachedLimit {}
-        return d.output
+        do {
+            try d.run()
+        } catch is ReachedLimit {
+            return (d.output, nil)
+        }
+        return (d.output, d.pos - d.bitCount / 8)
     }
 
     private init(input: UnsafeRawBufferPointer, limit: Int, stopAtLimit: Bool) {

@@ -61,12 +61,21 @@ enum Gzip {
     /// The first `count` bytes of the data (fewer if it is shorter), inflating no more than that.
     static func prefix(_ bytes: UnsafeRawBufferPointer, count: Int, failure: @escaping (String) -> Error) throws -> [UInt8] {
         let r = ByteReader(bytes: bytes, failure: failure)
-        let data = try dataOffset(r, member: 0)
-        do {
-            return try Inflater.inflatePrefix(UnsafeRawBufferPointer(rebasing: bytes[data...]), count: count)
-        } catch Inflater.Failure.corrupt(let why) {
-            throw r.fail("the compressed data is damaged (\(why))")
+        var out: [UInt8] = []
+        var start = 0
+        // Member after member until `count` bytes (a header may straddle two members).
+        while out.count < count && start < bytes.count && bytes[start] == 0x1F {
+            let data = try dataOffset(r, member: start)
+            do {
+                let part = try Inflater.inflatePrefix(UnsafeRawBufferPointer(rebasing: bytes[data...]), count: count - out.count)
+                out += part.output
+                guard let consumed = part.consumed else { break }
+                start = data + consumed + 8
+            } catch Inflater.Failure.corrupt(let why) {
+                throw r.fail("the compressed data is damaged (\(why))")
+            }
         }
+        return out
     }
 
     /// One gzip member holding `data` (no file name, modification time 0).

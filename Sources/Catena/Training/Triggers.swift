@@ -26,6 +26,9 @@ extension Trigger {
 
 /// Fires every `period` iterations or epochs (Chainer's `IntervalTrigger`): when `floor(x / period)` changes between
 /// two calls, with x the iteration or the epoch fraction. Fractional epoch periods work (`0.5` epochs).
+///
+/// A trigger remembers where it last looked, so give each extension its own: one instance shared by two
+/// extensions fires for whichever asks first.
 public final class IntervalTrigger: Trigger {
     public let period: Double
     public let unit: TriggerUnit

@@ -80,4 +80,28 @@ final class NDArrayReductionTests: XCTestCase {
         let inf = NDArray([-.infinity, -.infinity])
         XCTAssertEqual(inf.logSumExp().item(), -.infinity)
     }
+
+    func testVarianceAndStdFollowTheirFormulasWithDdof() {
+        // Rows [1, 2, 4] and [3, 3, 9]: means 7/3 and 5; squared deviations summed 42/9 = 14/3 and 24.
+        let a = NDArray([[1, 2, 4], [3, 3, 9]], dtype: .float64)
+        assertClose(a.variance(axis: 1), [14.0 / 9, 8], shape: [2], atol: 1e-12)
+        assertClose(a.variance(axis: 1, ddof: 1), [7.0 / 3, 12], shape: [2], atol: 1e-12)
+        assertClose(a.std(axis: 1, ddof: 1, keepDims: true), [sqrt(7.0 / 3), sqrt(12)], shape: [2, 1], atol: 1e-12)
+        // Columns: [1, 3] → 1, [2, 3] → 0.25, [4, 9] → 6.25.
+        assertClose(a.variance(axis: 0), [1, 0.25, 6.25], atol: 1e-12)
+        // All six elements, against the formula evaluated directly.
+        let values = [1.0, 2, 4, 3, 3, 9], mean = values.reduce(0, +) / 6
+        let ss = values.map { ($0 - mean) * ($0 - mean) }.reduce(0, +)
+        XCTAssertEqual(a.variance().item(), ss / 6, accuracy: 1e-12)
+        XCTAssertEqual(a.std(ddof: 1).item(), sqrt(ss / 5), accuracy: 1e-12)
+        XCTAssertEqual(a.variance(axes: [0, 1], ddof: 2).item(), ss / 4, accuracy: 1e-12)
+        // Integers give float64; n − ddof ≤ 0 gives NaN.
+        let i = NDArray(values: [Int32(1), 3], shape: [2])
+        XCTAssertEqual(i.variance().dtype, .float64)
+        XCTAssertEqual(i.variance().item(), 1)
+        XCTAssertTrue(i.variance(ddof: 2).item().isNaN)
+        // float32 stays float32, and a constant array has variance 0 exactly.
+        XCTAssertEqual(NDArray.full([5], 0.1).variance().item(), 0)
+        XCTAssertEqual(NDArray([1, 2]).std().dtype, .float32)
+    }
 }

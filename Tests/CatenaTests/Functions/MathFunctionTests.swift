@@ -124,4 +124,18 @@ final class MathFunctionTests: XCTestCase {
         try gradientCheck({ F.batchMatmul($0[0], $0[1], transA: true) }, inputs: [dbl([2, 4, 3]), dbl([2, 4, 5])])
         XCTAssertEqual(F.matmul(Variable(dbl([3, 4])), Variable(dbl([4]))).shape, [3])
     }
+
+    func testVarianceAndStdAndTheirGradients() throws {
+        let x = testArray([3, 4], dtype: .float64, scale: 2)
+        let v = Variable(x)
+        assertClose(F.variance(v, axis: 1, ddof: 1).array, x.variance(axis: 1, ddof: 1), atol: 1e-12)
+        assertClose(F.std(v, axes: nil).array, x.std(), atol: 1e-12)
+        try gradientCheck({ [F.variance($0[0], axis: 1, ddof: 1)] }, inputs: [x])
+        try gradientCheck({ [F.variance($0[0], axes: [0, 1])] }, inputs: [x])
+        try gradientCheck({ [F.std($0[0], axis: 0, keepDims: true)] }, inputs: [x])
+        // d var / dx_i = 2 (x_i − mean) / (n − ddof), by hand for one row.
+        let row = Variable(NDArray([1, 2, 6], dtype: .float64))
+        F.variance(row, ddof: 1).backward()
+        assertClose(row.grad!, [2 * (1 - 3) / 2.0, 2 * (2 - 3) / 2.0, 2 * (6 - 3) / 2.0], atol: 1e-12)
+    }
 }

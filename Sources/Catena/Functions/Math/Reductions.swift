@@ -86,6 +86,30 @@ extension F {
     }
     /// The mean over one axis.
     public static func mean(_ x: Variable, axis: Int, keepDims: Bool = false) -> Variable { mean(x, axes: [axis], keepDims: keepDims) }
+    /// The variance over the given axes (all when nil), dividing the sum of `(x − mean)²` by `n − ddof`
+    /// (NumPy's `var`; `ddof: 1` is the unbiased sample variance). Composed of ``mean(_:axes:keepDims:)``,
+    /// subtraction, ``square(_:)`` and ``sum(_:axes:keepDims:)``, so its gradient (and the gradient's gradient)
+    /// comes from theirs.
+    /// - Precondition: `0 <= ddof < n`, the number of elements reduced.
+    public static func variance(_ x: Variable, axes: [Int]? = nil, ddof: Int = 0, keepDims: Bool = false) -> Variable {
+        let reduced = (axes ?? Array(0..<x.ndim)).map { x.shape[x.array.normalizedAxis($0, op: "var")] }.reduce(1, *)
+        if ddof < 0 || ddof >= reduced { typeCheckFailure("var: ddof (\(ddof)) must be in 0..<\(reduced), the number of elements reduced") }
+        let centred = x - F.mean(x, axes: axes, keepDims: true)
+        return F.sum(F.square(centred), axes: axes, keepDims: keepDims) * (1 / Double(reduced - ddof))
+    }
+    /// The variance over one axis.
+    public static func variance(_ x: Variable, axis: Int, ddof: Int = 0, keepDims: Bool = false) -> Variable {
+        variance(x, axes: [axis], ddof: ddof, keepDims: keepDims)
+    }
+    /// The standard deviation over the given axes (all when nil): the square root of
+    /// ``variance(_:axes:ddof:keepDims:)``. Its gradient is infinite where the variance is 0.
+    public static func std(_ x: Variable, axes: [Int]? = nil, ddof: Int = 0, keepDims: Bool = false) -> Variable {
+        F.sqrt(variance(x, axes: axes, ddof: ddof, keepDims: keepDims))
+    }
+    /// The standard deviation over one axis.
+    public static func std(_ x: Variable, axis: Int, ddof: Int = 0, keepDims: Bool = false) -> Variable {
+        std(x, axes: [axis], ddof: ddof, keepDims: keepDims)
+    }
     /// The maximum over the given axes (all when nil); ties share the gradient.
     public static func max(_ x: Variable, axes: [Int]? = nil, keepDims: Bool = false) -> Variable {
         MaxMin(axes: axes, keepDims: keepDims, isMax: true).call(x)

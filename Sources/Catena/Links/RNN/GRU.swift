@@ -72,19 +72,24 @@ public final class StatefulGRU: GRUBase, UnaryLink {
         self.h = h
     }
 
-    /// One time step: returns the new state.
+    /// One time step: returns the new state (batch, outSize).
+    ///
+    /// The state keeps the batch size of the first call; a later, smaller batch updates only its first rows (the
+    /// rest carry through), as for ``LSTM``. A larger batch needs ``resetState()`` first.
     public func callAsFunction(_ x: Variable) -> Variable {
+        checkRecurrentInput(x, link: "GRU")
+        let (hHead, rest) = splitRecurrentState(h, batch: x.shape[0], link: "GRU")
         var z = W_z(x)
         var hBar = W(x)
-        if let h {
-            let r = F.sigmoid(W_r(x) + U_r(h))
-            z = z + U_z(h)
-            hBar = hBar + U(r * h)
+        if let hHead {
+            let r = F.sigmoid(W_r(x) + U_r(hHead))
+            z = z + U_z(hHead)
+            hBar = hBar + U(r * hHead)
         }
         z = F.sigmoid(z)
         hBar = F.tanh(hBar)
-        let hNew = h.map { z * hBar + (1 - z) * $0 } ?? z * hBar
-        h = hNew
+        let hNew = hHead.map { z * hBar + (1 - z) * $0 } ?? z * hBar
+        h = rest.map { F.concat([hNew, $0], axis: 0) } ?? hNew
         return hNew
     }
 
@@ -95,62 +100,3 @@ public final class StatefulGRU: GRUBase, UnaryLink {
 
 /// Chainer's `L.GRU` is the stateful GRU.
 public typealias GRU = StatefulGRU
-
-/// The nonlinearity of a ``SimpleRNN``.
-public enum RNNActivation: Sendable {
-    case tanh, relu
-}
-
-/// A stateful Elman RNN layer: `h' = act(upward(x) + lateral(h))` with `upward` a ``Linear`` with bias and
-/// `lateral` one without (on the first step, `act(upward(x))`).
-///
-/// Chainer has no such link; this one follows its LSTM's naming. With `activation: .relu`,
-/// `lateralInit: Identity()` and `upwardInit: Normal(scale: 0.001)` it is the IRNN of Le, Jaitly & Hinton (2015)
-/// (``SimpleRNN/irnn(_:_:rng:)``).
-public final class SimpleRNN: Chain, UnaryLink {
-    public let upward: Linear
-    public let lateral: Linear
-    public let activation: RNNActivation
-    /// The state, or nil before the first call.
-    public private(set) var h: Variable?
-    /// Whether snapshots include the state `h` (off by default).
-    public var serializesState = false
-
-    public override func serialize(_ s: Serializer) throws {
-        try serializeParametersAndChildren(s)
-        if serializesState { try serializeState(s, "h", &h) }
-    }
-
-    public init(_ inSize: Int?, _ outSize: Int, activation: RNNActivation = .tanh, upwardInit: Initializer? = nil,
-                lateralInit: Initializer? = nil, biasInit: Initializer? = nil, rng: RandomState = .global) {
-        upward = Linear(inSize, outSize, initialW: upwardInit, initialBias: biasInit, rng: rng)
-        lateral = Linear(outSize, outSize, nobias: true, initialW: lateralInit, rng: rng)
-        self.activation = activation
-        super.init()
-    }
-
-    /// The IRNN: ReLU units, identity recurrent weights, input weights from N(0, 0.001²).
-    public static func irnn(_ inSize: Int?, _ outSize: Int, rng: RandomState = .global) -> SimpleRNN {
-        SimpleRNN(inSize, outSize, activation: .relu, upwardInit: Normal(scale: 0.001), lateralInit: Identity(), rng: rng)
-    }
-
-    /// Forgets the state.
-    public func resetState() { h = nil }
-
-    /// Sets the state explicitly.
-    public func setState(_ h: Variable) { self.h = h }
-
-    /// One time step: returns the new state.
-    public func callAsFunction(_ x: Variable) -> Variable {
-        var z = upward(x)
-        if let h { z = z + lateral(h) }
-        let hNew = activation == .tanh ? F.tanh(z) : F.relu(z)
-        h = hNew
-        return hNew
-    }
-
-    public override func makeCopy() -> Link {
-        SimpleRNN(upward.inSize, upward.outSize, activation: activation, upwardInit: upward.W.initializer,
-                  lateralInit: lateral.W.initializer, biasInit: upward.b?.initializer, rng: upward.W.rng)
-    }
-}

@@ -107,22 +107,11 @@ public final class LSTM: LSTMBase, UnaryLink {
 
     /// One time step: returns the new output `h` (batch, outSize).
     public func callAsFunction(_ x: Variable) -> Variable {
+        checkRecurrentInput(x, link: "LSTM")
         let batch = x.shape[0]
         var z = upwardTerm(x)
-        var rest: Variable?
-        if let h {
-            if batch == 0 {
-                rest = h
-            } else if h.shape[0] < batch {
-                typeCheckFailure("LSTM: the batch grew from \(h.shape[0]) to \(batch); call resetState() before a larger batch")
-            } else if h.shape[0] > batch {
-                let parts = F.splitAxis(h, indices: [batch], axis: 0)
-                z = z + lateral(parts[0])
-                rest = parts[1]
-            } else {
-                z = z + lateral(h)
-            }
-        }
+        let (hHead, rest) = splitRecurrentState(h, batch: batch, link: "LSTM")
+        if let hHead { z = z + lateral(hHead) }
         let cPrev = c ?? Variable.constant(NDArray.zeros([batch, outSize], dtype: x.dtype))
         let out = F.lstm(cPrev, z)
         c = out.c

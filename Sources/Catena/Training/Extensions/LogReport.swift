@@ -130,13 +130,15 @@ public final class PrintReport: Extension {
         return String(format: "%g", v)
     }
 
+    /// Saves how many rows were printed (`_printed`). A resumed run prints the header and every row of the
+    /// restored log again, so that its output shows the whole table.
     public override func serialize(_ s: Serializer) throws {
-        // The printed position follows the log, which LogReport saves.
         var n = printed
         if !s.isLoading || s.contains("_printed") { try s("_printed", &n) }
         if s.isLoading {
-            printed = n
-            headerDone = n > 0
+            if n < 0 { throw SerializationError("PrintReport: the snapshot's printed row count is negative (\(n))") }
+            printed = 0
+            headerDone = false
         }
     }
 }
@@ -150,7 +152,10 @@ public final class ProgressBar: Extension {
     private var recent: [(iteration: Int, epochDetail: Double, time: Double)] = []
     private var drawn = false
 
-    public init(updateInterval: Int = 100, barLength: Int = 50, out: TextSink = .standardOutput) {
+    /// - Parameters:
+    ///   - out: where to draw (``TextSink/progress`` by default: standard output on a terminal, standard error
+    ///     otherwise, so that a log table sent to a file stays clean).
+    public init(updateInterval: Int = 100, barLength: Int = 50, out: TextSink = .progress) {
         self.updateInterval = Swift.max(1, updateInterval)
         self.barLength = barLength
         self.out = out

@@ -18,12 +18,29 @@ public struct TextSink: @unchecked Sendable {
         self.isTerminal = isTerminal
     }
 
-    /// Standard output, flushed after every write.
+    /// Standard output, through the C library's buffer that Swift's `print` also uses, flushed after every write:
+    /// the trainer's lines and the program's own `print`s stay in the order they were made even when standard
+    /// output is a file or a pipe (where `print` is fully buffered).
     public static var standardOutput: TextSink {
         TextSink(isTerminal: isatty(1) != 0) { text in
-            FileHandle.standardOutput.write(text.data(using: .utf8)!)
+            print(text, terminator: "")
+            fflush(nil)   // every C stream, standard output included
         }
     }
+
+    /// Standard error, flushed after every write (after flushing standard output, so that what was printed
+    /// before comes first when both go to one place).
+    public static var standardError: TextSink {
+        TextSink(isTerminal: isatty(2) != 0) { text in
+            fflush(nil)
+            FileHandle.standardError.write(Data(text.utf8))
+        }
+    }
+
+    /// Where progress goes: standard output when it is a terminal; otherwise standard error, so that a table
+    /// printed to a file or a pipe is not interleaved with progress lines (and a terminal on standard error still
+    /// shows a live bar while standard output goes to a file).
+    public static var progress: TextSink { isatty(1) != 0 ? .standardOutput : .standardError }
 }
 
 /// Writes `data` to `path` so that a crash never leaves a partial file: a temporary file in the same directory is
