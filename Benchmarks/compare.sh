@@ -29,8 +29,10 @@ case "$WORKLOAD" in
                 "b1_repeat_lm.py --framework torch --cell lstm --epochs 0"
                 "b1_repeat_lm.py --framework torch --impl fused --cell rnn --epochs 0"
                 "b1_repeat_lm.py --framework torch --cell rnn --epochs 0") ;;
-  irnn) peers=("b2_pixel_irnn.py --framework torch --impl fused" "b2_pixel_irnn.py --framework numpy") ;;
-  patch) peers=("b3_patch_rnn.py --framework torch --impl fused" "b3_patch_rnn.py --framework torch") ;;
+  irnn) peers=("b2_pixel_irnn.py --framework torch --impl fused" "b2_pixel_irnn.py --framework torch"
+               "b2_pixel_irnn.py --framework chainer" "b2_pixel_irnn.py --framework numpy") ;;
+  patch) peers=("b3_patch_rnn.py --framework torch --impl fused" "b3_patch_rnn.py --framework torch"
+                "b3_patch_rnn.py --framework chainer") ;;
   npz) peers=("npz_io.py --framework numpy") ;;
   *) echo "unknown workload $WORKLOAD" >&2; exit 2 ;;
 esac

@@ -2,7 +2,8 @@
 //
 //   swift run -c release catena-bench <workload> [--reps N] [--sizes a,b,c]
 //
-// Workloads: matmul (B4a), elementwise (add and sum over 2^22 floats), overhead (B4b), mlp (B4c), rnnlm (B1), npz (snapshot I/O). Figures are medians over --reps timed
+// Workloads: matmul (B4a), elementwise (add and sum over 2^22 floats), overhead (B4b), mlp (B4c), rnnlm (B1), irnn (B2),
+// patch (B3), npz (snapshot I/O). Figures are medians over --reps timed
 // repetitions after a warm-up; compare them only with peers measured in the same run (Benchmarks/run.sh).
 import Catena
 import Foundation
@@ -349,9 +350,58 @@ func benchRNNLM(_ o: Options) {
     }
 }
 
+/// B2 and B3: a one-layer RNN classifier stepped one input at a time, as the peers' `rnn_common.py` builds it:
+/// `h_t = act(Linear(in, H)(x_t) + Linear(H, H, nobias)(h_{t-1}))`, `h_0 = 0`, `Linear(H, 10)` on the last state,
+/// softmax cross entropy, one update per batch, random uniform inputs and labels. Seconds per training batch.
+final class BenchSteppedRNN: Chain, UnaryLink {
+    let wx: Linear, wh: Linear, out: Linear
+    let inSize: Int, steps: Int, hidden: Int, relu: Bool
+    init(inSize: Int, steps: Int, hidden: Int, relu: Bool, identityInit: Bool) {
+        self.inSize = inSize
+        self.steps = steps
+        self.hidden = hidden
+        self.relu = relu
+        wx = Linear(inSize, hidden, initialW: identityInit ? Normal(scale: 0.001) : nil, rng: RandomState(seed: 1))
+        wh = Linear(hidden, hidden, nobias: true, initialW: identityInit ? Identity() : nil, rng: RandomState(seed: 2))
+        out = Linear(hidden, 10, rng: RandomState(seed: 3))
+    }
+    /// `x`: (batch, steps · inSize).
+    func callAsFunction(_ x: Variable) -> Variable {
+        let batch = x.shape[0]
+        let xs = x.array.reshaped(batch, steps, inSize).transposed([1, 0, 2]).contiguous()
+        var h = Variable.constant(NDArray.zeros([batch, hidden]))
+        for t in 0..<steps {
+            let z = wx(.constant(xs[t])) + wh(h)
+            h = relu ? F.relu(z) : F.tanh(z)
+        }
+        return out(h)
+    }
+}
+
+func benchSteppedRNN(_ o: Options, bench: String, inSize: Int, steps: Int, hidden: Int, relu: Bool, rmsprop: Bool, lr: Double,
+                     identityInit: Bool, batch: Int, epochExamples: Int) {
+    let model = BenchSteppedRNN(inSize: inSize, steps: steps, hidden: hidden, relu: relu, identityInit: identityInit)
+    let optimizer: Optimizer = rmsprop ? RMSprop(lr: lr, alpha: 0.99, eps: 1e-8) : SGD(lr: lr)
+    optimizer.setup(model)
+    let rng = RandomState(seed: 0)
+    let x = rng.uniform(shape: [batch, steps * inSize]), t = rng.integers(0, 10, shape: [batch])
+    var losses: [Double] = []
+    let times = time(reps: o.reps, warmup: 2) {
+        optimizer.update {
+            let loss = F.softmaxCrossEntropy(model(.constant(x)), t)
+            losses.append(loss.item())
+            return loss
+        }
+    }
+    emit(["bench": bench, "batch": batch, "steps": steps, "in_size": inSize, "hidden": hidden, "act": relu ? "relu" : "tanh",
+          "optimizer": rmsprop ? "rmsprop" : "sgd", "lr": lr, "s_per_batch": summary(times, digits: 4),
+          "implied_s_per_epoch": summary(times.map { $0 * Double(epochExamples) / Double(batch) }, digits: 1),
+          "loss_first_last": [losses.first ?? 0, losses.last ?? 0]])
+}
+
 let usage = """
     usage: catena-bench <workload> [--reps N] [--sizes a,b,...]
-    workloads: matmul, elementwise, overhead, mlp, rnnlm, gemm-shapes, npz
+    workloads: matmul, elementwise, overhead, mlp, rnnlm, irnn, patch, gemm-shapes, npz
     """
 
 do {
@@ -363,6 +413,12 @@ do {
     case "mlp": benchMLP(options)
     case "rnnlm": benchRNNLM(options)
     case "npz": benchNPZ(options)
+    case "irnn":
+        benchSteppedRNN(options, bench: "B2_pixel_irnn", inSize: 1, steps: 784, hidden: 100, relu: true, rmsprop: false, lr: 1e-6,
+                        identityInit: true, batch: 16, epochExamples: 60000)
+    case "patch":
+        benchSteppedRNN(options, bench: "B3_patch_rnn", inSize: 7, steps: 112, hidden: 128, relu: false, rmsprop: true, lr: 2e-4,
+                        identityInit: false, batch: 50, epochExamples: 5000)
     case "gemm-shapes": benchGemmShapes(options)
     case "", "--help", "help":
         print(usage)

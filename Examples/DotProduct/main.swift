@@ -38,7 +38,7 @@ func makeData(count: Int, steps: Int, low: Double, high: Double, rng: RandomStat
 }
 
 let parser = ArgumentParser(program: "dot-product", summary: "Trains a sigmoid RNN to output the dot product of two sequences given one pair per step, and reports its error against the target's variance.")
-let epochs = parser.int("--epochs", default: 10, in: 1...100_000, help: "passes over the training sequences")
+let epochs = parser.int("--epochs", default: 20, in: 1...100_000, help: "passes over the training sequences")
 let steps = parser.int("--steps", default: 10, in: 1...10_000, help: "pairs per sequence (the seed: 10)")
 let units = parser.int("--units", default: 20, in: 1...4096, help: "hidden units")
 let trainSize = parser.int("--train-size", default: 10_000, in: 1...10_000_000, help: "training sequences")

@@ -55,7 +55,7 @@ let fashion = parser.flag("--fashion", help: "Fashion-MNIST instead of MNIST (De
 let data = parser.optionalString("--data", metavar: "DIR", help: "directory holding the four IDX files (default: the standard places, see below)")
 let trainSize = parser.int("--train-size", default: 0, in: 0...60_000, help: "use only the first N training images (0: all)")
 let testSize = parser.int("--test-size", default: 0, in: 0...10_000, help: "evaluate on the first N test images (0: all)")
-let logInterval = parser.int("--log-interval", default: 100, in: 1...1_000_000, help: "iterations per log row and plot point")
+let logInterval = parser.int("--log-interval", default: 100, in: 1...1_000_000, help: "iterations per log row and plot point (and one at the end of each epoch)")
 let snapshotInterval = parser.int("--snapshot-interval", default: 1000, in: 1...1_000_000, help: "iterations between snapshots (also one per epoch)")
 let seed = parser.uint64("--seed", default: 0, help: "random seed for weights and shuffling")
 let out = parser.string("--out", default: "result-irnn", metavar: "DIR", help: "directory for the log, plots and snapshots")
@@ -91,7 +91,7 @@ runExample(parser) {
     trainer.extend(Evaluator(SerialIterator(test, batchSize: 100, repeats: false, shuffle: false), model))
     addReporting(trainer, entries: ["epoch", "iteration", "main/loss", "main/accuracy", "validation/main/loss", "validation/main/accuracy", "elapsed_time"],
                  plots: [Plot(["main/loss", "validation/main/loss"], "loss.svg"), Plot(["main/accuracy", "validation/main/accuracy"], "accuracy.svg")],
-                 xKey: "iteration", logEvery: (Double(logInterval.value), .iteration),
+                 xKey: "iteration", logEvery: { IterationsOrEpochTrigger(logInterval.value) },
                  snapshotEvery: (Double(snapshotInterval.value), .iteration), quiet: quiet.value, progressInterval: 10)
     trainer.extend(snapshot(filename: "snapshot_epoch_{epoch}"), name: "epoch_snapshot", trigger: IntervalTrigger(1, .epoch))
     print("IRNN: \(units.value) ReLU units, \(embed ? "EmbedID" : "Linear") input, SGD lr \(lr.value), clipping \(clip.value > 0 ? "at \(clip.value)" : "off"), batch \(batchSize.value), σ \(initStd.value).")
@@ -102,9 +102,9 @@ runExample(parser) {
     try requireFiniteLog(trainer, ["main/loss"])
     let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
     let done = updater.iteration - startIteration
-    let final = Evaluator(SerialIterator(test, batchSize: 100, repeats: false, shuffle: false), model).evaluate()
-    print(String(format: "%@ test accuracy after %d updates: %.4f (loss %.4f).", digits.name, updater.iteration,
-                 final["main/accuracy"] ?? .nan, final["main/loss"] ?? .nan))
+    if let accuracy = lastLogged(trainer, "validation/main/accuracy") {
+        print(String(format: "%@ test accuracy after %d updates: %.4f.", digits.name, updater.iteration, accuracy))
+    }
     if done > 0 { print(String(format: "%.4f s per batch of %d (training and evaluation included).", seconds / Double(done), batchSize.value)) }
     print("Log, plots (loss.svg, accuracy.svg) and snapshots are in \(out.value)/.")
 }

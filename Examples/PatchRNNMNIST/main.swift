@@ -82,7 +82,7 @@ runExample(parser) {
     trainer.extend(Evaluator(SerialIterator(valid, batchSize: batchSize.value, repeats: false, shuffle: false), model))
     addReporting(trainer, entries: ["epoch", "main/loss", "main/accuracy", "validation/main/loss", "validation/main/accuracy", "elapsed_time"],
                  plots: [Plot(["main/accuracy", "validation/main/accuracy"], "accuracy.svg"), Plot(["main/loss", "validation/main/loss"], "loss.svg")],
-                 xKey: "epoch", logEvery: (1, .epoch), snapshotEvery: (1, .epoch),
+                 xKey: "epoch", logEvery: { IntervalTrigger(1, .epoch) }, snapshotEvery: (1, .epoch),
                  quiet: quiet.value, progressInterval: 10)
     try resume(trainer, from: resumeFrom.value)
     let startEpoch = updater.epoch

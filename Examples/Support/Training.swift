@@ -19,16 +19,33 @@ public struct Plot {
 /// trainer snapshot every `snapshotEvery`, and `FailOnNonNumber`, so that a diverging run stops with a message
 /// and a non-zero status instead of training on NaN. (Each extension gets its own trigger: a trigger keeps state,
 /// so one instance shared by two extensions would fire for only one of them.)
-public func addReporting(_ trainer: Trainer, entries: [String], plots: [Plot], xKey: String, logEvery: (Double, TriggerUnit),
+public func addReporting(_ trainer: Trainer, entries: [String], plots: [Plot], xKey: String, logEvery: @escaping () -> Trigger,
                          snapshotEvery: (Double, TriggerUnit), quiet: Bool, progressInterval: Int) {
     trainer.extend(FailOnNonNumber())
-    trainer.extend(LogReport(trigger: IntervalTrigger(logEvery.0, logEvery.1)))
+    trainer.extend(LogReport(trigger: logEvery()))
     trainer.extend(PrintReport(entries))
     if !quiet { trainer.extend(ProgressBar(updateInterval: progressInterval)) }
     for p in plots {
-        trainer.extend(PlotReport(p.keys, xKey: xKey, trigger: IntervalTrigger(logEvery.0, logEvery.1), filename: p.filename, yScale: p.scale))
+        trainer.extend(PlotReport(p.keys, xKey: xKey, trigger: logEvery(), filename: p.filename, yScale: p.scale))
     }
     trainer.extend(snapshot(), trigger: IntervalTrigger(snapshotEvery.0, snapshotEvery.1))
+}
+
+/// Fires every `iterations` iterations and at the end of every epoch, so that a log made every N iterations also
+/// has a row with each epoch's evaluation (which an ``Evaluator`` reports when the epoch ends).
+public final class IterationsOrEpochTrigger: Trigger {
+    private let interval: IntervalTrigger
+    public init(_ iterations: Int) { interval = IntervalTrigger(Double(iterations), .iteration) }
+    public func callAsFunction(_ trainer: Trainer) -> Bool {
+        let due = interval(trainer)
+        return due || trainer.updater.isNewEpoch
+    }
+    public func serialize(_ s: Serializer) throws { try interval.serialize(s) }
+}
+
+/// The last value of `key` in the trainer's log, if any.
+public func lastLogged(_ trainer: Trainer, _ key: String) -> Double? {
+    (trainer.getExtension("LogReport") as? LogReport)?.log.last { $0[key] != nil }?[key]
 }
 
 /// Loads a trainer snapshot (if `path` is given) and says where the run continues.

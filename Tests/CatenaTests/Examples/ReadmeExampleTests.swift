@@ -52,4 +52,41 @@ final class ReadmeExampleTests: XCTestCase {
         let keys = try readNPZ(out + "/model.npz").map(\.key).sorted()
         XCTAssertEqual(keys, ["predictor/l1/W", "predictor/l1/b", "predictor/l2/W", "predictor/l2/b"])
     }
+
+    /// The "Data sets" and "Recurrent networks" sections, on a small text (the README reads a license file) and
+    /// for two epochs.
+    func testTheRecurrentNetworksTourRunsAndLearns() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("catena-readme-rnn-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let text = String(repeating: "the program is free software . you can redistribute it and modify it . ", count: 30)
+        try text.write(toFile: dir + "/text.txt", atomically: true, encoding: .utf8)
+        let corpus = try loadTextCorpus([dir + "/text.txt"], level: .word, vocabularySize: 8000)
+        XCTAssertEqual(corpus.vocabulary.count, 13)   // 12 distinct tokens and <unk>
+
+        let rnn = SimpleRNN(7, 128, activation: .tanh, lateralInit: Identity())
+        let irnn = SimpleRNN.irnn(1, 100)
+        XCTAssertEqual(irnn.lateral.W.array.toDoubles(), NDArray.eye(100).toDoubles())
+        rnn.resetState()
+        let x0 = Variable(testArray([4, 7])), x1 = Variable(testArray([4, 7], offset: 1))
+        var h = rnn(x0)
+        XCTAssertEqual(h.shape, [4, 128])
+        h = rnn(x1)
+        XCTAssertEqual(h.shape, [4, 128])
+
+        let lm = RNNLanguageModel(vocabularySize: corpus.vocabulary.count, units: 100, cell: .rnn)
+        let model = Classifier(lm)
+        let optimizer = SGD(lr: 0.3)
+        optimizer.setup(model)
+        optimizer.addHook(GradientClipping(threshold: 5))
+        let updater = BPTTUpdater(iterator: ParallelSequentialIterator(corpus.train, batchSize: 10), optimizer: optimizer, bpropLen: 20)
+        let trainer = Trainer(updater: updater, stopTrigger: IntervalTrigger(10, .epoch), out: dir + "/result")
+        trainer.extend(ReduceLROnPlateau("main/loss", factor: 0.5, comparison: .previous))
+        trainer.extend(LogReport())
+        try trainer.run()
+        let log = (trainer.getExtension("LogReport") as! LogReport).log
+        XCTAssertEqual(log.count, 10)
+        // A repeated sentence: the loss falls well below the uniform guess, log(13).
+        XCTAssertLessThan(log.last!["main/loss"]!, 0.5 * Foundation.log(13.0))
+    }
 }
