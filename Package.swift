@@ -26,8 +26,9 @@ let package = Package(
         .executableTarget(name: "RNNLM", dependencies: ["Catena", "ExampleSupport"], path: "Examples/RNNLM"),
         .executableTarget(name: "DotProduct", dependencies: ["Catena", "ExampleSupport"], path: "Examples/DotProduct"),
         .testTarget(name: "CatenaTests", dependencies: ["Catena"], path: "Tests/CatenaTests",
-                    // NumPy and Chainer files read by the serializer tests, and the script that wrote them.
-                    exclude: ["Fixtures"]),
+                    // NumPy and Chainer files read by the serializer tests, and the script that wrote them; the inputs
+                    // the fuzzer found crashes with, replayed by FuzzRegressionTests.
+                    exclude: ["Fixtures", "Fuzz/Regressions"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -22,8 +22,12 @@ public struct DatasetError: Error, CustomStringConvertible, Equatable {
 ///   compressed file is checked as it inflates, so a damaged or lying one never makes Catena allocate more than its
 ///   header describes).
 public func readIDX(_ path: String) throws -> NDArray {
-    let data = try readWholeFile(path)
-    return try data.withUnsafeBytes { raw -> NDArray in
+    try decodeIDX(try readWholeFile(path), source: path)
+}
+
+/// An IDX array from the bytes of a file (plain or gzip); errors name `path`.
+func decodeIDX(_ data: Data, source path: String) throws -> NDArray {
+    try data.withUnsafeBytes { raw -> NDArray in
         let failure: (String) -> Error = { DatasetError("\(path): \($0)") }
         if Gzip.isGzip(raw) {
             // The header first (at most 4 + 4·255 bytes), then exactly the size it describes.

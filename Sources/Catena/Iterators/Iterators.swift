@@ -19,6 +19,13 @@ public protocol DatasetIterator: AnyObject, Serializable {
     var repeats: Bool { get }
     /// Starts again from the beginning of the data.
     func reset()
+    /// How many batches `next()` has returned since the start (or the last `reset()`), when the iterator can tell
+    /// exactly; nil otherwise. Updaters use it to check a loaded snapshot.
+    var batchesTaken: Int? { get }
+}
+
+extension DatasetIterator {
+    public var batchesTaken: Int? { nil }
 }
 
 /// Reads examples in order or shuffled, `batchSize` at a time (Chainer's `SerialIterator`).
@@ -99,9 +106,16 @@ public final class SerialIterator<D: Dataset>: DatasetIterator {
 
     /// Chainer's keys (`current_position`, `epoch`, `is_new_epoch`, `order`, `previous_epoch_detail`) plus the
     /// shuffling generator's state under `rng/state`.
+    /// For a repeating iterator, the examples read so far divided by the batch size, when that is exact.
+    public var batchesTaken: Int? {
+        guard repeats, dataset.count > 0 else { return nil }
+        let read = epoch * dataset.count + currentPosition
+        return read % batchSize == 0 ? read / batchSize : nil
+    }
+
     public func serialize(_ s: Serializer) throws {
-        try s("current_position", &currentPosition)
-        try s("epoch", &epoch)
+        try s("current_position", &currentPosition, in: 0...Swift.max(dataset.count, 0))
+        try s("epoch", &epoch, in: 0...(maximumSavedCounter / Swift.max(dataset.count, 1)))
         try s("is_new_epoch", &isNewEpoch)
         if shuffle {
             var o = order ?? []
@@ -177,11 +191,16 @@ public final class ParallelSequentialIterator<D: Dataset>: DatasetIterator {
 
     /// Chainer's keys (`iteration`, `epoch`, `previous_epoch_detail`) plus `is_new_epoch`, which Chainer leaves out
     /// (read only when present, so Chainer's snapshots load).
+    public var batchesTaken: Int? { iteration }
+
     public func serialize(_ s: Serializer) throws {
-        try s("iteration", &iteration)
-        try s("epoch", &epoch)
+        try s("iteration", &iteration, in: 0...(maximumSavedCounter / batchSize))
+        try s.counter("epoch", &epoch)
         try s("previous_epoch_detail", &previous)
         if !s.isLoading || s.contains("is_new_epoch") { try s("is_new_epoch", &isNewEpoch) }
+        if s.isLoading && epoch != iteration * batchSize / dataset.count {
+            throw SerializationError("key 'epoch': \(epoch) does not match iteration \(iteration) of \(batchSize) streams over \(dataset.count) tokens (epoch \(iteration * batchSize / dataset.count))")
+        }
     }
 }
 

@@ -33,11 +33,47 @@ extension Link: Serializable {
     }
 }
 
-/// Saves or loads an RNN's state variable (None when there is none) under `key`.
-func serializeState(_ s: Serializer, _ key: String, _ v: inout Variable?) throws {
-    var a = v?.array
-    try s(key, &a, dtype: v?.dtype ?? .float32)
-    if s.isLoading { v = a.map { Variable($0) } }
+/// Saves or loads the recurrent states `states` of a link (`[("c", c), ("h", h)]` for an LSTM), each as an
+/// array or None, for a link that opted into saving them (`serializesState`).
+///
+/// Loading checks the states against the link before keeping any: each must be a float array of shape
+/// `(batch, units)`, all of one shape, and of the shape of the link's current state when it has one (a state
+/// saved with another batch size). A mismatch throws, naming the key and both shapes — or, when
+/// `discardMismatch` (the link's `discardsMismatchedState`), drops the states with a warning, so that the next
+/// call starts from a fresh state.
+func serializeRecurrentState(_ s: Serializer, _ states: inout [(key: String, value: Variable?)], units: Int, link: String,
+                             discardMismatch: Bool) throws {
+    var loaded: [NDArray?] = []
+    for (key, v) in states {
+        var a = v?.array
+        try s(key, &a, dtype: v?.dtype ?? .float32)
+        loaded.append(a)
+    }
+    guard s.isLoading else { return }
+    var problem: String?
+    let present = loaded.compactMap { $0 }
+    if present.count != 0 && present.count != states.count {
+        problem = "the snapshot holds \(zip(states, loaded).filter { $0.1 != nil }.map(\.0.key)) of \(states.map(\.key)) for \(link)"
+    }
+    for ((key, current), a) in zip(states, loaded) where problem == nil {
+        guard let a else { continue }
+        if a.ndim != 2 || a.shape[1] != units || !a.dtype.isFloatingPoint {
+            problem = "key '\(key)': \(link) has \(units) units, so its state has shape (batch, \(units)); the snapshot's is \(a.shape) (\(a.dtype))"
+        } else if let current, current.shape != a.shape {
+            problem = "key '\(key)': the snapshot's state has shape \(a.shape), \(link)'s current state \(current.shape) (another batch size)"
+        } else if a.shape != present[0].shape {
+            problem = "key '\(key)': the snapshot's states of \(link) have different shapes, \(present[0].shape) and \(a.shape)"
+        }
+    }
+    if let problem {
+        if !discardMismatch {
+            throw SerializationError(problem + "; call resetState() and load the model without its state, or set discardsMismatchedState")
+        }
+        printWarning("snapshot: \(problem); the state is dropped (discardsMismatchedState)")
+        for i in states.indices { states[i].value = nil }
+        return
+    }
+    for i in states.indices { states[i].value = loaded[i].map { Variable($0) } }
 }
 
 extension Parameter {
@@ -51,25 +87,47 @@ extension Parameter {
 }
 
 extension UpdateRule {
-    /// Saves or loads `t` and the state arrays (Chainer's `UpdateRule.serialize`). State that was never created
-    /// is created from `param` before loading, or left out if the file has none.
+    /// Saves or loads `t` and the state arrays (Chainer's `UpdateRule.serialize`).
+    ///
+    /// A rule that has no state yet (never updated) saves each state array as None. Loading into such a rule
+    /// reads every state array, checked against the parameter's shape; if the file holds None for them (it was
+    /// saved before the first update), the state stays unset and is created on the first update, as in Chainer.
+    /// As in Chainer too, every state array of an enabled rule must be in the file: loading an SGD snapshot into
+    /// Adam fails on the missing `m` under a strict load, rather than starting Adam with fresh moments. A disabled
+    /// rule's missing state is left to be created on first use.
     public func serialize(_ s: Serializer, param: Parameter) throws {
-        try s("t", &t)
-        for name in stateNames {
-            if s.isLoading && state[name] == nil {
-                if !s.contains(name) { continue }
-                if param.isInitialized && state.isEmpty { initState(param) }
+        try s.counter("t", &t)
+        if !s.isLoading || !state.isEmpty {
+            for name in stateNames {
+                if var a = state[name] {
+                    try s(name, &a)
+                    state[name] = a
+                } else {
+                    var none: NDArray? = nil
+                    try s(name, &none, dtype: param.initialDType)
+                }
             }
-            var v = state[name]
-            if let current = v {
-                var a = current
-                try s(name, &a)
-                v = a
-            } else {
-                try s(name, &v, dtype: param.initialDType)
-            }
-            state[name] = v
+            return
         }
+        var loaded: [String: NDArray] = [:]
+        var complete = true
+        for name in stateNames {
+            if !enabled && !s.contains(name) {
+                complete = false
+                continue
+            }
+            var v: NDArray? = nil
+            try s(name, &v, dtype: param.initialDType)   // a missing key throws under a strict load
+            guard let a = v else {
+                complete = false
+                continue
+            }
+            if param.isInitialized && a.shape != param.shape {
+                throw SerializationError("key '\(name)': shape \(a.shape) (\(a.dtype)) in the file, \(param.shape) (\(param.dtype)) for the parameter's \(type(of: self)) state")
+            }
+            loaded[name] = a
+        }
+        if complete && !loaded.isEmpty { state = loaded }
     }
 }
 
@@ -77,8 +135,8 @@ extension Optimizer: Serializable {
     /// Saves or loads `t`, `epoch` and every parameter's rule under its path (Chainer's `Optimizer.serialize`);
     /// hyperparameters are not saved, as in Chainer.
     public func serialize(_ s: Serializer) throws {
-        try s("t", &t)
-        try s("epoch", &epoch)
+        try s.counter("t", &t)
+        try s.counter("epoch", &epoch)
         guard let target else { return }
         for (path, p) in target.namedParams() {
             try p.updateRule?.serialize(s[path], param: p)
@@ -91,6 +149,12 @@ extension RandomState: Serializable {
     public func serialize(_ s: Serializer) throws {
         var a = stateArray
         try s("state", &a)
-        if s.isLoading { stateArray = a }
+        if s.isLoading {
+            // xoshiro256** never leaves the all-zero state: a generator loaded into it would return 0 forever.
+            if a.toArray(as: Int64.self).prefix(4).allSatisfy({ $0 == 0 }) {
+                throw SerializationError("key 'state': an all-zero generator state (a generator never has one)")
+            }
+            stateArray = a
+        }
     }
 }

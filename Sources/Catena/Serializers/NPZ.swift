@@ -9,7 +9,7 @@ import Darwin
 /// Reads an `.npz` file (a zip of `.npy` arrays, as written by `numpy.savez`, `numpy.savez_compressed` or
 /// Chainer's `save_npz`) into its keys and values, in archive order. Keys are the entry names without `.npy`.
 /// - Throws: ``SerializationError`` naming the file and what is wrong with it (missing, not a zip archive,
-///   truncated, a bad CRC, an `.npy` header that does not match its data).
+///   truncated, a bad CRC, a key stored twice, an `.npy` header that does not match its data).
 public func readNPZ(_ path: String) throws -> [(key: String, value: SerializedValue)] {
     guard let data = FileManager.default.contents(atPath: path) else {
         var isDir: ObjCBool = false
@@ -18,9 +18,16 @@ public func readNPZ(_ path: String) throws -> [(key: String, value: SerializedVa
         }
         throw SerializationError("\(path): no such file")
     }
-    let entries = try Zip.read(Array(data), source: path)
+    return try decodeNPZ(Array(data), source: path)
+}
+
+/// The keys and values of an `.npz` archive held in memory; errors name `source`.
+func decodeNPZ(_ bytes: [UInt8], source path: String) throws -> [(key: String, value: SerializedValue)] {
+    let entries = try Zip.read(bytes, source: path)
+    var seen = Set<String>()
     return try entries.map { e in
         let key = e.name.hasSuffix(".npy") ? String(e.name.dropLast(4)) : e.name
+        if !seen.insert(key).inserted { throw SerializationError("\(path): the archive holds the key '\(key)' twice") }
         return (key: key, value: try NPY.decode(e.data, source: "\(path): entry '\(e.name)'"))
     }
 }

@@ -1,7 +1,7 @@
 import Foundation
 
 /// A value stored under one key of a serialized object: an array, a string, or nothing (Chainer's `None`).
-public enum SerializedValue: Equatable {
+public enum SerializedValue: Equatable, Sendable {
     case array(NDArray)
     case string(String)
     case none
@@ -48,7 +48,24 @@ public protocol Serializer: AnyObject {
     /// When loading, whether a value is stored under `key` (for state that may legitimately be absent); always
     /// true when saving.
     func contains(_ key: String) -> Bool
+    /// When loading, the names of the children stored directly below this serializer's path (`["LogReport",
+    /// "ProgressBar"]` below `extensions`), so that an object can tell which saved parts it has no counterpart for;
+    /// empty when saving.
+    func storedChildren() -> [String]
+    /// When loading, marks every value stored under `key` as used, so that a strict load does not refuse them as
+    /// unexpected (saved state the object knowingly leaves out). Does nothing when saving.
+    func skip(_ key: String)
 }
+
+extension Serializer {
+    public func storedChildren() -> [String] { [] }
+    public func skip(_ key: String) {}
+}
+
+/// The largest value a saved counter (an iteration, a step count, an epoch) may have: 2^53, far beyond any real
+/// run, and small enough that the arithmetic done with counters (times a batch size, as a `Double`) is exact and
+/// cannot overflow.
+public let maximumSavedCounter = 1 << 53
 
 /// What an object expects to find under a key when loading.
 public enum ValueExpectation: Sendable {
@@ -95,6 +112,22 @@ extension Serializer {
         try serializeValue(key, &v, expect: .integer)
         if isLoading, case .array(let a) = v { value = Int(a.astype(.int64).toArray(as: Int64.self)[0]) }
     }
+
+    /// An integer that must lie in `range` when loaded (a counter, a position): a value outside it throws, naming
+    /// the key, instead of overflowing or indexing out of range later.
+    public func callAsFunction(_ key: String, _ value: inout Int, in range: ClosedRange<Int>) throws {
+        var v = value
+        try self(key, &v)
+        if isLoading {
+            if !range.contains(v) {
+                throw SerializationError("key '\(key)': \(v) is outside \(range.lowerBound)...\(range.upperBound)")
+            }
+            value = v
+        }
+    }
+
+    /// A saved counter: ``callAsFunction(_:_:in:)`` over `0...maximumSavedCounter`.
+    public func counter(_ key: String, _ value: inout Int) throws { try self(key, &value, in: 0...maximumSavedCounter) }
 
     /// A float, stored as a 0-d float64 array.
     public func callAsFunction(_ key: String, _ value: inout Double) throws {
@@ -204,30 +237,58 @@ public final class DictionaryDeserializer: Serializer {
     /// Putting back a backup taken from the same object: every stored value is taken as it is, unchecked (a lazy
     /// parameter the failed load initialised goes back to None, an array back to its old shape).
     private let restoring: Bool
+    /// The length of the `path:` the load was given, at the start of every key.
+    private let rootPrefixLength: Int
 
-    init(values: [String: SerializedValue], path: String, strict: Bool, source: String, reads: Reads, restoring: Bool = false) {
+    init(values: [String: SerializedValue], path: String, strict: Bool, source: String, reads: Reads, restoring: Bool = false,
+         rootPrefixLength: Int? = nil) {
         self.values = values
         self.path = path
         self.strict = strict
         self.source = source
         self.reads = reads
         self.restoring = restoring
+        self.rootPrefixLength = rootPrefixLength ?? path.count
     }
 
     public var isLoading: Bool { true }
 
     public subscript(key: String) -> Serializer {
         DictionaryDeserializer(values: values, path: path + DictionarySerializer.clean(key) + "/", strict: strict, source: source, reads: reads,
-                               restoring: restoring)
+                               restoring: restoring, rootPrefixLength: rootPrefixLength)
     }
 
     public func contains(_ key: String) -> Bool { values[path + DictionarySerializer.clean(key)] != nil }
+
+    public func storedChildren() -> [String] {
+        var seen = Set<String>(), out: [String] = []
+        for k in values.keys.sorted() where k.hasPrefix(path) {
+            let rest = k.dropFirst(path.count)
+            guard let name = rest.split(separator: "/", maxSplits: 1).first.map(String.init), rest.contains("/") else { continue }
+            if seen.insert(name).inserted { out.append(name) }
+        }
+        return out
+    }
+
+    public func skip(_ key: String) {
+        let prefix = path + DictionarySerializer.clean(key)
+        for k in values.keys where k == prefix || k.hasPrefix(prefix + "/") { reads.keys.insert(k) }
+    }
+
+    /// For a key that is not in the file: the `path:` under which the file has it, when it does (a model saved
+    /// inside a trainer snapshot, or the other way round).
+    private func pathHint(forMissing full: String) -> String {
+        let relative = String(full.dropFirst(rootPrefixLength))
+        guard let found = values.keys.filter({ $0 == relative || $0.hasSuffix("/" + relative) }).min(by: { $0.count < $1.count }) else { return "" }
+        let prefix = String(found.dropLast(relative.count))
+        return "; the file has it as '\(found)': pass path: \"\(prefix)\""
+    }
 
     public func serializeValue(_ key: String, _ value: inout SerializedValue, expect: ValueExpectation) throws {
         let full = path + DictionarySerializer.clean(key)
         guard let stored = values[full] else {
             if !strict { return }
-            throw SerializationError("\(source): missing key '\(full)'")
+            throw SerializationError("\(source): missing key '\(full)'\(pathHint(forMissing: full))")
         }
         reads.keys.insert(full)
         if restoring {

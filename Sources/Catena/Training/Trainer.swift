@@ -155,6 +155,7 @@ public final class Trainer {
         } catch {
             throw TrainingError("cannot create the output directory '\(out)': \(error.localizedDescription)")
         }
+        removeStaleTemporaryFiles(in: out)
         let ordered = entries.enumerated().sorted { a, b in
             a.element.priority != b.element.priority ? a.element.priority > b.element.priority : a.offset < b.offset
         }.map(\.element)
@@ -199,10 +200,29 @@ final class NeverTrigger: Trigger {
 extension Trainer: Serializable {
     /// Chainer's snapshot layout: `updater/…`, `stop_trigger/…`, `extensions/<name>/…`,
     /// `extension_triggers/<name>/…` (in the order extensions were added) and `_snapshot_elapsed_time`.
+    ///
+    /// A trainer may resume from a snapshot made with a different set of extensions (a run with a progress bar
+    /// resumed with `--quiet`, or the other way round): the saved state of an extension this trainer lacks is
+    /// left unused, and an extension of this trainer that the snapshot does not have starts afresh; each is
+    /// reported on standard error. Everything else must match.
     public func serialize(_ s: Serializer) throws {
         try updater.serialize(s["updater"])
         try stopTrigger.serialize(s["stop_trigger"])
+        var stored = Set<String>()
+        if s.isLoading {
+            let ours = Set(entries.map(\.name))
+            stored = Set(s["extensions"].storedChildren() + s["extension_triggers"].storedChildren())
+            for name in stored.sorted() where !ours.contains(name) {
+                s["extensions"].skip(name)
+                s["extension_triggers"].skip(name)
+                printWarning("snapshot: ignoring the saved state of extension '\(name)', which this trainer does not have")
+            }
+        }
         for e in entries {
+            if s.isLoading && !stored.contains(e.name) {
+                printWarning("snapshot: extension '\(e.name)' is not in the snapshot; it starts afresh")
+                continue
+            }
             try e.ext.serialize(s["extensions"][e.name])
             try e.trigger.serialize(s["extension_triggers"][e.name])
         }
@@ -211,6 +231,9 @@ extension Trainer: Serializable {
         if !s.isLoading || s.contains("_global_rng/state") { try RandomState.global.serialize(s["_global_rng"]) }
         var elapsed = elapsedTime
         try s("_snapshot_elapsed_time", &elapsed)
-        if s.isLoading { elapsedBeforeResume = elapsed }
+        if s.isLoading {
+            if !(elapsed.isFinite && elapsed >= 0) { throw SerializationError("key '_snapshot_elapsed_time': \(elapsed) is not a time") }
+            elapsedBeforeResume = elapsed
+        }
     }
 }

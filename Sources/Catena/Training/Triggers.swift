@@ -61,7 +61,7 @@ public final class IntervalTrigger: Trigger {
     public var trainingLength: (Double, TriggerUnit)? { (period, unit) }
 
     public func serialize(_ s: Serializer) throws {
-        try s("previous_iteration", &previousIteration)
+        try s.counter("previous_iteration", &previousIteration)
         try s("previous_epoch_detail", &previousEpochDetail)
     }
 }
@@ -97,7 +97,7 @@ public final class ManualScheduleTrigger: Trigger {
     public var trainingLength: (Double, TriggerUnit)? { (points.max()!, unit) }
 
     public func serialize(_ s: Serializer) throws {
-        try s("previous_iteration", &previousIteration)
+        try s.counter("previous_iteration", &previousIteration)
         try s("previous_epoch_detail", &previousEpochDetail)
         try s("finished", &finished)
     }
@@ -164,7 +164,7 @@ public final class BestValueTrigger: Trigger {
         var x = summary.sum, x2 = summary.sumOfSquares, n = summary.count
         try s["summary"]("_x", &x)
         try s["summary"]("_x2", &x2)
-        try s["summary"]("_n", &n)
+        try s["summary"].counter("_n", &n)
         if s.isLoading { summary = Summary(sum: x, sumOfSquares: x2, count: n) }
         try s("best_value", &bestValue)
     }
@@ -228,11 +228,11 @@ public final class EarlyStoppingTrigger: Trigger {
         try checkTrigger.serialize(s["check_trigger"])
         try maxTrigger.serialize(s["max_trigger"])
         try s("best", &best)
-        try s("count", &count)
+        try s.counter("count", &count)
         var x = summary.sum, x2 = summary.sumOfSquares, n = summary.count
         try s("_x", &x)
         try s("_x2", &x2)
-        try s("_n", &n)
+        try s.counter("_n", &n)
         if s.isLoading { summary = Summary(sum: x, sumOfSquares: x2, count: n) }
     }
 }

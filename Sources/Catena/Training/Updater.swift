@@ -93,12 +93,25 @@ open class StandardUpdater<I: DatasetIterator>: Updater {
 
     public func finalize() {}
 
+    /// How many batches one iteration takes from the iterator (1; ``BPTTUpdater``'s `bpropLen`).
+    open var batchesPerIteration: Int { 1 }
+
     /// Chainer's layout: `iterator:main/…`, `optimizer:main/…`, `model:main/…`, `iteration`.
+    ///
+    /// Loading checks that the iteration count agrees with how far the iterator has read (for iterators that
+    /// count their batches, ``DatasetIterator/batchesTaken``), so that a damaged or edited counter is refused
+    /// instead of ending a run that trained nothing, or overflowing later.
     open func serialize(_ s: Serializer) throws {
         try iterator.serialize(s["iterator:main"])
         try optimizer.serialize(s["optimizer:main"])
-        if let target = optimizer.target { try target.serialize(s["model:main"]) }
-        try s("iteration", &iteration)
+        if let target = optimizer.target {
+            try target.serialize(s["model:main"])
+            if s.isLoading { try checkLoadedRecurrentStates(target, batch: iterator.batchSize, key: "model:main") }
+        }
+        try s.counter("iteration", &iteration)
+        if s.isLoading, let taken = iterator.batchesTaken, taken != iteration * batchesPerIteration {
+            throw SerializationError("key 'iteration': the updater is at iteration \(iteration) (\(iteration * batchesPerIteration) batches) but its iterator has read \(taken) batches; the snapshot is inconsistent")
+        }
     }
 }
 
@@ -125,6 +138,8 @@ public final class BPTTUpdater<I: DatasetIterator>: StandardUpdater<I> {
         self.bpropLen = bpropLen
         super.init(iterator: iterator, optimizer: optimizer, converter: converter, lossFunction: lossFunction, autoNewEpoch: false)
     }
+
+    public override var batchesPerIteration: Int { bpropLen }
 
     public override func updateCore() throws {
         guard optimizer.target != nil else { throw TrainingError("BPTTUpdater: the optimizer has no target; call setup(_:)") }

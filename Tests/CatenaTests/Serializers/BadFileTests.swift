@@ -209,3 +209,192 @@ final class BadFileTests: TemporaryDirectoryTestCase {
         XCTAssertEqual(SerializedValue.array(model.l2.W.array), .array(l2Before))
     }
 }
+
+// MARK: - Hostile files: every size, count and offset a file declares is checked before it is used
+
+extension BadFileTests {
+    /// An `.npy` file with the given header dictionary and body.
+    private func npy(_ header: String, _ body: [UInt8]) -> [UInt8] { NPY.preamble(header) + body }
+
+    /// Offsets in an archive written by `Zip.write` with one entry (no ZIP64): the central directory entry.
+    private func centralDirectory(_ zip: [UInt8]) -> Int {
+        let eocd = zip.count - 22
+        return Int(zip[eocd + 16]) | Int(zip[eocd + 17]) << 8 | Int(zip[eocd + 18]) << 16 | Int(zip[eocd + 19]) << 24
+    }
+
+    private func put32(_ v: UInt32, _ bytes: inout [UInt8], at o: Int) {
+        for i in 0..<4 { bytes[o + i] = UInt8(truncatingIfNeeded: v >> (8 * UInt32(i))) }
+    }
+
+    func testHostileNPYHeadersAreRefused() throws {
+        let dir = dirs.make("hostile-npy")
+        let cases: [(String, [UInt8], [String])] = [
+            ("empty-descr", npy("{'descr': '', 'fortran_order': False, 'shape': (2,), }", [0, 0, 0, 0, 0, 0, 0, 0]), ["dtype descriptor", "empty"]),
+            ("one-char-descr", npy("{'descr': '<', 'fortran_order': False, 'shape': (1,), }", [0, 0, 0, 0]), ["empty or incomplete"]),
+            ("overflow", npy("{'descr': '<f8', 'fortran_order': False, 'shape': (4294967296, 4294967296, 4294967296), }", []), ["overflows"]),
+            ("huge", npy("{'descr': '<f4', 'fortran_order': False, 'shape': (4611686018427387904,), }", [1, 2, 3, 4]), ["overflows"]),
+            ("claims", npy("{'descr': '<f4', 'fortran_order': False, 'shape': (1152921504606846976,), }", [1, 2, 3, 4]), ["header promises", "has 4 bytes"]),
+            ("negative", npy("{'descr': '<f4', 'fortran_order': False, 'shape': (-1,), }", []), ["bad shape"]),
+            ("string", npy("{'descr': '<U99999999999999999', 'fortran_order': False, 'shape': (), }", [65, 0, 0, 0]), ["a string of 99999999999999999 characters"]),
+            ("fortran", npy("{'descr': '<f4', 'fortran_order': maybe, 'shape': (1,), }", [0, 0, 0, 0]), ["fortran_order"]),
+            ("header-len", [0x93] + Array("NUMPY".utf8) + [2, 0, 0xFF, 0xFF, 0xFF, 0x7F], ["header is truncated"]),
+        ]
+        for (name, bytes, fragments) in cases {
+            let path = dir + "/" + name + ".npy"
+            try Data(bytes).write(to: URL(fileURLWithPath: path))
+            assertSerializationError([path] + fragments) { _ = try loadNPY(path) }
+            // The same bytes as an entry of a snapshot: refused, and the trainer is left as it was.
+            var entries = try goodEntries(dirs.make("good"))
+            entries.removeAll { $0.key == "updater/model:main/predictor/l2/b" }
+            var zipEntries = entries.map { Zip.Entry(name: $0.key + ".npy", data: NPY.encode($0.value)) }
+            zipEntries.append(Zip.Entry(name: "updater/model:main/predictor/l2/b.npy", data: bytes))
+            let file = dir + "/" + name + ".npz"
+            try Data(Zip.write(zipEntries, compress: true)).write(to: URL(fileURLWithPath: file))
+            try assertRejected(file, ["entry 'updater/model:main/predictor/l2/b.npy'"] + fragments)
+        }
+    }
+
+    func testHostileZipDirectoriesAreRefused() throws {
+        let dir = dirs.make("hostile-zip")
+        let base = Zip.write([Zip.Entry(name: "a.npy", data: NPY.encode(.array(testArray([4]))))], compress: false)
+        let cd = centralDirectory(base), eocd = base.count - 22
+        func variant(_ name: String, _ edit: (inout [UInt8]) -> Void) throws -> String {
+            var b = base
+            edit(&b)
+            let path = dir + "/" + name + ".npz"
+            try Data(b).write(to: URL(fileURLWithPath: path))
+            return path
+        }
+        // Sizes and offsets past the end of the file.
+        let bigSize = try variant("csize") { put32(0xFFFF_FFF0, &$0, at: cd + 20) }
+        assertSerializationError([bigSize, "entry 'a.npy'", "truncated"]) { _ = try readNPZ(bigSize) }
+        let badLocal = try variant("local") { put32(0x7FFF_FFFF, &$0, at: cd + 42) }
+        assertSerializationError([badLocal, "truncated"]) { _ = try readNPZ(badLocal) }
+        let badDir = try variant("dir") { put32(0x7FFF_FFF0, &$0, at: eocd + 16) }
+        assertSerializationError([badDir, "central directory"]) { _ = try readNPZ(badDir) }
+        // A count no directory of this size can hold.
+        let many = try variant("count") { $0[eocd + 10] = 0xF0; $0[eocd + 11] = 0xFF }
+        assertSerializationError([many, "claims 65520 entries"]) { _ = try readNPZ(many) }
+        // ZIP64: a locator and record whose 64-bit fields have the top bit set (negative as Int).
+        var zip64 = Array(base[..<eocd])
+        let record = zip64.count
+        zip64 += [0x50, 0x4B, 0x06, 0x06] + [UInt8](repeating: 0, count: 52)
+        for i in 0..<8 { zip64[record + 32 + i] = 0xFF }   // entry count 2^64 - 1
+        zip64 += [0x50, 0x4B, 0x06, 0x07, 0, 0, 0, 0] + (0..<8).map { UInt8(truncatingIfNeeded: record >> (8 * $0)) } + [1, 0, 0, 0]
+        zip64 += Array(base[eocd...])
+        for i in 0..<2 { zip64[zip64.count - 22 + 10 + i] = 0xFF }
+        let negative = dir + "/zip64.npz"
+        try Data(zip64).write(to: URL(fileURLWithPath: negative))
+        assertSerializationError([negative, "ZIP64 entry count", "too large"]) { _ = try readNPZ(negative) }
+        // A declared size DEFLATE could never expand to from the compressed size.
+        let deflated = Zip.write([Zip.Entry(name: "a.npy", data: NPY.encode(.array(NDArray.zeros([4000]))))], compress: true)
+        var inflated = deflated
+        put32(0xFFFF_FFF0, &inflated, at: centralDirectory(deflated) + 24)
+        let claims = dir + "/claims.npz"
+        try Data(inflated).write(to: URL(fileURLWithPath: claims))
+        assertSerializationError([claims, "more than DEFLATE can expand to"]) { _ = try readNPZ(claims) }
+        // A key stored twice.
+        let twice = dir + "/twice.npz"
+        let e = Zip.Entry(name: "a.npy", data: NPY.encode(.array(testArray([2]))))
+        try Data(Zip.write([e, e], compress: false)).write(to: URL(fileURLWithPath: twice))
+        assertSerializationError([twice, "'a' twice"]) { _ = try readNPZ(twice) }
+    }
+
+    /// A decompression bomb: 64 MiB of zeros in about 420 KB, behind a directory that says 1000 bytes. Inflation
+    /// stops at 1000 bytes, so memory stays flat (checked in a child process by its peak resident size).
+    func testADecompressionBombIsStoppedAtTheDeclaredSize() throws {
+        let dir = dirs.make("bomb")
+        let path = dir + "/bomb.npz"
+        try Data(BadFileTests.bombArchive(size: 64 << 20, declared: 1000)).write(to: URL(fileURLWithPath: path))
+        XCTAssertLessThan(FileManager.default.contents(atPath: path)!.count, 450_000)
+        assertSerializationError([path, "entry 'a.npy'", "inflates to more than the 1000 bytes"]) { _ = try readNPZ(path) }
+        let (stderr, status) = runChildScenario("bomb-rss", env: ["CATENA_BOMB": path])
+        XCTAssertEqual(status, 0, stderr)
+        guard let growth = stderr.split(separator: "\n").first(where: { $0.hasPrefix("rss-growth-kb=") }).flatMap({ Int($0.dropFirst(14)) }) else {
+            return XCTFail("no measurement: \(stderr)")
+        }
+        XCTAssertLessThan(growth, 16 << 10, "peak memory grew by \(growth) KB while refusing a 64 MiB bomb")
+        // The control: the same data declared truthfully is inflated, and the measurement sees its 64 MiB.
+        let honest = dir + "/honest.npz"
+        try Data(BadFileTests.bombArchive(size: 64 << 20, declared: 64 << 20)).write(to: URL(fileURLWithPath: honest))
+        let control = runChildScenario("bomb-rss", env: ["CATENA_BOMB": honest]).stderr
+        let controlGrowth = control.split(separator: "\n").first(where: { $0.hasPrefix("rss-growth-kb=") }).flatMap { Int($0.dropFirst(14)) } ?? 0
+        XCTAssertGreaterThan(controlGrowth, 32 << 10, control)
+    }
+
+    /// A one-entry archive whose DEFLATE data expands to `size` zero bytes, with `declared` as its uncompressed size.
+    static func bombArchive(size: Int, declared: Int) -> [UInt8] {
+        var w = Deflater.BitWriter()
+        w.write(1, 1)
+        w.write(1, 2)
+        w.writeLiteral(0)
+        var produced = 1
+        while produced + 258 <= size {
+            w.writeLength(258)
+            w.writeDistance(1)
+            produced += 258
+        }
+        while produced < size { w.writeLiteral(0); produced += 1 }
+        w.writeLiteral(256)
+        w.flush()
+        var zip = Zip.write([Zip.Entry(name: "a.npy", data: [UInt8](repeating: 0, count: 8))], compress: false)
+        // Replace the stored payload with the bomb, as a deflated entry declaring `declared` bytes.
+        let name = Array("a.npy".utf8)
+        var local: [UInt8] = [0x50, 0x4B, 0x03, 0x04, 20, 0, 0, 0, 8, 0, 0, 0, 0x21, 0]
+        func le32(_ v: Int) -> [UInt8] { (0..<4).map { UInt8(truncatingIfNeeded: v >> (8 * $0)) } }
+        local += le32(0) + le32(w.bytes.count) + le32(declared) + [UInt8(name.count), 0, 0, 0] + name + w.bytes
+        var central: [UInt8] = [0x50, 0x4B, 0x01, 0x02, 20, 0, 20, 0, 0, 0, 8, 0, 0, 0, 0x21, 0]
+        central += le32(0) + le32(w.bytes.count) + le32(declared) + [UInt8(name.count), 0, 0, 0, 0, 0, 0, 0, 0, 0] + le32(0) + le32(0) + name
+        zip = local + central + [0x50, 0x4B, 0x05, 0x06, 0, 0, 0, 0, 1, 0, 1, 0] + le32(central.count) + le32(local.count) + [0, 0]
+        return zip
+    }
+
+    func testAMissingKeyNamesThePathThatWouldLoadIt() throws {
+        let dir = dirs.make("hint")
+        let file = dir + "/classifier.npz"
+        try saveNPZ(file, Classifier(MLP(seed: 1)))
+        assertSerializationError([file, "missing key 'l1/W'", "'predictor/l1/W'", "pass path: \"predictor/\""]) { try loadNPZ(file, into: MLP(seed: 2)) }
+        try loadNPZ(file, into: MLP(seed: 2), path: "predictor/")
+    }
+}
+
+/// Scenarios run in a child copy of the test binary (for measurements that need a fresh process).
+final class ChildScenarioRunner: XCTestCase {
+    func testRunChildScenario() {
+        guard let name = ProcessInfo.processInfo.environment["CATENA_CHILD_SCENARIO"] else { return }
+        switch name {
+        case "bomb-rss":
+            let path = ProcessInfo.processInfo.environment["CATENA_BOMB"]!
+            let before = peakResidentKB()
+            _ = try? readNPZ(path)
+            FileHandle.standardError.write("rss-growth-kb=\(peakResidentKB() - before)\n".data(using: .utf8)!)
+            exit(0)
+        default:
+            exit(3)
+        }
+    }
+
+    private func peakResidentKB() -> Int {
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        return usage.ru_maxrss
+    }
+}
+
+/// Runs `ChildScenarioRunner`'s scenario `name` in a child process; returns its standard error and exit status.
+func runChildScenario(_ name: String, env extra: [String: String]) -> (stderr: String, status: Int32) {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/proc/self/exe")
+    process.arguments = ["CatenaTests.ChildScenarioRunner/testRunChildScenario"]
+    var env = ProcessInfo.processInfo.environment
+    env["CATENA_CHILD_SCENARIO"] = name
+    for (k, v) in extra { env[k] = v }
+    process.environment = env
+    let err = Pipe()
+    process.standardError = err
+    process.standardOutput = Pipe()
+    do { try process.run() } catch { return ("could not start: \(error)", -1) }
+    let data = err.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return (String(decoding: data, as: UTF8.self), process.terminationStatus)
+}

@@ -53,6 +53,15 @@ public final class RNNLanguageModel: Chain, StatefulRNN {
         set { l1.serializesState = newValue }
     }
 
+    /// The batch size of the recurrent layer's state.
+    public var stateBatchSize: Int? { l1.stateBatchSize }
+
+    /// Whether a loaded state of another batch size is dropped with a warning instead of failing the load.
+    public var discardsMismatchedState: Bool {
+        get { l1.discardsMismatchedState }
+        set { l1.discardsMismatchedState = newValue }
+    }
+
     /// Scores over the vocabulary for the next token, given the current tokens (int32, one per stream).
     public func callAsFunction(_ x: Variable) -> Variable {
         var h = embed(x)

@@ -52,10 +52,15 @@ public final class StatefulGRU: GRUBase, UnaryLink {
     public private(set) var h: Variable?
     /// Whether snapshots include the state `h` (off by default).
     public var serializesState = false
+    /// When a loaded state does not fit (another batch size), drop it with a warning instead of throwing.
+    public var discardsMismatchedState = false
 
     public override func serialize(_ s: Serializer) throws {
         try serializeParametersAndChildren(s)
-        if serializesState { try serializeState(s, "h", &h) }
+        guard serializesState else { return }
+        var states = [(key: "h", value: h)]
+        try serializeRecurrentState(s, &states, units: outSize, link: "GRU", discardMismatch: discardsMismatchedState)
+        h = states[0].value
     }
 
     public override init(_ inSize: Int, _ outSize: Int, initialW: Initializer? = nil, innerInit: Initializer? = nil, biasInit: Initializer? = nil,

@@ -78,6 +78,8 @@ public final class LSTM: LSTMBase, UnaryLink {
     /// Whether snapshots include the state `c` and `h` (off by default, as in Chainer). Turn it on for a resumed
     /// truncated-BPTT run to continue exactly where it stopped.
     public var serializesState = false
+    /// When a loaded state does not fit (another batch size), drop it with a warning instead of throwing.
+    public var discardsMismatchedState = false
 
     /// An LSTM from `inSize` (nil: inferred on the first call) to `outSize` units.
     public override init(_ inSize: Int?, _ outSize: Int, lateralInit: Initializer? = nil, upwardInit: Initializer? = nil,
@@ -121,10 +123,10 @@ public final class LSTM: LSTMBase, UnaryLink {
 
     public override func serialize(_ s: Serializer) throws {
         try serializeParametersAndChildren(s)
-        if serializesState {
-            try serializeState(s, "c", &c)
-            try serializeState(s, "h", &h)
-        }
+        guard serializesState else { return }
+        var states = [(key: "c", value: c), (key: "h", value: h)]
+        try serializeRecurrentState(s, &states, units: outSize, link: "LSTM", discardMismatch: discardsMismatchedState)
+        (c, h) = (states[0].value, states[1].value)
     }
 
     public override func makeCopy() -> Link {

@@ -45,10 +45,15 @@ public final class SimpleRNN: Chain, UnaryLink {
     public private(set) var h: Variable?
     /// Whether snapshots include the state `h` (off by default).
     public var serializesState = false
+    /// When a loaded state does not fit (another batch size), drop it with a warning instead of throwing.
+    public var discardsMismatchedState = false
 
     public override func serialize(_ s: Serializer) throws {
         try serializeParametersAndChildren(s)
-        if serializesState { try serializeState(s, "h", &h) }
+        guard serializesState else { return }
+        var states = [(key: "h", value: h)]
+        try serializeRecurrentState(s, &states, units: outSize, link: "SimpleRNN", discardMismatch: discardsMismatchedState)
+        h = states[0].value
     }
 
     /// A layer from `inSize` (nil: inferred on the first call) to `outSize` units.

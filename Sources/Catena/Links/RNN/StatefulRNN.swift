@@ -7,6 +7,40 @@ public protocol StatefulRNN: UnaryLink {
     func resetState()
     /// Whether snapshots include the state (off by default).
     var serializesState: Bool { get set }
+    /// Whether a loaded state that does not fit the link (another batch size) is dropped with a warning instead
+    /// of failing the load (off by default).
+    var discardsMismatchedState: Bool { get set }
+    /// The batch size of the current state (nil when there is none).
+    var stateBatchSize: Int? { get }
+}
+
+extension LSTM {
+    public var stateBatchSize: Int? { h?.shape[0] }
+}
+
+extension StatefulGRU {
+    public var stateBatchSize: Int? { h?.shape[0] }
+}
+
+extension SimpleRNN {
+    public var stateBatchSize: Int? { h?.shape[0] }
+}
+
+/// After a model was loaded for training on batches of `batch`, checks every stateful recurrent link whose state
+/// was loaded with it: a state saved with another batch size is refused (or dropped, when the link's
+/// `discardsMismatchedState` says so), since the first step would otherwise stop on it.
+func checkLoadedRecurrentStates(_ model: Link, batch: Int, key: String) throws {
+    for (path, link) in model.namedLinks() {
+        // The links that hold the state themselves (not wrappers that forward to a child).
+        guard let rnn = link as? any StatefulRNN, !link.children().contains(where: { $0 is any StatefulRNN }), rnn.serializesState,
+              let saved = rnn.stateBatchSize, saved != batch else { continue }
+        if rnn.discardsMismatchedState {
+            printWarning("snapshot: the state of \(key)\(path) has batch \(saved), this run's batches have \(batch); the state is dropped (discardsMismatchedState)")
+            rnn.resetState()
+        } else {
+            throw SerializationError("key '\(key)\(path == "/" ? "" : path)': the snapshot's recurrent state has batch \(saved), but this run's iterator gives batches of \(batch); resume with the batch size of the saved run, or set discardsMismatchedState on the link")
+        }
+    }
 }
 
 extension LSTM: StatefulRNN {}
@@ -26,7 +60,9 @@ func checkRecurrentInput(_ x: Variable, link: String) {
 func splitRecurrentState(_ h: Variable?, batch: Int, link: String) -> (head: Variable?, rest: Variable?) {
     guard let h else { return (nil, nil) }
     let n = h.shape[0]
-    if n < batch { typeCheckFailure("\(link): the batch grew from \(n) to \(batch); call resetState() before a larger batch") }
+    if n < batch {
+        typeCheckFailure("\(link): the batch grew from \(n) to \(batch); call resetState() before a larger batch (or before training with a snapshot's state saved with a smaller batch)")
+    }
     if n == batch { return (h, nil) }
     let parts = F.splitAxis(h, indices: [batch], axis: 0)
     return (parts[0], parts[1])

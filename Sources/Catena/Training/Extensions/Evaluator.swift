@@ -121,7 +121,7 @@ public final class ExponentialShift: Extension {
     }
 
     public override func serialize(_ s: Serializer) throws {
-        try s("_t", &t)
+        try s.counter("_t", &t)
         try s("_last_value", &lastValue)
     }
 }
@@ -166,7 +166,7 @@ public final class LinearShift: Extension {
     }
 
     public override func serialize(_ s: Serializer) throws {
-        try s("_t", &t)
+        try s.counter("_t", &t)
         try s("_last_value", &lastValue)
     }
 }

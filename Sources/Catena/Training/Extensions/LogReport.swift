@@ -73,7 +73,7 @@ func serializeSummary(_ summary: inout DictSummary, _ s: Serializer) throws {
         let c = s["_summaries"][String(i)]
         try c("_x", &x)
         try c("_x2", &x2)
-        try c("_n", &n)
+        try c.counter("_n", &n)
         restored[name] = Summary(sum: x, sumOfSquares: x2, count: n)
     }
     if s.isLoading { summary = DictSummary(names: list, summaries: restored) }

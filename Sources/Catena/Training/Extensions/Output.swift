@@ -73,6 +73,25 @@ func writeAtomically(_ data: Data, to path: String) throws {
     }
 }
 
+/// Removes the temporary files that ``writeAtomically(_:to:)`` leaves behind when its process is killed mid-write
+/// (`.tmp-<name>-<pid>-<random>` in `dir`), for processes that no longer run. Files of a live process (another
+/// trainer writing into the same directory) and every other file are left alone.
+func removeStaleTemporaryFiles(in dir: String) {
+    guard let names = try? FileManager.default.contentsOfDirectory(atPath: dir) else { return }
+    for name in names where name.hasPrefix(".tmp-") {
+        let parts = name.split(separator: "-")
+        guard parts.count >= 4, let pid = Int32(parts[parts.count - 2]), UInt32(parts[parts.count - 1]) != nil, pid > 0 else { continue }
+        if kill(pid, 0) == 0 || errno == EPERM { continue }   // that process is alive
+        unlink(dir + "/" + name)
+    }
+}
+
+/// Writes a warning line to standard error (after flushing standard output, so the two stay in order).
+func printWarning(_ message: String) {
+    fflush(nil)
+    FileHandle.standardError.write(Data((message + "\n").utf8))
+}
+
 /// A number as JSON (Python's `json.dumps` spelling for NaN and infinities, shortest round-trip digits).
 func jsonNumber(_ v: Double) -> String {
     if v.isNaN { return "NaN" }

@@ -5,8 +5,12 @@ import Foundation
 /// The file name is a pattern: `{iteration}` and `{epoch}` (or Chainer's `{.updater.iteration}` and
 /// `{.updater.epoch}`) are replaced by the updater's values. Files are written to a temporary name, flushed and
 /// renamed, so a crash or Ctrl-C never leaves a broken snapshot in place of a good one. With `nRetains`, only that
-/// many of the newest snapshots are kept. With `autoload`, the newest snapshot that loads successfully is restored
+/// many of the newest snapshots are kept. With `autoload`, the newest snapshot in the output directory is restored
 /// before training starts (and before any other extension initialises, so schedules resume where they were).
+///
+/// If the newest snapshot cannot be loaded (damaged, or made by a different model), autoload says so on standard
+/// error and loads the newest one that can; if none can, it throws rather than start afresh over an old run. A
+/// snapshot that failed to load is never deleted by `nRetains`, so one damaged file cannot cost the run's history.
 ///
 /// A trainer snapshot holds everything needed to continue bit for bit: the model, the optimizer's state, the
 /// iterator's position and order, every random generator the training uses, extension and trigger states, and the
@@ -21,6 +25,8 @@ public final class Snapshot: Extension {
     public let condition: ((Trainer) -> Bool)?
     /// The file loaded by `autoload`, if any.
     public private(set) var autoloaded: String?
+    /// Snapshots that `autoload` could not read: kept, and not counted by `nRetains`.
+    public private(set) var unreadable: Set<String> = []
 
     public init(target: Serializable? = nil, filename: String = "snapshot_iter_{iteration}", nRetains: Int = -1,
                 autoload: Bool = false, compression: Bool = true, snapshotOnError: Bool = false, condition: ((Trainer) -> Bool)? = nil) {
@@ -57,7 +63,7 @@ public final class Snapshot: Extension {
         let path = trainer.out + "/" + name(for: trainer)
         try saveNPZ(path, target ?? trainer, compression: compression)
         if nRetains > 0 {
-            let old = candidates(in: trainer.out)
+            let old = candidates(in: trainer.out).filter { !unreadable.contains($0.name) }
             for f in old.dropLast(nRetains) { try? FileManager.default.removeItem(atPath: trainer.out + "/" + f.name) }
         }
     }
@@ -80,13 +86,16 @@ public final class Snapshot: Extension {
             do {
                 try loadNPZ(path, into: target ?? trainer)
                 autoloaded = path
+                if !problems.isEmpty { printWarning("snapshot: resumed from \(path), the newest snapshot that loads") }
                 return
             } catch {
+                unreadable.insert(c.name)
                 problems.append("\(error)")
+                printWarning("snapshot: cannot resume from \(path) (\(error)); trying an older one")
             }
         }
         if !problems.isEmpty {
-            FileHandle.standardError.write("snapshot: no snapshot in \(trainer.out) could be loaded; starting afresh (\(problems.joined(separator: "; ")))\n".data(using: .utf8)!)
+            throw TrainingError("snapshot: none of the \(problems.count) snapshots in \(trainer.out) could be loaded, so the run does not start afresh over them; move them away or fix the trainer (\(problems.joined(separator: "; ")))")
         }
     }
 
