@@ -50,6 +50,8 @@ expect_status 0 "$BIN/irnn-mnist" --data "$WORK/data/mnist" --epochs 1 --units 1
 check_run "$WORK/irnn" loss.svg accuracy.svg
 grep -q "test accuracy" "$WORK/out.txt" || fail "irnn-mnist printed no accuracy"
 expect_status 0 "$BIN/irnn-mnist" --data "$WORK/data/mnist" --epochs 2 --units 16 --input linear --log-interval 2 --snapshot-interval 2 --quiet --out "$WORK/irnn2"
+expect_status 0 "$BIN/irnn-mnist" --data "$WORK/data/mnist" --epochs 2 --units 16 --log-interval 2 --snapshot-interval 2 --quiet --out "$WORK/irnn" --resume "$(newest_snapshot "$WORK/irnn")"
+grep -q "Resumed from" "$WORK/out.txt" || fail "irnn-mnist did not resume"
 expect_status 1 "$BIN/irnn-mnist" --data "$WORK/nowhere" --quiet --out "$WORK/irnn3"
 grep -q "not found. Looked in" "$WORK/err.txt" || fail "irnn-mnist: missing data message"
 
@@ -71,6 +73,8 @@ for level in word char; do
   grep -q "Unigram baseline" "$WORK/out.txt" || fail "rnnlm printed no baseline"
   grep -q "Sample after" "$WORK/out.txt" || fail "rnnlm printed no sample"
 done
+expect_status 0 "$BIN/rnnlm" "$WORK/data/text.txt" --epochs 3 --units 16 --batchsize 4 --bproplen 5 --sample 0 --quiet --out "$WORK/lm-word" --resume "$(newest_snapshot "$WORK/lm-word")"
+grep -q "Resumed from" "$WORK/out.txt" || fail "rnnlm did not resume"
 expect_status 2 "$BIN/rnnlm"
 expect_status 1 "$BIN/rnnlm" "$WORK/no-such-file.txt" --quiet --out "$WORK/lm3"
 
@@ -78,5 +82,11 @@ echo "+ dot-product" >&2
 expect_status 0 "$BIN/dot-product" --epochs 2 --train-size 50 --test-size 20 --quiet --out "$WORK/dot"
 check_run "$WORK/dot" loss.svg
 grep -q "of the targets' variance" "$WORK/out.txt" || fail "dot-product printed no relative error"
+expect_status 0 "$BIN/dot-product" --epochs 3 --train-size 50 --test-size 20 --quiet --out "$WORK/dot" --resume "$(newest_snapshot "$WORK/dot")"
+grep -q "Resumed from" "$WORK/out.txt" || fail "dot-product did not resume"
+# A table sent to a file is not interleaved with progress lines (they go to standard error).
+"$BIN/dot-product" --epochs 1 --train-size 2000 --test-size 20 --out "$WORK/dot2" > "$WORK/table.txt" 2> "$WORK/progress.txt"
+grep -q "iters/sec" "$WORK/table.txt" && fail "progress lines in the table"
+grep -q "iters/sec" "$WORK/progress.txt" || fail "no progress lines on standard error"
 expect_status 2 "$BIN/dot-product" --low 1 --high 0
 echo "smoke: every example ran" >&2

@@ -118,10 +118,7 @@ runExample(parser) {
     let validIter = ParallelSequentialIterator(corpus.validation, batchSize: 1, repeats: false)
     let updater = BPTTUpdater(iterator: trainIter, optimizer: optimizer, bpropLen: bpropLen.value)
     let trainer = Trainer(updater: updater, stopTrigger: IntervalTrigger(Double(epochs.value), .epoch), out: out.value)
-    trainer.extend(Evaluator(validIter, evalModel, converter: { batch in
-        let (x, t) = ParallelSequentialIterator<[Int32]>.arrays(batch)
-        return [x, t]
-    }, evalHook: { _ in (evalModel.predictor as! RNNLanguageModel).resetState() }))
+    trainer.extend(Evaluator(tokens: validIter, evalModel) { (evalModel.predictor as! RNNLanguageModel).resetState() })
     trainer.extend(ReduceLROnPlateau(scheduleKey, factor: 0.5, comparison: .previous))
     trainer.extend(observeLR())
     trainer.extend(FailOnNonNumber())

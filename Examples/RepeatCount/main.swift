@@ -73,10 +73,7 @@ runExample(parser) {
     let updater = BPTTUpdater(iterator: trainIter, optimizer: optimizer, bpropLen: bpropLen.value)
     let trainer = Trainer(updater: updater, stopTrigger: IntervalTrigger(Double(epochs.value), .epoch), out: out.value)
 
-    trainer.extend(Evaluator(validIter, evalModel, converter: { batch in
-        let (x, t) = ParallelSequentialIterator<[Int32]>.arrays(batch)
-        return [x, t]
-    }, evalHook: { _ in (evalModel.predictor as! RNNLanguageModel).resetState() }))
+    trainer.extend(Evaluator(tokens: validIter, evalModel) { (evalModel.predictor as! RNNLanguageModel).resetState() })
     trainer.extend(FailOnNonNumber())   // a diverging run (too large an --lr) stops with a message and exit status 1
     trainer.extend(LogReport())
     trainer.extend(PrintReport(["epoch", "iteration", "main/loss", "main/accuracy", "validation/main/loss",

@@ -54,11 +54,17 @@ func testArray(_ shape: [Int], dtype: DType = .float32, scale: Double = 1, offse
 /// Runs one scenario in a child copy of the test binary and returns what it printed to standard error and its
 /// exit status. The scenario must stop the program (a type-check failure); `MisuseScenarios` lists them.
 func runMisuseScenario(_ name: String) -> (stderr: String, status: Int32) {
+    runInChildProcess(test: "CatenaTests.MisuseScenarioRunner/testRunScenario", env: ["CATENA_MISUSE_SCENARIO": name])
+}
+
+/// Runs one test of this binary in a child process with extra environment variables; returns its standard error
+/// and exit status.
+func runInChildProcess(test: String, env extra: [String: String]) -> (stderr: String, status: Int32) {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: "/proc/self/exe")
-    process.arguments = ["CatenaTests.MisuseScenarioRunner/testRunScenario"]
+    process.arguments = [test]
     var env = ProcessInfo.processInfo.environment
-    env["CATENA_MISUSE_SCENARIO"] = name
+    for (k, v) in extra { env[k] = v }
     process.environment = env
     let err = Pipe()
     process.standardError = err

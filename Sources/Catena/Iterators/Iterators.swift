@@ -206,7 +206,10 @@ public final class ParallelSequentialIterator<D: Dataset>: DatasetIterator {
 
 extension ParallelSequentialIterator where D.Example == Int32 {
     /// The batch as arrays: the current tokens and the next tokens, each int32 of shape `[batchSize]`.
-    public static func arrays(_ batch: [Element]) -> (x: NDArray, t: NDArray) {
-        (NDArray(values: batch.map(\.current), shape: [batch.count]), NDArray(values: batch.map(\.next), shape: [batch.count]))
-    }
+    public static func arrays(_ batch: [Element]) -> (x: NDArray, t: NDArray) { tokenArrays(batch) }
+}
+
+/// A batch of (current, next) token pairs as two int32 arrays of shape `[batch.count]`.
+func tokenArrays(_ batch: [(current: Int32, next: Int32)]) -> (x: NDArray, t: NDArray) {
+    (NDArray(values: batch.map(\.current), shape: [batch.count]), NDArray(values: batch.map(\.next), shape: [batch.count]))
 }

@@ -161,7 +161,8 @@ extension BPTTUpdater where I.Element == (current: Int32, next: Int32) {
     /// A BPTT updater over a token stream (a ``ParallelSequentialIterator`` of int32 tokens).
     public convenience init(iterator: I, optimizer: Optimizer, bpropLen: Int, lossFunction: (([NDArray]) -> Variable)? = nil) {
         self.init(iterator: iterator, optimizer: optimizer, bpropLen: bpropLen, converter: { batch in
-            [NDArray(values: batch.map(\.current), shape: [batch.count]), NDArray(values: batch.map(\.next), shape: [batch.count])]
+            let (x, t) = tokenArrays(batch)
+            return [x, t]
         }, lossFunction: lossFunction)
     }
 }

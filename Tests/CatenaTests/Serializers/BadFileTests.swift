@@ -383,18 +383,5 @@ final class ChildScenarioRunner: XCTestCase {
 
 /// Runs `ChildScenarioRunner`'s scenario `name` in a child process; returns its standard error and exit status.
 func runChildScenario(_ name: String, env extra: [String: String]) -> (stderr: String, status: Int32) {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/proc/self/exe")
-    process.arguments = ["CatenaTests.ChildScenarioRunner/testRunChildScenario"]
-    var env = ProcessInfo.processInfo.environment
-    env["CATENA_CHILD_SCENARIO"] = name
-    for (k, v) in extra { env[k] = v }
-    process.environment = env
-    let err = Pipe()
-    process.standardError = err
-    process.standardOutput = Pipe()
-    do { try process.run() } catch { return ("could not start: \(error)", -1) }
-    let data = err.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return (String(decoding: data, as: UTF8.self), process.terminationStatus)
+    runInChildProcess(test: "CatenaTests.ChildScenarioRunner/testRunChildScenario", env: extra.merging(["CATENA_CHILD_SCENARIO": name]) { a, _ in a })
 }

@@ -28,17 +28,5 @@ func storedArray(_ values: [String: SerializedValue], _ key: String, file: Stati
 @discardableResult
 func assertSerializationError(_ fragments: [String], file: StaticString = #filePath, line: UInt = #line,
                               _ body: () throws -> Void) -> String? {
-    do {
-        try body()
-        XCTFail("no error thrown (expected one mentioning \(fragments))", file: file, line: line)
-        return nil
-    } catch let e as SerializationError {
-        for f in fragments where !e.message.contains(f) {
-            XCTFail("the message \"\(e.message)\" does not mention \"\(f)\"", file: file, line: line)
-        }
-        return e.message
-    } catch {
-        XCTFail("threw \(type(of: error)): \(error), expected a SerializationError", file: file, line: line)
-        return nil
-    }
+    assertThrows(SerializationError.self, fragments, file: file, line: line, body)
 }

@@ -82,20 +82,20 @@ public final class StatefulGRU: GRUBase, UnaryLink {
     /// The state keeps the batch size of the first call; a later, smaller batch updates only its first rows (the
     /// rest carry through), as for ``LSTM``. A larger batch needs ``resetState()`` first.
     public func callAsFunction(_ x: Variable) -> Variable {
-        checkRecurrentInput(x, link: "GRU")
-        let (hHead, rest) = splitRecurrentState(h, batch: x.shape[0], link: "GRU")
-        var z = W_z(x)
-        var hBar = W(x)
-        if let hHead {
-            let r = F.sigmoid(W_r(x) + U_r(hHead))
-            z = z + U_z(hHead)
-            hBar = hBar + U(r * hHead)
+        let (out, state) = recurrentStep(h, x, link: "GRU") { h in
+            var z = W_z(x)
+            var hBar = W(x)
+            if let h {
+                let r = F.sigmoid(W_r(x) + U_r(h))
+                z = z + U_z(h)
+                hBar = hBar + U(r * h)
+            }
+            z = F.sigmoid(z)
+            hBar = F.tanh(hBar)
+            return h.map { z * hBar + (1 - z) * $0 } ?? z * hBar
         }
-        z = F.sigmoid(z)
-        hBar = F.tanh(hBar)
-        let hNew = hHead.map { z * hBar + (1 - z) * $0 } ?? z * hBar
-        h = rest.map { F.concat([hNew, $0], axis: 0) } ?? hNew
-        return hNew
+        h = state
+        return out
     }
 
     public override func makeCopy() -> Link {

@@ -89,13 +89,12 @@ public final class SimpleRNN: Chain, UnaryLink {
 
     /// One time step: returns the new state (batch, outSize).
     public func callAsFunction(_ x: Variable) -> Variable {
-        checkRecurrentInput(x, link: "SimpleRNN")
-        let (hHead, rest) = splitRecurrentState(h, batch: x.shape[0], link: "SimpleRNN")
-        var z = upward(x)
-        if let hHead { z = z + lateral(hHead) }
-        let hNew = activation(z)
-        h = rest.map { F.concat([hNew, $0], axis: 0) } ?? hNew
-        return hNew
+        let (out, state) = recurrentStep(h, x, link: "SimpleRNN") { h in
+            let z = upward(x)
+            return activation(h.map { z + lateral($0) } ?? z)
+        }
+        h = state
+        return out
     }
 
     public override func makeCopy() -> Link {

@@ -54,6 +54,16 @@ func checkRecurrentInput(_ x: Variable, link: String) {
     }
 }
 
+/// One step of a stateful link on `x`, with Chainer's convention for a changing batch: the state's first
+/// `x.shape[0]` rows go to `step` (nil before the first call) and the rows after them carry through unchanged.
+/// Returns the step's output and the new state.
+func recurrentStep(_ state: Variable?, _ x: Variable, link: String, _ step: (Variable?) -> Variable) -> (output: Variable, state: Variable) {
+    checkRecurrentInput(x, link: link)
+    let (head, rest) = splitRecurrentState(state, batch: x.shape[0], link: link)
+    let out = step(head)
+    return (out, rest.map { F.concat([out, $0], axis: 0) } ?? out)
+}
+
 /// Splits a recurrent state for a step on `batch` rows, as Chainer's stateful links do: the first `batch` rows,
 /// which the step updates, and the rows after them, which carry through unchanged (nil when the batch is the
 /// state's). Stops with a message naming `link` when the batch grew, which needs `resetState()`.

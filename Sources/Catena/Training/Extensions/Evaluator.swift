@@ -64,6 +64,26 @@ public final class Evaluator<I: DatasetIterator>: Extension {
     }
 }
 
+extension Evaluator {
+    /// An evaluator for a recurrent language model over a token stream (a ``ParallelSequentialIterator`` of int32
+    /// tokens, usually `repeats: false` with one stream): each batch becomes the current and next tokens' arrays,
+    /// and `resetState` (the evaluated model's) runs before every evaluation, so that it starts from a fresh state.
+    ///
+    /// ```swift
+    /// let evalModel = model.copy(mode: .share) as! Classifier     // the weights, its own RNN state
+    /// trainer.extend(Evaluator(tokens: ParallelSequentialIterator(valid, batchSize: 1, repeats: false), evalModel) {
+    ///     (evalModel.predictor as! RNNLanguageModel).resetState()
+    /// })
+    /// ```
+    public convenience init<D: Dataset>(tokens iterator: I, _ target: Link, resetState: @escaping () -> Void)
+    where I == ParallelSequentialIterator<D>, D.Example == Int32 {
+        self.init(iterator, target, converter: { batch in
+            let (x, t) = tokenArrays(batch)
+            return [x, t]
+        }, evalHook: { _ in resetState() })
+    }
+}
+
 extension Evaluator where I.Element == [NDArray] {
     /// An evaluator whose batches are stacked with ``concatExamples(_:padding:)``.
     public convenience init(_ iterator: I, _ target: Link, evalHook: ((Evaluator) -> Void)? = nil, evalFunction: (([NDArray]) -> Void)? = nil) {
@@ -97,20 +117,14 @@ public final class ExponentialShift: Extension {
 
     public override var defaultName: String { "ExponentialShift" }
 
-    private func resolve(_ trainer: Trainer) throws -> Optimizer {
-        guard let o = optimizer ?? trainer.updater.optimizer() else { throw TrainingError("ExponentialShift: the updater has no optimizer named 'main'") }
-        if o.hyperparam.value(attribute) == nil { throw TrainingError("ExponentialShift: \(type(of: o)) has no hyperparameter '\(attribute)'") }
-        return o
-    }
-
     public override func initialize(_ trainer: Trainer) throws {
-        let o = try resolve(trainer)
+        let o = try scheduledOptimizer(optimizer, trainer, attribute, "ExponentialShift")
         if initial == nil { initial = o.hyperparam[attribute] }
         o.hyperparam[attribute] = lastValue ?? initial!
     }
 
     public override func callAsFunction(_ trainer: Trainer) throws {
-        let o = try resolve(trainer)
+        let o = try scheduledOptimizer(optimizer, trainer, attribute, "ExponentialShift")
         t += 1
         var value = initial! * Foundation.pow(rate, Double(t))
         if let target {
@@ -153,12 +167,12 @@ public final class LinearShift: Extension {
     }
 
     public override func initialize(_ trainer: Trainer) throws {
-        guard let o = optimizer ?? trainer.updater.optimizer() else { throw TrainingError("LinearShift: the updater has no optimizer named 'main'") }
+        let o = try scheduledOptimizer(optimizer, trainer, attribute, "LinearShift")
         o.hyperparam[attribute] = lastValue ?? value(at: t)
     }
 
     public override func callAsFunction(_ trainer: Trainer) throws {
-        guard let o = optimizer ?? trainer.updater.optimizer() else { throw TrainingError("LinearShift: the updater has no optimizer named 'main'") }
+        let o = try scheduledOptimizer(optimizer, trainer, attribute, "LinearShift")
         t += 1
         let v = value(at: t)
         o.hyperparam[attribute] = v
@@ -169,6 +183,14 @@ public final class LinearShift: Extension {
         try s.counter("_t", &t)
         try s("_last_value", &lastValue)
     }
+}
+
+/// The optimizer a schedule extension named `name` changes (`optimizer`, or the updater's `main`), checked to have
+/// the hyperparameter `attribute`.
+func scheduledOptimizer(_ optimizer: Optimizer?, _ trainer: Trainer, _ attribute: String, _ name: String) throws -> Optimizer {
+    guard let o = optimizer ?? trainer.updater.optimizer() else { throw TrainingError("\(name): the updater has no optimizer named 'main'") }
+    if o.hyperparam.value(attribute) == nil { throw TrainingError("\(name): \(type(of: o)) has no hyperparameter '\(attribute)'") }
+    return o
 }
 
 /// Writes `key` into the observation with the value of `function` (Chainer's `observe_value`; once per epoch,

@@ -89,9 +89,7 @@ public final class ReduceLROnPlateau: Extension {
     public override var defaultPriority: Int { Extension.priorityEditor }
 
     private func resolve(_ trainer: Trainer) throws -> Optimizer {
-        guard let o = optimizer ?? trainer.updater.optimizer() else { throw TrainingError("ReduceLROnPlateau: the updater has no optimizer named 'main'") }
-        if o.hyperparam.value(attribute) == nil { throw TrainingError("ReduceLROnPlateau: \(type(of: o)) has no hyperparameter '\(attribute)'") }
-        return o
+        try scheduledOptimizer(optimizer, trainer, attribute, "ReduceLROnPlateau")
     }
 
     public override func initialize(_ trainer: Trainer) throws {
