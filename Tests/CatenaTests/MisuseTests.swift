@@ -23,6 +23,8 @@ nonisolated(unsafe) let misuseScenarios: [String: (run: () -> Void, expect: Stri
     "rnn-batch-grew": ({ let r = SimpleRNN(2, 3); _ = r(Variable(NDArray.zeros([2, 2]))); _ = r(Variable(NDArray.zeros([3, 2]))) }, "SimpleRNN: the batch grew from 2 to 3; call resetState() before a larger batch"),
     "gru-batch-grew": ({ let r = GRU(2, 3); _ = r(Variable(NDArray.zeros([1, 2]))); _ = r(Variable(NDArray.zeros([2, 2]))) }, "GRU: the batch grew from 1 to 2; call resetState()"),
     "rnn-1d-input": ({ _ = LSTM(3, 4)(Variable(NDArray.zeros([3]))) }, "LSTM: the input must have shape (batch, features), got [3]"),
+    "embed-negative": ({ _ = F.embedID(.constant(NDArray(values: [Int32(-1)], shape: [1])), Variable(NDArray.zeros([5, 3]))) }, "embed_id: id -1 is out of range for a vocabulary of 5"),
+    "embed-range": ({ _ = EmbedID(4, 2)(NDArray(values: [Int32(4)], shape: [1])) }, "embed_id: id 4 is out of range for a vocabulary of 4"),
     "take-range": ({ _ = NDArray.zeros([4, 2]).take(NDArray(values: [Int32(4)], shape: [1])) }, "take: index 4 is out of bounds"),
 ]
 

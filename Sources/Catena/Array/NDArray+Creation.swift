@@ -61,6 +61,10 @@ extension NDArray {
     // MARK: - Filled arrays
 
     /// An array of zeros.
+    /// One shared zero scalar, the initial value of the arrays a function node keeps for its backward (assigned in
+    /// `forward`): a node then allocates nothing for them until it runs.
+    static let placeholder = NDArray.zeros([])
+
     public static func zeros(_ shape: [Int], dtype: DType = .float32) -> NDArray {
         let a = NDArray(uninitializedShape: shape, dtype: dtype)
         a.storage.raw.initializeMemory(as: UInt8.self, repeating: 0, count: a.byteCount)

@@ -213,6 +213,45 @@ extension NDArray {
         }
     }
 
+    /// The rows `ids` of this 2-D array (an id of −1 gives a row of zeros), as an array of `shape` (the ids'
+    /// shape followed by the row length): an embedding lookup. The ids must be in range.
+    func gatherRows(ids: [Int], shape: [Int]) -> NDArray {
+        let src = contiguous()
+        let width = src.shape[1], size = dtype.itemSize * width
+        let out = NDArray(uninitializedShape: shape, dtype: dtype)
+        if out.count != ids.count * width { typeCheckFailure("gather_rows: \(ids.count) rows of \(width) do not fill shape \(shape)") }
+        let s = src.storage.raw + src.offset * dtype.itemSize, d = out.storage.raw
+        for (k, i) in ids.enumerated() {
+            if i < 0 {
+                (d + k * size).initializeMemory(as: UInt8.self, repeating: 0, count: size)
+            } else {
+                (d + k * size).copyMemory(from: s + i * size, byteCount: size)
+            }
+        }
+        return out
+    }
+
+    /// Adds row `r` of `values` (any shape whose last axis is this 2-D array's row length) into row `ids[r]`, in
+    /// place; ids of −1 are skipped: the gradient of ``gatherRows(ids:shape:)``.
+    mutating func scatterAddRows(_ values: NDArray, ids: [Int]) {
+        makeUniqueContiguous()
+        let v = values.contiguous()
+        let width = shape[1]
+        if v.count != ids.count * width { typeCheckFailure("scatter_rows: \(v.count) values are not \(ids.count) rows of \(width)") }
+        func go<T: NDFloatingPoint>(_: T.Type) {
+            let d = pointer(T.self), src = v.pointer(T.self)
+            for (k, i) in ids.enumerated() where i >= 0 {
+                let row = d + i * width, from = src + k * width
+                for j in 0..<width { row[j] += from[j] }
+            }
+        }
+        switch dtype {
+        case .float32: go(Float.self)
+        case .float64: go(Double.self)
+        default: typeCheckFailure("scatter_rows: expected a floating-point array, got \(dtype)")
+        }
+    }
+
     /// Integer indices as Swift `Int`s with negatives wrapped, stopping on any out of range.
     @usableFromInline
     static func checkedIndices(_ indices: NDArray, size n: Int, op: String) -> [Int] {

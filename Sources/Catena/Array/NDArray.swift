@@ -118,8 +118,11 @@ public struct NDArray: @unchecked Sendable {
     @inlinable
     static func elementCount(_ shape: [Int], op: String) -> Int {
         var n = 1
-        for s in shape {
+        for s in shape where s <= 0 {
             if s < 0 { typeCheckFailure("\(op): negative dimension in shape \(shape)") }
+            return 0   // an empty array, however large its other dimensions
+        }
+        for s in shape {
             let (m, overflow) = n.multipliedReportingOverflow(by: s)
             if overflow { typeCheckFailure("\(op): shape \(shape) has more elements than an Int can count") }
             n = m
@@ -295,6 +298,12 @@ struct LoopPlan {
 
     @usableFromInline
     init(shape full: [Int], operandStrides: [[Int]]) {
+        if full.contains(0) {
+            // Nothing to visit (and the other dimensions may be too large to merge without overflow).
+            shape = [0]
+            strides = operandStrides.map { _ in [0] }
+            return
+        }
         var dims: [Int] = []
         var strides = [[Int]](repeating: [], count: operandStrides.count)
         for i in 0..<full.count where full[i] != 1 {

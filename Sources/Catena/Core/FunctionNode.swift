@@ -2,32 +2,35 @@ import Foundation
 
 /// A differentiable function: a node of the graph (Chainer's `FunctionNode`).
 ///
-/// Subclass it with the forward and backward computations side by side, on arrays; keep in stored properties only
-/// what backward needs. Call ``apply(_:)`` to run it on variables; when recording is on it becomes the outputs'
-/// ``Variable/creator``.
+/// Subclass it with the forward computation on arrays and the backward computation on variables, side by side.
+/// Because backward is written with ``Variable``s and `F` functions, the same code serves an ordinary backward pass
+/// (nothing is recorded: the `F` calls just compute) and a recorded one, `backward(enableDoubleBackprop: true)` or
+/// ``grad(_:_:gradOutputs:enableDoubleBackprop:)``, whose gradients can be differentiated again.
 ///
 /// ```swift
 /// /// y = x³, with dy/dx = 3x².
 /// final class Cube: FunctionNode {
-///     private var x: NDArray?
 ///     override func forward(_ inputs: [NDArray]) -> [NDArray] {
-///         x = inputs[0]                       // retained for backward
+///         retainInputs([0])                          // backward needs x
 ///         return [inputs[0] * inputs[0] * inputs[0]]
 ///     }
-///     override func backward(_ indexes: [Int], _ gradOutputs: [NDArray?]) -> [NDArray?] {
-///         guard let gy = gradOutputs[0], let x else { return [nil] }
-///         return [gy * 3 * x * x]
+///     override func backward(_ indexes: [Int], _ gradOutputs: [Variable?]) -> [Variable?] {
+///         let x = retainedInputs()[0]
+///         return [gradOutputs[0].map { $0 * 3 * x * x }]
 ///     }
 /// }
 /// func cube(_ x: Variable) -> Variable { Cube().apply(x) }
 /// ```
 ///
-/// Check a new function with ``gradientCheck(_:inputs:gradOutputs:eps:atol:rtol:noGradInputs:elementwiseLimit:seed:)``.
+/// Check a new function with ``gradientCheck(_:inputs:gradOutputs:eps:atol:rtol:noGradInputs:elementwiseLimit:seed:)``
+/// and, when it is twice differentiable, ``checkDoubleBackward(_:inputs:gradOutputs:gradGradInputs:eps:atol:rtol:seed:)``.
+/// Catena's own functions are also listed in the conformance registry of the tests
+/// (`Tests/CatenaTests/Conformance/ConformanceRegistry.swift`): adding a built-in function means adding one entry
+/// there, which checks `backward()`, `grad()`, finite differences, double backprop, float32 against float64, graph
+/// surgery and gradient accumulation for it.
 ///
-/// Catena's built-in one- and two-input functions derive from ``UnaryFunction`` and ``BinaryFunction``, which skip
-/// the arrays of this general interface; they also mark their stored properties `@exclusivity(unchecked)` (the
-/// graph is single-threaded, and the run-time exclusivity check on each property write cost about a fifth of the
-/// per-operation time in the B4b benchmark). User-written functions work the same without either.
+/// Catena's built-in functions also have an array-level backward that the engine calls when nothing is recorded; it
+/// runs the same formula (written once, generically over ``NDArray`` and ``Variable``) without building variables.
 open class FunctionNode {
     // Inputs, held strongly: the first two inline (most functions have one or two), the rest in an array.
     @exclusivity(unchecked) @usableFromInline var input0: Variable?
@@ -40,15 +43,25 @@ open class FunctionNode {
     @exclusivity(unchecked) @usableFromInline var moreOutputRefs: [Unmanaged<Variable>?] = []
     /// How many outputs the recorded call produced.
     @exclusivity(unchecked) @usableFromInline var outputCount = 0
-    /// Gradients being accumulated for each output during a backward pass (the first inline, as above).
+    /// Gradients being accumulated for each output during a plain backward pass (the first inline, as above)…
     @exclusivity(unchecked) @usableFromInline var outputGrad0: NDArray?
     @exclusivity(unchecked) @usableFromInline var moreOutputGrads: [NDArray?] = []
     /// The highest rank among the inputs.
     @exclusivity(unchecked) public internal(set) var rank = 0
     /// Marks the traversal that last visited this node.
     @exclusivity(unchecked) @usableFromInline var visitMark = 0
-    /// 1 for ``UnaryFunction``, 2 for ``BinaryFunction``, 0 for the general interface.
-    @exclusivity(unchecked) @usableFromInline var arity: UInt8 = 0
+    /// Whether ``leafGradientTerm(_:_:)`` may return a term (set by the functions that override it), so that the
+    /// engine asks only those.
+    @exclusivity(unchecked) final var offersLeafGradientTerms = false
+    /// What only some nodes need (retained inputs and outputs, a recorded pass's gradients), allocated on first use
+    /// so that the built-in functions' nodes stay small.
+    @exclusivity(unchecked) var extras: NodeExtras?
+    final var ensuredExtras: NodeExtras {
+        if let e = extras { return e }
+        let e = NodeExtras()
+        extras = e
+        return e
+    }
 
     public init() {}
 
@@ -70,35 +83,87 @@ open class FunctionNode {
     /// The function's name in messages and graph dumps (the class name unless overridden).
     open var label: String { String(describing: type(of: self)) }
 
-    /// Computes the outputs from the input arrays. Store what ``backward(_:_:)`` will need.
+    /// Computes the outputs from the input arrays. Call ``retainInputs(_:)`` and ``retainOutputs(_:)`` for what
+    /// ``backward(_:_:)`` will need.
     open func forward(_ inputs: [NDArray]) -> [NDArray] {
         fatalError("\(label) must override forward(_:)")
     }
 
     /// Computes the gradients of the inputs at `indexes` (those that require one) from the gradients of the
-    /// outputs. An output nobody used has a nil gradient, meaning zero. Return one entry per index in `indexes`
-    /// (or one per input); nil means zero.
-    open func backward(_ indexes: [Int], _ gradOutputs: [NDArray?]) -> [NDArray?] {
+    /// outputs, with variables and `F` functions (Chainer's `FunctionNode.backward`).
+    ///
+    /// An output nobody used has a nil gradient, meaning zero. Return one entry per index in `indexes` (or one per
+    /// input); nil means zero. Write it as ordinary code on variables: when the pass is recorded (double backprop)
+    /// every `F` call you make is recorded with it; otherwise they only compute.
+    open func backward(_ indexes: [Int], _ gradOutputs: [Variable?]) -> [Variable?] {
         fatalError("\(label) must override backward(_:_:)")
     }
 
-    /// Optionally adds the gradient of input `index` straight into `grad`, the existing gradient of a leaf (a
-    /// parameter), instead of returning it from ``backward(_:_:)`` to be added afterwards — saving a temporary the
-    /// size of the parameter. Return false (the default) to use `backward`.
-    open func accumulateGrad(_ index: Int, _ gradOutputs: [NDArray?], into grad: inout NDArray) -> Bool { false }
+    // MARK: - Retained inputs and outputs (Chainer's retain_inputs / retain_outputs)
 
-    /// Optionally gives the gradient of input `index`, when it is a leaf (a parameter), as a matrix product
-    /// `lhsᵀ · rhs` (lhs `(k, m)`, rhs `(k, n)`) instead of computing it. The backward pass collects such terms for
-    /// each parameter and evaluates them together at the end as one product over the stacked rows — for a weight
-    /// used at every step of an unrolled RNN, one large GEMM instead of one small one per step. Return nil (the
-    /// default) to use ``backward(_:_:)``.
-    open func gradAsProduct(_ index: Int, _ gradOutputs: [NDArray?]) -> (lhs: NDArray, rhs: NDArray)? { nil }
+    /// Keeps the inputs at `indexes` for ``backward(_:_:)`` (call it in `forward`). The node holds its inputs anyway;
+    /// this records which ones ``retainedInputs()`` returns.
+    public final func retainInputs(_ indexes: [Int]) { ensuredExtras.retainedInputIndexes = indexes }
 
-    /// Optionally hands this call's whole backward to an accumulator shared by calls of the same kind, which the
-    /// backward pass finishes once at its end (adding into the parameters' gradients), instead of running
-    /// ``backward(_:_:)`` now. Only asked when the pass writes ordinary gradients (not `grad(_:_:)`, not
-    /// `retainGrad`). Return false (the default) to run `backward`.
-    func deferBackward(_ gradOutputs: [NDArray?], into accumulators: inout [AnyHashable: DeferredGradient]) -> Bool { false }
+    /// Keeps the outputs at `indexes` for ``backward(_:_:)`` (call it in `forward`).
+    public final func retainOutputs(_ indexes: [Int]) { ensuredExtras.pendingRetainOutputs = indexes }
+
+    /// The inputs kept by ``retainInputs(_:)``, in that order.
+    public final func retainedInputs() -> [Variable] {
+        guard let kept = extras?.retainedInputIndexes, !kept.isEmpty else { return [] }
+        if inputCount == 0 {
+            typeCheckFailure("\(label).retainedInputs(): the graph behind this node was released (unchainBackward)")
+        }
+        return kept.map { input($0) }
+    }
+
+    /// The outputs kept by ``retainOutputs(_:)``, in that order: the output variables themselves while they live, or
+    /// new variables with this node as their creator (so that a recorded backward still connects to it).
+    public final func retainedOutputs() -> [Variable] {
+        guard let e = extras else { return [] }
+        return e.retainedOutputIndexes.indices.map { k in outputVariable(e.retainedOutputIndexes[k], data: e.retainedOutputData[k]) }
+    }
+
+    /// Output `i` as a variable: the live output, or a new one over `data` created by this node.
+    final func outputVariable(_ i: Int, data: NDArray) -> Variable {
+        if let v = outputRef(i)?.takeUnretainedValue() { return v }
+        let v = Variable(output: data, creator: self, index: i, rank: rank + 1)
+        if i == 0 { outputRef0 = Unmanaged.passUnretained(v) } else { moreOutputRefs[i - 1] = Unmanaged.passUnretained(v) }
+        return v
+    }
+
+    // MARK: - The engine's interface (internal)
+
+    /// The gradients of the inputs at `targets` as arrays, for a backward pass that records nothing. Built-in
+    /// functions run their formula on arrays; a user's function gets its output gradients as constant variables.
+    /// Entry k of the result is the gradient of input `targets[k]`.
+    func backwardArrays(_ targets: [Int], _ gys: GradSlots<NDArray>) -> GradSlots<NDArray> {
+        let wrapped = (0..<outputCount).map { gys[$0].map { Variable.constant($0) } }
+        let gxs = noBackpropMode { backward(targets, wrapped) }
+        return GradSlots(checked: gxs.map { $0?.array }, targets: targets, inputCount: inputCount, label: label)
+    }
+
+    /// The gradients of the inputs at `targets` as variables, for a recorded backward pass.
+    func backwardVariables(_ targets: [Int], _ gys: GradSlots<Variable>) -> GradSlots<Variable> {
+        let gxs = backward(targets, (0..<outputCount).map { gys[$0] })
+        return GradSlots(checked: gxs, targets: targets, inputCount: inputCount, label: label)
+    }
+
+    /// Runs a generic backward formula on the recorded path: the slots' variables wrapped as ``Recorded`` and back.
+    final func recording(_ gys: GradSlots<Variable>, _ formula: (GradSlots<Recorded>) -> GradSlots<Recorded>) -> GradSlots<Variable> {
+        var wrapped = GradSlots<Recorded>(gys.first.map(Recorded.init), gys.second.map(Recorded.init))
+        wrapped.rest = gys.rest.map { $0.map(Recorded.init) }
+        let out = formula(wrapped)
+        var back = GradSlots<Variable>(out.first?.variable, out.second?.variable)
+        back.rest = out.rest.map { $0?.variable }
+        return back
+    }
+
+    /// The gradient of input `index` — a leaf parameter — in a form the engine can add without computing it as a
+    /// dense array first (see ``LeafGradientTerm``); nil (the default) to compute it with `backwardArrays`.
+    /// Asked only in plain backward passes that write leaves' gradients, and only of nodes that set
+    /// ``offersLeafGradientTerms``.
+    func leafGradientTerm(_ index: Int, _ gys: GradSlots<NDArray>) -> LeafGradientTerm? { nil }
 
     // MARK: - Inputs and outputs
 
@@ -170,6 +235,16 @@ open class FunctionNode {
         rank = maxRank
         outputCount = ys.count
         if ys.count > 1 { moreOutputRefs = [Unmanaged<Variable>?](repeating: nil, count: ys.count - 1) }
+        if let e = extras {
+            if let keep = e.pendingRetainOutputs.take() {
+                for i in keep where i < 0 || i >= ys.count { typeCheckFailure("\(label).retainOutputs: no output \(i) among \(ys.count)") }
+                e.retainedOutputIndexes = keep
+                e.retainedOutputData = keep.map { ys[$0] }
+            }
+            for i in e.retainedInputIndexes where i < 0 || i >= inputs.count {
+                typeCheckFailure("\(label).retainInputs: no input \(i) among \(inputs.count)")
+            }
+        }
         var outs = [Variable]()
         outs.reserveCapacity(ys.count)
         for (i, y) in ys.enumerated() {
@@ -181,7 +256,7 @@ open class FunctionNode {
     }
 
     /// Records a call with one output (the fast paths of the built-in functions).
-    @usableFromInline
+    @usableFromInline @inline(__always)
     final func recordSingle(_ x0: Variable, _ x1: Variable?, rank maxRank: Int, output y: NDArray) -> Variable {
         if outputCount != 0 {
             typeCheckFailure("\(label): a function node can be applied only once; create a new one for each call")
@@ -210,7 +285,10 @@ open class FunctionNode {
             arrays.append(x.array)
         }
         let ys = forward(arrays)
-        if !(requiresGrad && Config.current.enableBackprop) { return ys.map { Variable($0, requiresGrad: requiresGrad) } }
+        if !(requiresGrad && Config.current.enableBackprop) {
+            extras?.pendingRetainOutputs = nil
+            return ys.map { Variable($0, requiresGrad: requiresGrad) }
+        }
         return record(inputs, rank: maxRank, outputs: ys)
     }
 
@@ -230,65 +308,83 @@ open class FunctionNode {
     func outputDied(_ index: Int) {
         if index == 0 { outputRef0 = nil } else if index - 1 < moreOutputRefs.count { moreOutputRefs[index - 1] = nil }
     }
-
-    /// Adds `g` to the gradient being accumulated for output `index`.
-    @usableFromInline
-    func accumulateOutputGrad(_ index: Int, _ g: NDArray) {
-        if index == 0 {
-            NDArray.accumulate(&outputGrad0, g)
-            return
-        }
-        if moreOutputGrads.isEmpty { moreOutputGrads = [NDArray?](repeating: nil, count: outputCount - 1) }
-        NDArray.accumulate(&moreOutputGrads[index - 1], g)
-    }
-
-    /// Takes the accumulated output gradients, leaving the slots empty.
-    @usableFromInline
-    func takeOutputGrads() -> [NDArray?] {
-        var g = [NDArray?]()
-        g.reserveCapacity(outputCount)
-        g.append(outputGrad0.take())
-        if outputCount > 1 {
-            if moreOutputGrads.isEmpty {
-                for _ in 1..<outputCount { g.append(nil) }
-            } else {
-                g.append(contentsOf: moreOutputGrads)
-                moreOutputGrads = []
-            }
-        }
-        return g
-    }
 }
 
-extension NDArray {
-    /// `slot = slot + g`, in place when the slot's storage is unique (it is taken out of the slot first, so the
-    /// slot itself does not count as a second owner).
-    @inlinable
-    static func accumulate(_ slot: inout NDArray?, _ g: NDArray) {
-        if var existing = slot.take() {
-            existing += g
-            slot = existing
+/// Up to two values inline and the rest in an array: the output or input gradients of one node during one
+/// backward step, without allocating for the common one- and two-value cases.
+struct GradSlots<V> {
+    var first: V?
+    var second: V?
+    var rest: [V?] = []
+
+    @inline(__always)
+    init(_ first: V? = nil, _ second: V? = nil) {
+        self.first = first
+        self.second = second
+    }
+
+    /// The gradients a user's backward returned, for `targets`: one per target, or one per input.
+    init(checked gxs: [V?], targets: [Int], inputCount: Int, label: String) {
+        if gxs.count == targets.count {
+            for (k, g) in gxs.enumerated() { self[k] = g }
+        } else if gxs.count == inputCount {
+            for (k, i) in targets.enumerated() { self[k] = gxs[i] }
         } else {
-            slot = g
+            typeCheckFailure("\(label).backward returned \(gxs.count) gradients for \(targets.count) requested inputs")
         }
     }
+
+    subscript(i: Int) -> V? {
+        @inline(__always) get { i == 0 ? first : i == 1 ? second : (i - 2 < rest.count ? rest[i - 2] : nil) }
+        set {
+            switch i {
+            case 0: first = newValue
+            case 1: second = newValue
+            default:
+                while rest.count <= i - 2 { rest.append(nil) }
+                rest[i - 2] = newValue
+            }
+        }
+    }
+
+    /// Slot `i`'s value, moved out (the slot becomes nil).
+    @inline(__always)
+    mutating func take(_ i: Int) -> V? {
+        switch i {
+        case 0: return first.take()
+        case 1: return second.take()
+        default: return i - 2 < rest.count ? rest[i - 2].take() : nil
+        }
+    }
+
+    @inline(__always)
+    var isEmpty: Bool { first == nil && second == nil && rest.allSatisfy { $0 == nil } }
 }
 
 /// A built-in function of one input and one output, without the arrays of the general interface.
 ///
-/// Subclasses implement ``forward(_:)-(NDArray)`` and ``backward(_:)-(NDArray)``; the general `forward(_:)` and
-/// `backward(_:_:)` forward to them, so the node also works wherever a ``FunctionNode`` is expected.
+/// Subclasses implement `forward(_: NDArray)`, and the backward formula twice thinly: `backward(_: NDArray)` and
+/// `backward(_: Recorded)` both call one generic function over ``GradientValue``.
 class UnaryFunction: FunctionNode {
-    override init() {
-        super.init()
-        arity = 1
-    }
-
     func forward(_ x: NDArray) -> NDArray { fatalError("\(label) must override forward(_: NDArray)") }
     func backward(_ gy: NDArray) -> NDArray { fatalError("\(label) must override backward(_: NDArray)") }
+    func backward(_ gy: Recorded) -> Recorded { fatalError("\(label) must override backward(_: Recorded)") }
 
     override final func forward(_ inputs: [NDArray]) -> [NDArray] { [forward(inputs[0])] }
-    override final func backward(_ indexes: [Int], _ gy: [NDArray?]) -> [NDArray?] { [gy[0].map { backward($0) }] }
+    override final func backward(_ indexes: [Int], _ gy: [Variable?]) -> [Variable?] { [gy[0].map { backward(Recorded($0)).variable }] }
+    override final func backwardArrays(_ targets: [Int], _ gys: GradSlots<NDArray>) -> GradSlots<NDArray> {
+        // Read in place (no copy of the gradient's array).
+        if gys.first == nil { return GradSlots() }
+        return GradSlots(backward(gys.first.unsafelyUnwrapped))
+    }
+    override final func backwardVariables(_ targets: [Int], _ gys: GradSlots<Variable>) -> GradSlots<Variable> {
+        GradSlots(gys.first.map { backward(Recorded($0)).variable })
+    }
+
+    /// The input as a variable, for the recorded form of backward.
+    final var inputVariable: Recorded { Recorded(input(0)) }
+    /// The output as a variable over `data` (the output itself while it lives), for the recorded form of backward.
+    final func outputVariable(_ data: NDArray) -> Recorded { Recorded(outputVariable(0, data: data)) }
 
     /// Runs the function on `x`, recording the call when needed.
     @inline(__always)
@@ -302,29 +398,38 @@ class UnaryFunction: FunctionNode {
 
 /// A built-in function of two inputs and one output, without the arrays of the general interface.
 class BinaryFunction: FunctionNode {
-    override init() {
-        super.init()
-        arity = 2
-    }
-
     func forward(_ a: NDArray, _ b: NDArray) -> NDArray { fatalError("\(label) must override forward(_:_:)") }
     /// The gradients of the two inputs; `needA`/`needB` say which are wanted (the other may be nil).
     func backward(_ gy: NDArray, needA: Bool, needB: Bool) -> (NDArray?, NDArray?) {
         fatalError("\(label) must override backward(_:needA:needB:)")
     }
-    /// ``FunctionNode/accumulateGrad(_:_:into:)`` with the single output gradient.
-    func accumulateGrad(_ index: Int, _ gy: NDArray, into grad: inout NDArray) -> Bool { false }
-    override final func accumulateGrad(_ index: Int, _ gradOutputs: [NDArray?], into grad: inout NDArray) -> Bool {
-        guard let g = gradOutputs[0] else { return false }
-        return accumulateGrad(index, g, into: &grad)
+    func backward(_ gy: Recorded, needA: Bool, needB: Bool) -> (Recorded?, Recorded?) {
+        fatalError("\(label) must override backward(_: Recorded, needA:needB:)")
     }
 
     override final func forward(_ inputs: [NDArray]) -> [NDArray] { [forward(inputs[0], inputs[1])] }
-    override final func backward(_ indexes: [Int], _ gy: [NDArray?]) -> [NDArray?] {
+    override final func backward(_ indexes: [Int], _ gy: [Variable?]) -> [Variable?] {
         guard let g = gy[0] else { return indexes.map { _ in nil } }
-        let (ga, gb) = backward(g, needA: indexes.contains(0), needB: indexes.contains(1))
-        return indexes.map { $0 == 0 ? ga : gb }
+        let (ga, gb) = backward(Recorded(g), needA: indexes.contains(0), needB: indexes.contains(1))
+        return indexes.map { $0 == 0 ? ga?.variable : gb?.variable }
     }
+    override final func backwardArrays(_ targets: [Int], _ gys: GradSlots<NDArray>) -> GradSlots<NDArray> {
+        if gys.first == nil { return GradSlots() }
+        let needA = targets.first == 0, needB = targets.last == 1
+        let (ga, gb) = backward(gys.first.unsafelyUnwrapped, needA: needA, needB: needB)
+        return needA ? GradSlots(ga, gb) : GradSlots(gb)
+    }
+    override final func backwardVariables(_ targets: [Int], _ gys: GradSlots<Variable>) -> GradSlots<Variable> {
+        guard let g = gys.first else { return GradSlots() }
+        let needA = targets.first == 0, needB = targets.last == 1
+        let (ga, gb) = backward(Recorded(g), needA: needA, needB: needB)
+        return needA ? GradSlots(ga?.variable, gb?.variable) : GradSlots(gb?.variable)
+    }
+
+    /// The inputs as variables, for the recorded form of backward.
+    final var inputVariables: (Recorded, Recorded) { (Recorded(input(0)), Recorded(input(1))) }
+    /// The output as a variable over `data`, for the recorded form of backward.
+    final func outputVariable(_ data: NDArray) -> Recorded { Recorded(outputVariable(0, data: data)) }
 
     /// Runs the function on `a` and `b`, recording the call when needed.
     @inline(__always)
@@ -336,4 +441,30 @@ class BinaryFunction: FunctionNode {
         if !(requiresGrad && Config.current.enableBackprop) { return Variable(y, requiresGrad: requiresGrad) }
         return recordSingle(a, b, rank: Swift.max(a.rank, b.rank), output: y)
     }
+}
+
+extension NDArray {
+    /// `slot = slot + g`, in place when the slot's storage is unique (it is taken out of the slot first, so the
+    /// slot itself does not count as a second owner). Used by the backward engine and `Link.addGrads`.
+    @inlinable
+    static func accumulate(_ slot: inout NDArray?, _ g: NDArray) {
+        if var existing = slot.take() {
+            existing += g
+            slot = existing
+        } else {
+            slot = g
+        }
+    }
+}
+
+/// The rarely used state of a ``FunctionNode``.
+final class NodeExtras {
+    /// The outputs kept by ``FunctionNode/retainOutputs(_:)``: their indexes and data.
+    var retainedOutputIndexes: [Int] = []
+    var retainedOutputData: [NDArray] = []
+    var retainedInputIndexes: [Int] = []
+    /// Set during `forward` by ``FunctionNode/retainOutputs(_:)``, read when the call is recorded.
+    var pendingRetainOutputs: [Int]?
+    /// The gradients of the outputs being accumulated during a recorded backward pass (one slot per output, or empty).
+    var outputGradVars: [Variable?] = []
 }

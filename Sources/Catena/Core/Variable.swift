@@ -50,9 +50,29 @@ public class Variable {
                 typeCheckFailure("Variable\(name.map { " \($0)" } ?? ""): grad of shape \(g.shape) (\(g.dtype)) does not match the data's shape \(array.shape) (\(array.dtype))")
             }
             _grad = newValue
+            _gradVar = nil
         }
     }
     @exclusivity(unchecked) @usableFromInline var _grad: NDArray?
+
+    /// The gradient as a variable (Chainer's `grad_var`). After `backward(enableDoubleBackprop: true)` it carries
+    /// the graph of the backward computation, so it can be differentiated again; otherwise it is a variable over
+    /// ``grad`` without a creator. Setting it sets ``grad`` to its data.
+    public var gradVar: Variable? {
+        get {
+            if let v = _gradVar, let g = _grad, v.array.storage === g.storage { return v }
+            return _grad.map { Variable($0) }
+        }
+        set {
+            if let g = newValue, g.shape != array.shape || g.dtype != array.dtype {
+                typeCheckFailure("Variable\(name.map { " \($0)" } ?? ""): gradVar of shape \(g.shape) (\(g.dtype)) does not match the data's shape \(array.shape) (\(array.dtype))")
+            }
+            _gradVar = newValue
+            _grad = newValue?.array
+        }
+    }
+    /// The recorded gradient of the last double-backprop pass (kept in step with `_grad`).
+    @exclusivity(unchecked) var _gradVar: Variable?
     /// The function that produced this variable, or nil for a leaf (an input, a parameter, or a variable that
     /// was ``unchain()``ed).
     @exclusivity(unchecked) public internal(set) var creator: FunctionNode?
@@ -107,7 +127,10 @@ public class Variable {
     // MARK: - Graph editing
 
     /// Sets the gradient to nil (Chainer's `cleargrad`).
-    public func clearGrad() { _grad = nil }
+    public func clearGrad() {
+        _grad = nil
+        _gradVar = nil
+    }
 
     /// Cuts this variable from its creator: it becomes a leaf, and backward stops here (Chainer's `unchain`).
     public func unchain() {

@@ -80,11 +80,10 @@ private struct IDXLayout {
         guard ndim >= 1 else { throw r.fail("an IDX file with no dimensions") }
         try r.check(4, 4 * ndim, "the header's \(ndim) dimensions")
         var dims: [Int] = []
+        for d in 0..<ndim { dims.append(try r.u32be(4 + 4 * d)) }
         var n = 1
-        for d in 0..<ndim {
-            let v = try r.u32be(4 + 4 * d)
-            dims.append(v)
-            n = try checkedMultiply(n, v, r, "the element count of the dimensions")
+        if dims.contains(0) { n = 0 } else {
+            for v in dims { n = try checkedMultiply(n, v, r, "the element count of the dimensions") }
         }
         shape = dims
         count = n

@@ -106,7 +106,9 @@ enum NPY {
             shape.append(v)
         }
         var count = 1
-        for d in shape { count = try checkedMultiply(count, d, r, "the element count of shape \(shape)") }
+        if shape.contains(0) { count = 0 } else {
+            for d in shape { count = try checkedMultiply(count, d, r, "the element count of shape \(shape)") }
+        }
         let bodyStart = start + headerLen, bodyCount = bytes.count - bodyStart
         if descr == "|O" {
             if shape.isEmpty { return .none }

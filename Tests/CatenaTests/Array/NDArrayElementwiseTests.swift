@@ -30,10 +30,17 @@ final class NDArrayElementwiseTests: XCTestCase {
             ([2, 3], [2, 3]), ([2, 3], [3]), ([2, 3], [1]), ([2, 3], []), ([2, 1], [1, 3]), ([4, 1, 3], [2, 1]),
             ([1], [5]), ([3, 1, 2], [3, 4, 1]), ([2, 3], [2, 1]),
         ]
+        typealias ArrayOp = (NDArray, NDArray) -> NDArray
+        typealias ScalarOp = (Double, Double) -> Double
+        let ops: [(String, ArrayOp, ScalarOp)] = [
+            ("+", { (x: NDArray, y: NDArray) in x + y }, { (x: Double, y: Double) in x + y }),
+            ("-", { (x: NDArray, y: NDArray) in x - y }, { (x: Double, y: Double) in x - y }),
+            ("*", { (x: NDArray, y: NDArray) in x * y }, { (x: Double, y: Double) in x * y }),
+            ("/", { (x: NDArray, y: NDArray) in x / y }, { (x: Double, y: Double) in x / y }),
+        ]
         for (sa, sb) in cases {
             let a = testArray(sa, offset: 2), b = testArray(sb, scale: 0.5, offset: 3)
-            for (name, op, f) in [("+", { $0 + $1 } as (NDArray, NDArray) -> NDArray, { $0 + $1 } as (Double, Double) -> Double),
-                                  ("-", { $0 - $1 }, { $0 - $1 }), ("*", { $0 * $1 }, { $0 * $1 }), ("/", { $0 / $1 }, { $0 / $1 })] {
+            for (name, op, f) in ops {
                 let r = reference(a, b, f)
                 assertClose(op(a, b), r.values, shape: r.shape, "\(sa) \(name) \(sb)")
                 let r2 = reference(b, a, f)

@@ -2,27 +2,42 @@ import XCTest
 
 @testable import Catena
 
-/// y = x³ written as a user would write a new function: forward and backward side by side.
+/// y = x³ written as a user would write a new function (the FunctionNode doc comment's example): forward on
+/// arrays, backward on variables with `F` functions, so that it is differentiable twice.
 final class Cube: FunctionNode {
-    private var x: NDArray?
     override func forward(_ inputs: [NDArray]) -> [NDArray] {
-        x = inputs[0]
+        retainInputs([0])
         return [inputs[0] * inputs[0] * inputs[0]]
     }
-    override func backward(_ indexes: [Int], _ gradOutputs: [NDArray?]) -> [NDArray?] {
-        guard let gy = gradOutputs[0], let x else { return [nil] }
-        return [gy * 3 * x * x]
+    override func backward(_ indexes: [Int], _ gradOutputs: [Variable?]) -> [Variable?] {
+        let x = retainedInputs()[0]
+        return [gradOutputs[0].map { $0 * 3 * x * x }]
     }
 }
 
 /// A deliberately wrong backward (missing the factor 3), to show that the gradient check can fail.
 final class WrongCube: FunctionNode {
-    private var x = NDArray.zeros([])
     override func forward(_ inputs: [NDArray]) -> [NDArray] {
-        x = inputs[0]
-        return [x * x * x]
+        retainInputs([0])
+        return [inputs[0] * inputs[0] * inputs[0]]
     }
-    override func backward(_ indexes: [Int], _ gradOutputs: [NDArray?]) -> [NDArray?] { [gradOutputs[0]! * x * x] }
+    override func backward(_ indexes: [Int], _ gradOutputs: [Variable?]) -> [Variable?] {
+        let x = retainedInputs()[0]
+        return [gradOutputs[0]! * x * x]
+    }
+}
+
+/// A backward that is right to first order but not differentiable: it uses the input's values as a constant, so the
+/// second derivative it records is zero.
+final class FirstOrderOnlyCube: FunctionNode {
+    override func forward(_ inputs: [NDArray]) -> [NDArray] {
+        retainInputs([0])
+        return [inputs[0] * inputs[0] * inputs[0]]
+    }
+    override func backward(_ indexes: [Int], _ gradOutputs: [Variable?]) -> [Variable?] {
+        let x = retainedInputs()[0].array
+        return [gradOutputs[0].map { $0 * Variable.constant(x * x * 3) }]
+    }
 }
 
 final class GraphTests: XCTestCase {
@@ -190,6 +205,17 @@ final class GraphTests: XCTestCase {
         }
         // The directional mode for large inputs also catches it.
         XCTAssertThrowsError(try gradientCheck({ WrongCube().apply($0[0]) }, inputs: [testArray([50]) + 2], elementwiseLimit: 10))
+    }
+
+    func testTheDoubleBackwardCheckPassesACorrectFunctionAndCatchesAFirstOrderOnlyOne() throws {
+        let x = NDArray([0.5, -1.2, 2], dtype: .float64)
+        try checkDoubleBackward({ [Cube().apply($0[0])] }, inputs: [x])
+        // Right to first order…
+        try gradientCheck({ FirstOrderOnlyCube().apply($0[0]) }, inputs: [x])
+        // …but its recorded gradient does not depend on x, so the second derivative 6x·gy is missed.
+        XCTAssertThrowsError(try checkDoubleBackward({ [FirstOrderOnlyCube().apply($0[0])] }, inputs: [x])) { error in
+            XCTAssertTrue("\(error)".contains("backward gives"), "\(error)")
+        }
     }
 
     func testOutputsAreHeldWeakly() {

@@ -10,6 +10,53 @@ final class ReadmeExampleTests: XCTestCase {
         func callAsFunction(_ x: Variable) -> Variable { l2(F.relu(l1(x))) }
     }
 
+    /// The README's custom function (``FunctionNode`` as in Chainer).
+    final class Cube: FunctionNode {
+        override func forward(_ inputs: [NDArray]) -> [NDArray] {
+            retainInputs([0])
+            return [inputs[0] * inputs[0] * inputs[0]]
+        }
+        override func backward(_ indexes: [Int], _ gradOutputs: [Variable?]) -> [Variable?] {
+            let x = retainedInputs()[0]
+            return [gradOutputs[0].map { $0 * 3 * x * x }]
+        }
+    }
+
+    /// "The graph": gradients, a gradient penalty and a custom function, checked against hand-derived formulas.
+    func testTheGraphTourGivesTheHandDerivedGradients() throws {
+        let x = Variable(NDArray([[1, 2, 3]]))
+        let w = Parameter(NDArray([[0.5], [0.25], [2]]))
+        let loss = F.sum(F.tanh(x.matmul(w)) * 2)
+        loss.backward()
+        // d/dw Σ 2 tanh(x·w) = 2 (1 − tanh²(x·w)) xᵀ, with x·w = 7.
+        let t = Foundation.tanh(7.0)
+        let d: Double = 1 - t * t
+        assertClose(w.grad!, [2 * d, 4 * d, 6 * d], atol: 1e-6)
+        XCTAssertNil(noBackpropMode { x * 2 }.creator)
+
+        let critic = Linear(3, 1)
+        F.sum(F.tanh(critic(x))).backward(enableDoubleBackprop: true)
+        let gx = x.gradVar!
+        critic.clearGrads()
+        F.sum(gx * gx).backward()
+        let hx = grad([F.sum(gx * gx)], [x])[0]!
+        // y = tanh(W·x + b); ∂y/∂x = (1 − y²) W, so P = (1 − y²)² ‖W‖² and
+        // ∂P/∂W = 2 (1 − y²)² W − 4 y (1 − y²)² ‖W‖² x,   ∂P/∂x = −4 y (1 − y²)² ‖W‖² W.
+        let wv = critic.W.array.toDoubles(), xv = [1.0, 2, 3]
+        let z: Double = zip(wv, xv).map { $0 * $1 }.reduce(0, +) + critic.b!.array.toDoubles()[0]
+        let y = Foundation.tanh(z)
+        let s: Double = 1 - y * y
+        let norm: Double = wv.map { $0 * $0 }.reduce(0, +)
+        let k: Double = -4 * y * s * s * norm
+        let expectedW: [Double] = zip(wv, xv).map { wi, xi in 2 * s * s * wi + k * xi }
+        assertClose(critic.W.grad!, expectedW, atol: 1e-5, rtol: 1e-4)
+        assertClose(critic.b!.grad!, [k], atol: 1e-5, rtol: 1e-4)
+        assertClose(hx, wv.map { k * $0 }, atol: 1e-5, rtol: 1e-4)
+
+        try gradientCheck({ Cube().apply($0[0]) }, inputs: [NDArray([0.5, -1.2])])
+        try checkDoubleBackward({ [Cube().apply($0[0])] }, inputs: [NDArray([0.5, -1.2])])
+    }
+
     func testTheTrainingTourRunsAndLearns() throws {
         let out = FileManager.default.temporaryDirectory.appendingPathComponent("catena-readme-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: out) }

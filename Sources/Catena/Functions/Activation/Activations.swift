@@ -1,31 +1,32 @@
 import Foundation
 
-// relu, leakyRelu, sigmoid, tanh, softplus: element-wise activations. Backward formulas are single fused loops.
+// relu, leakyRelu, sigmoid, tanh, softplus: element-wise activations. Each backward is one formula over
+// GradientValue, run on arrays (a fused kernel) or on variables (recorded, for double backprop).
 
 final class ReLU: UnaryFunction {
-    @exclusivity(unchecked) private var y = NDArray.zeros([])
+    @exclusivity(unchecked) private var y = NDArray.placeholder
     override func forward(_ input: NDArray) -> NDArray {
         y = input.relu()
         return y
     }
-    override func backward(_ g: NDArray) -> NDArray { NDArray.map(g, y, ReLUGrad(), op: "relu") }
-}
-
-private struct ReLUGrad: BinaryFloatKernel {
-    func callAsFunction<T: NDFloatingPoint>(_ g: T, _ y: T) -> T { y > 0 ? g : 0 }
+    override func backward(_ g: NDArray) -> NDArray { formula(g) }
+    override func backward(_ g: Recorded) -> Recorded { formula(g) }
+    /// gy where y > 0. (Not twice differentiable at 0; its second derivative is 0 elsewhere.)
+    private func formula<V: GradientValue>(_ g: V) -> V { V.reluGrad(g, y) }
 }
 
 final class LeakyReLU: UnaryFunction {
     private let slope: Double
-    @exclusivity(unchecked) private var x = NDArray.zeros([])
+    @exclusivity(unchecked) private var x = NDArray.placeholder
     init(slope: Double) { self.slope = slope }
     override func forward(_ input: NDArray) -> NDArray {
         x = input
         return NDArray.map(x, LeakyKernel(slope: slope), op: "leaky_relu")
     }
-    override func backward(_ g: NDArray) -> NDArray {
-        NDArray.map(g, x, LeakyGrad(slope: slope), op: "leaky_relu")
-    }
+    override func backward(_ g: NDArray) -> NDArray { formula(g) }
+    override func backward(_ g: Recorded) -> Recorded { formula(g) }
+    /// gy where x > 0, slope·gy elsewhere (the slope at 0, as Chainer).
+    private func formula<V: GradientValue>(_ g: V) -> V { V.maskedGrad(g, x .> 0, otherwise: slope) }
 }
 
 private struct LeakyKernel: UnaryFloatKernel {
@@ -33,48 +34,42 @@ private struct LeakyKernel: UnaryFloatKernel {
     func callAsFunction<T: NDFloatingPoint>(_ x: T) -> T { x < 0 ? x * T(slope) : x }
 }
 
-private struct LeakyGrad: BinaryFloatKernel {
-    let slope: Double
-    func callAsFunction<T: NDFloatingPoint>(_ g: T, _ x: T) -> T { x <= 0 ? g * T(slope) : g }  // slope at 0, as Chainer
-}
-
 final class Sigmoid: UnaryFunction {
-    @exclusivity(unchecked) private var y = NDArray.zeros([])
+    @exclusivity(unchecked) private var y = NDArray.placeholder
     override func forward(_ input: NDArray) -> NDArray {
         y = input.sigmoid()
         return y
     }
-    override func backward(_ g: NDArray) -> NDArray { NDArray.map(g, y, SigmoidGrad(), op: "sigmoid") }
-}
-
-struct SigmoidGrad: BinaryFloatKernel {
-    func callAsFunction<T: NDFloatingPoint>(_ g: T, _ y: T) -> T { g * y * (1 - y) }
+    override func backward(_ g: NDArray) -> NDArray { formula(g, y) }
+    override func backward(_ g: Recorded) -> Recorded { formula(g, outputVariable(y)) }
+    /// gy · y · (1 − y).
+    private func formula<V: GradientValue>(_ g: V, _ y: V) -> V { V.sigmoidGrad(g, y) }
 }
 
 final class Tanh: UnaryFunction {
-    @exclusivity(unchecked) private var y = NDArray.zeros([])
+    @exclusivity(unchecked) private var y = NDArray.placeholder
     override func forward(_ input: NDArray) -> NDArray {
         y = input.tanh()
         return y
     }
-    override func backward(_ g: NDArray) -> NDArray { NDArray.map(g, y, TanhGrad(), op: "tanh") }
-}
-
-struct TanhGrad: BinaryFloatKernel {
-    func callAsFunction<T: NDFloatingPoint>(_ g: T, _ y: T) -> T { g * (1 - y * y) }
+    override func backward(_ g: NDArray) -> NDArray { formula(g, y) }
+    override func backward(_ g: Recorded) -> Recorded { formula(g, outputVariable(y)) }
+    /// gy · (1 − y²).
+    private func formula<V: GradientValue>(_ g: V, _ y: V) -> V { V.tanhGrad(g, y) }
 }
 
 final class Softplus: UnaryFunction {
     private let beta: Double
-    @exclusivity(unchecked) private var x = NDArray.zeros([])
+    @exclusivity(unchecked) private var x = NDArray.placeholder
     init(beta: Double) { self.beta = beta }
     override func forward(_ input: NDArray) -> NDArray {
         x = input
         return NDArray.map(x, SoftplusKernel(beta: beta), op: "softplus")
     }
-    override func backward(_ g: NDArray) -> NDArray {
-        NDArray.map(g, x, SoftplusGrad(beta: beta), op: "softplus")
-    }
+    override func backward(_ g: NDArray) -> NDArray { formula(g, x) }
+    override func backward(_ g: Recorded) -> Recorded { formula(g, inputVariable) }
+    /// gy · σ(βx).
+    private func formula<V: GradientValue>(_ g: V, _ x: V) -> V { g * (x * beta).sigmoidValue() }
 }
 
 private struct SoftplusKernel: UnaryFloatKernel {
@@ -83,15 +78,6 @@ private struct SoftplusKernel: UnaryFloatKernel {
     func callAsFunction<T: NDFloatingPoint>(_ x: T) -> T {
         let bx = x * T(beta)
         return ((bx > 0 ? bx : 0) + T._log1p(T._exp(-Swift.abs(bx)))) / T(beta)
-    }
-}
-
-private struct SoftplusGrad: BinaryFloatKernel {
-    let beta: Double
-    func callAsFunction<T: NDFloatingPoint>(_ g: T, _ x: T) -> T {
-        let bx = x * T(beta)
-        let s: T = bx >= 0 ? 1 / (1 + T._exp(-bx)) : T._exp(bx) / (1 + T._exp(bx))
-        return g * s
     }
 }
 

@@ -4,7 +4,7 @@ import Foundation
 
 final class Softmax: UnaryFunction {
     private let axis: Int
-    @exclusivity(unchecked) private var y = NDArray.zeros([])
+    @exclusivity(unchecked) private var y = NDArray.placeholder
     init(axis: Int) { self.axis = axis }
     override func forward(_ input: NDArray) -> NDArray {
         let x = input
@@ -13,41 +13,50 @@ final class Softmax: UnaryFunction {
         y = e / e.sum(axis: ax, keepDims: true)
         return y
     }
-    override func backward(_ g: NDArray) -> NDArray {
-        // gx = y · (gy − Σ gy·y)
+    override func backward(_ g: NDArray) -> NDArray { formula(g, y) }
+    override func backward(_ g: Recorded) -> Recorded { formula(g, outputVariable(y)) }
+    /// gx = y · (gy − Σ gy·y).
+    private func formula<V: GradientValue>(_ g: V, _ y: V) -> V {
         let gyy = g * y
-        return gyy - y * gyy.sum(axis: y.normalizedAxis(axis, op: "softmax"), keepDims: true)
+        return gyy - y * gyy.summed(axes: [y.values.normalizedAxis(axis, op: "softmax")], keepDims: true)
     }
 }
 
 final class LogSoftmax: UnaryFunction {
     private let axis: Int
-    @exclusivity(unchecked) private var y = NDArray.zeros([])
+    @exclusivity(unchecked) private var y = NDArray.placeholder
     init(axis: Int) { self.axis = axis }
     override func forward(_ input: NDArray) -> NDArray {
         let x = input
         y = x - x.logSumExp(axis: x.normalizedAxis(axis, op: "log_softmax"), keepDims: true)
         return y
     }
-    override func backward(_ g: NDArray) -> NDArray {
-        // gx = gy − softmax · Σ gy
-        return g - y.exp() * g.sum(axis: y.normalizedAxis(axis, op: "log_softmax"), keepDims: true)
+    override func backward(_ g: NDArray) -> NDArray { formula(g, y) }
+    override func backward(_ g: Recorded) -> Recorded { formula(g, outputVariable(y)) }
+    /// gx = gy − softmax · Σ gy.
+    private func formula<V: GradientValue>(_ g: V, _ y: V) -> V {
+        g - y.expValue() * g.summed(axes: [y.values.normalizedAxis(axis, op: "log_softmax")], keepDims: true)
     }
 }
 
 final class LogSumExp: UnaryFunction {
     private let axes: [Int]?
-    @exclusivity(unchecked) private var x = NDArray.zeros([]), y = NDArray.zeros([])
+    @exclusivity(unchecked) private var x = NDArray.placeholder, y = NDArray.placeholder
     init(axes: [Int]?) { self.axes = axes }
+    @exclusivity(unchecked) private var outputShape: [Int] = []
     override func forward(_ input: NDArray) -> NDArray {
         x = input
         y = x.logSumExp(axes: axes.map { x.reductionAxes($0, op: "logsumexp") }, keepDims: true)
         let all = x.reductionAxes(axes, op: "logsumexp")
-        return y.squeezed(axes: all)
+        let out = y.squeezed(axes: all)
+        outputShape = out.shape
+        return out
     }
-    override func backward(_ g: NDArray) -> NDArray {
-        // d/dx log Σ e^x = e^(x − y)
-        g.reshaped(y.shape) * (x - y).exp()
+    override func backward(_ g: NDArray) -> NDArray { formula(g, x, y) }
+    override func backward(_ g: Recorded) -> Recorded { formula(g, inputVariable, outputVariable(y.reshaped(outputShape)).reshapedTo(y.shape)) }
+    /// d/dx log Σ e^x = e^(x − y).
+    private func formula<V: GradientValue>(_ g: V, _ x: V, _ y: V) -> V {
+        g.reshapedTo(y.shape) * (x - y).expValue()
     }
 }
 

@@ -4,18 +4,16 @@ import Foundation
 
 final class GetItem: UnaryFunction {
     private let indices: [NDIndex]
-    @exclusivity(unchecked) private var inShape: [Int] = [], dtype = DType.float32
+    @exclusivity(unchecked) private var inShape: [Int] = []
     init(_ indices: [NDIndex]) { self.indices = indices }
     override func forward(_ input: NDArray) -> NDArray {
         inShape = input.shape
-        dtype = input.dtype
         return input.selection(indices)
     }
-    override func backward(_ g: NDArray) -> NDArray {
-        var gx = NDArray.zeros(inShape, dtype: dtype)
-        gx.assign(g, to: indices)
-        return gx
-    }
+    override func backward(_ g: NDArray) -> NDArray { formula(g) }
+    override func backward(_ g: Recorded) -> Recorded { formula(g) }
+    /// The gradient placed back at the selected positions of zeros.
+    private func formula<V: GradientValue>(_ g: V) -> V { V.placed(g, at: indices, in: inShape) }
 }
 
 final class Take: UnaryFunction {
@@ -30,51 +28,56 @@ final class Take: UnaryFunction {
         inShape = input.shape
         return input.take(indices, axis: axis)
     }
-    override func backward(_ g: NDArray) -> NDArray {
-        NDArray.scatterAdd(g.contiguous(), indices: indices, axis: axis, shape: inShape)
-    }
+    override func backward(_ g: NDArray) -> NDArray { formula(g) }
+    override func backward(_ g: Recorded) -> Recorded { formula(g) }
+    /// The gradient added back at the taken indices (repeated ones accumulate).
+    private func formula<V: GradientValue>(_ g: V) -> V { V.scatterAdd(g, indices: indices, axis: axis, shape: inShape) }
 }
 
-/// `x[i, t[i]]` for each row i.
 final class SelectItem: BinaryFunction {
-    @exclusivity(unchecked) private var t: [Int] = [], inShape: [Int] = [], dtype = DType.float32
+    @exclusivity(unchecked) private var flat = NDArray.placeholder, inShape: [Int] = []
     override func forward(_ x: NDArray, _ tArr: NDArray) -> NDArray {
         if x.ndim != 2 { typeCheckFailure("select_item: x must be 2-D (batch, classes), got shape \(x.shape)") }
         if tArr.ndim != 1 || tArr.shape[0] != x.shape[0] {
             typeCheckFailure("select_item: t must be 1-D with one index per row of x: t.shape \(tArr.shape), x.shape \(x.shape)")
         }
-        t = NDArray.checkedIndices(tArr, size: x.shape[1], op: "select_item")
+        let t = NDArray.checkedIndices(tArr, size: x.shape[1], op: "select_item")
         inShape = x.shape
-        dtype = x.dtype
-        let rows = NDArray.arange(x.shape[0], dtype: .int64)
-        let flat = rows * Double(x.shape[1]) + NDArray(t.map(Double.init), dtype: .int64)
+        flat = NDArray(t.enumerated().map { Double($0.offset * x.shape[1] + $0.element) }, dtype: .int64)
         return x.reshaped(-1).take(flat)
     }
-    override func backward(_ g: NDArray, needA: Bool, needB: Bool) -> (NDArray?, NDArray?) {
-        guard needA else { return (nil, nil) }
-        let n = inShape[1]
-        let flat = NDArray(t.enumerated().map { Double($0.offset * n + $0.element) }, dtype: .int64)
-        return (NDArray.scatterAdd(g.contiguous(), indices: flat, shape: [inShape[0] * n]).reshaped(inShape), nil)
+    override func backward(_ g: NDArray, needA: Bool, needB: Bool) -> (NDArray?, NDArray?) { (needA ? formula(g) : nil, nil) }
+    override func backward(_ g: Recorded, needA: Bool, needB: Bool) -> (Recorded?, Recorded?) { (needA ? formula(g) : nil, nil) }
+    /// The gradient at the selected element of each row, zeros elsewhere.
+    private func formula<V: GradientValue>(_ g: V) -> V {
+        V.scatterAdd(g, indices: flat, axis: 0, shape: [inShape[0] * inShape[1]]).reshapedTo(inShape)
     }
 }
 
 final class Where: FunctionNode {
-    @exclusivity(unchecked) private var condition = NDArray.zeros([]), shapes: ([Int], [Int]) = ([], [])
+    @exclusivity(unchecked) private var condition = NDArray.placeholder, shapes: ([Int], [Int]) = ([], [])
     override func forward(_ inputs: [NDArray]) -> [NDArray] {
         condition = inputs[0]
         shapes = (inputs[1].shape, inputs[2].shape)
         return [NDArray.where(condition, inputs[1], inputs[2])]
     }
-    override func backward(_ indexes: [Int], _ gy: [NDArray?]) -> [NDArray?] {
-        let g = gy[0]!
-        let zero = NDArray.zeros([], dtype: g.dtype)
-        return indexes.map { i -> NDArray? in
+    override func backwardArrays(_ targets: [Int], _ gys: GradSlots<NDArray>) -> GradSlots<NDArray> { formula(targets, gys) }
+    override func backwardVariables(_ targets: [Int], _ gys: GradSlots<Variable>) -> GradSlots<Variable> {
+        recording(gys) { formula(targets, $0) }
+    }
+    /// The gradient to x where the condition holds and to y elsewhere (none to the condition).
+    private func formula<V: GradientValue>(_ targets: [Int], _ gys: GradSlots<V>) -> GradSlots<V> {
+        guard let g = gys.first else { return GradSlots() }
+        let mask = condition.broadcast(to: g.shape).contiguous()
+        var out = GradSlots<V>()
+        for (k, i) in targets.enumerated() {
             switch i {
-            case 1: return NDArray.where(condition, g, zero).sumTo(shapes.0)
-            case 2: return NDArray.where(condition, zero, g).sumTo(shapes.1)
-            default: return nil
+            case 1: out[k] = V.maskedGrad(g, mask, otherwise: 0).sumTo(shapes.0)
+            case 2: out[k] = V.maskedGrad(g, mask.logicalNot(), otherwise: 0).sumTo(shapes.1)
+            default: out[k] = nil
             }
         }
+        return out
     }
 }
 

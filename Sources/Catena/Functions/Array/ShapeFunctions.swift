@@ -5,7 +5,13 @@ import Foundation
 final class IdentityFunction: FunctionNode {
     override var label: String { "Identity" }
     override func forward(_ inputs: [NDArray]) -> [NDArray] { inputs }
-    override func backward(_ indexes: [Int], _ gy: [NDArray?]) -> [NDArray?] { indexes.map { gy[$0] } }
+    override func backwardArrays(_ targets: [Int], _ gys: GradSlots<NDArray>) -> GradSlots<NDArray> { formula(targets, gys) }
+    override func backwardVariables(_ targets: [Int], _ gys: GradSlots<Variable>) -> GradSlots<Variable> { formula(targets, gys) }
+    private func formula<V>(_ targets: [Int], _ gys: GradSlots<V>) -> GradSlots<V> {
+        var out = GradSlots<V>()
+        for (k, i) in targets.enumerated() { out[k] = gys[i] }
+        return out
+    }
 }
 
 final class Reshape: UnaryFunction {
@@ -16,7 +22,8 @@ final class Reshape: UnaryFunction {
         inShape = input.shape
         return input.reshaped(shape)
     }
-    override func backward(_ g: NDArray) -> NDArray { g.reshaped(inShape) }
+    override func backward(_ g: NDArray) -> NDArray { g.reshapedTo(inShape) }
+    override func backward(_ g: Recorded) -> Recorded { g.reshapedTo(inShape) }
 }
 
 final class Transpose: UnaryFunction {
@@ -28,10 +35,13 @@ final class Transpose: UnaryFunction {
         perm = axes.map { $0.map { x.normalizedAxis($0, op: "transpose") } } ?? Array((0..<x.ndim).reversed())
         return x.transposed(perm)
     }
-    override func backward(_ g: NDArray) -> NDArray {
+    override func backward(_ g: NDArray) -> NDArray { formula(g) }
+    override func backward(_ g: Recorded) -> Recorded { formula(g) }
+    /// The inverse permutation.
+    private func formula<V: GradientValue>(_ g: V) -> V {
         var inverse = [Int](repeating: 0, count: perm.count)
         for (i, p) in perm.enumerated() { inverse[p] = i }
-        return g.transposed(inverse)
+        return g.transposedBy(inverse)
     }
 }
 
@@ -44,6 +54,7 @@ final class BroadcastTo: UnaryFunction {
         return input.broadcast(to: shape)
     }
     override func backward(_ g: NDArray) -> NDArray { g.sumTo(inShape) }
+    override func backward(_ g: Recorded) -> Recorded { g.sumTo(inShape) }
 }
 
 final class ExpandDims: UnaryFunction {
@@ -54,7 +65,8 @@ final class ExpandDims: UnaryFunction {
         inShape = input.shape
         return input.expandedDims(axis: axis)
     }
-    override func backward(_ g: NDArray) -> NDArray { g.reshaped(inShape) }
+    override func backward(_ g: NDArray) -> NDArray { g.reshapedTo(inShape) }
+    override func backward(_ g: Recorded) -> Recorded { g.reshapedTo(inShape) }
 }
 
 final class Squeeze: UnaryFunction {
@@ -65,7 +77,8 @@ final class Squeeze: UnaryFunction {
         inShape = input.shape
         return input.squeezed(axes: axes)
     }
-    override func backward(_ g: NDArray) -> NDArray { g.reshaped(inShape) }
+    override func backward(_ g: NDArray) -> NDArray { g.reshapedTo(inShape) }
+    override func backward(_ g: Recorded) -> Recorded { g.reshapedTo(inShape) }
 }
 
 final class Cast: UnaryFunction {
@@ -77,6 +90,7 @@ final class Cast: UnaryFunction {
         return input.astype(dtype)
     }
     override func backward(_ g: NDArray) -> NDArray { g.astype(inType) }
+    override func backward(_ g: Recorded) -> Recorded { Recorded(F.cast(g.variable, inType)) }
 }
 
 extension F {

@@ -4,12 +4,11 @@ import Foundation
 /// the output).
 final class LinearFunction: FunctionNode {
     private let nBatchAxes: Int
-    @exclusivity(unchecked) private var x = NDArray.zeros([]), w = NDArray.zeros([]), inShape: [Int] = []
-    /// Set when x is an embedding's output and the call may use the table `E·Wᵀ + b` (see EmbedLinear.swift).
-    @exclusivity(unchecked) private(set) var embed: EmbedSource?
-    init(nBatchAxes: Int, embed: EmbedSource? = nil) {
+    @exclusivity(unchecked) private var x = NDArray.placeholder, w = NDArray.placeholder, inShape: [Int] = []
+    init(nBatchAxes: Int) {
         self.nBatchAxes = nBatchAxes
-        self.embed = embed
+        super.init()
+        offersLeafGradientTerms = true
     }
 
     override var label: String { "LinearFunction" }
@@ -33,9 +32,7 @@ final class LinearFunction: FunctionNode {
         }
         let outSize = w.shape[0]
         var y: NDArray
-        if let embed {
-            y = EmbedLinearTables.shared.table(e: embed.eArray, w: w, b: b).take(checked: embed.ids, indexShape: [rows], axis: 0)
-        } else if let b {
+        if let b {
             if b.shape != [outSize] { typeCheckFailure("linear: b.shape \(b.shape) must equal [W.shape[0]] = [\(outSize)]") }
             xIn.checkSameDType(b, op: "linear")
             y = b.broadcast(to: [rows, outSize]).contiguous()
@@ -47,47 +44,39 @@ final class LinearFunction: FunctionNode {
         return [nBatchAxes == 1 ? y : y.reshaped(batchShape + [outSize])]
     }
 
-    /// W's gradient is `gyᵀ · x`: handed to the backward pass as a product, so that the steps of an unrolled RNN
-    /// sharing W are summed in one GEMM.
-    override func gradAsProduct(_ index: Int, _ gy: [NDArray?]) -> (lhs: NDArray, rhs: NDArray)? {
-        guard index == 1, let g = gy[0] else { return nil }
-        return (g.reshaped(x.shape[0], w.shape[0]), x)
+    /// W's gradient is `gyᵀ · x`: handed to the engine as a product, so that the steps of an unrolled RNN sharing W
+    /// are summed in one GEMM.
+    override func leafGradientTerm(_ index: Int, _ gys: GradSlots<NDArray>) -> LeafGradientTerm? {
+        guard index == 1, let g = gys.first else { return nil }
+        return .product(lhs: g.reshaped(x.shape[0], w.shape[0]), rhs: x)
     }
 
-    /// For a call computed from the table: add the output gradient to the pass's accumulator for (E, W, b), when
-    /// W and b are leaves (they were when the call was made; unchainBackward() may have released them since).
-    override func deferBackward(_ gy: [NDArray?], into accumulators: inout [AnyHashable: DeferredGradient]) -> Bool {
-        guard let embed, let g = gy[0], inputCount >= 2 else { return false }
-        let wVar = input(1), bVar: Variable? = inputCount > 2 ? input(2) : nil
-        // One accumulator per weight variable; a call that used other operand data than the accumulator's (the
-        // parameters changed between two calls of one pass) takes the ordinary backward instead.
-        let key = AnyHashable(ObjectIdentifier(wVar))
-        guard let existing = accumulators[key] else {
-            let acc = EmbedLinearGradient(e: embed.e, w: wVar, b: bVar, eArray: embed.eArray, wArray: w)
-            acc.add(g, ids: embed.ids)
-            accumulators[key] = acc
-            return true
-        }
-        guard let acc = existing as? EmbedLinearGradient, acc.accepts(e: embed.e, b: bVar, eArray: embed.eArray, wArray: w) else { return false }
-        acc.add(g, ids: embed.ids)
-        return true
+    override func backwardArrays(_ targets: [Int], _ gys: GradSlots<NDArray>) -> GradSlots<NDArray> {
+        guard let g = gys.first else { return GradSlots() }
+        var out = GradSlots<NDArray>()
+        for (k, i) in targets.enumerated() { out[k] = formula(i, g, x, w) }
+        return out
     }
 
-    override func backward(_ indexes: [Int], _ gy: [NDArray?]) -> [NDArray?] {
-        let g = gy[0]!.reshaped(x.shape[0], w.shape[0])
-        return indexes.map { i -> NDArray in
-            switch i {
-            case 0:
-                var gx = NDArray(uninitializedShape: x.shape, dtype: x.dtype)
-                NDArray.gemm(g, w, into: &gx)                             // gx = gy · W
-                return gx.reshaped(inShape)
-            case 1:
-                var gw = NDArray(uninitializedShape: w.shape, dtype: w.dtype)
-                NDArray.gemm(g, x, into: &gw, transposeA: true)           // gW = gyᵀ · x
-                return gw
-            default:
-                return g.sum(axis: 0)                                     // gb = Σ_rows gy
-            }
+    override func backwardVariables(_ targets: [Int], _ gys: GradSlots<Variable>) -> GradSlots<Variable> {
+        var out = GradSlots<Variable>()
+        for (k, g) in backward(targets, [gys.first]).enumerated() { out[k] = g }
+        return out
+    }
+
+    override func backward(_ indexes: [Int], _ gradOutputs: [Variable?]) -> [Variable?] {
+        guard let g = gradOutputs[0] else { return indexes.map { _ in nil } }
+        let xv = Recorded(input(0)).reshapedTo(x.shape), wv = Recorded(input(1))
+        return indexes.map { formula($0, Recorded(g), xv, wv).variable }
+    }
+
+    /// gx = gy · W, gW = gyᵀ · x, gb = Σ_rows gy (with x flattened to rows).
+    private func formula<V: GradientValue>(_ i: Int, _ gy: V, _ x: V, _ w: V) -> V {
+        let g = gy.reshapedTo([x.shape[0], w.shape[0]])
+        switch i {
+        case 0: return V.matmul(g, w, transA: false, transB: false).reshapedTo(inShape)
+        case 1: return V.matmul(g, x, transA: true, transB: false)
+        default: return g.summed(axes: [0], keepDims: false)
         }
     }
 }
@@ -97,14 +86,8 @@ extension F {
     ///
     /// The first `nBatchAxes` axes of `x` are batch axes; the rest are flattened into `in_size` features, and the
     /// result has shape `x.shape[..<nBatchAxes] + [out_size]`.
-    ///
-    /// When `x` is the recorded output of ``embedID(_:_:ignoreLabel:)`` over a parameter (a language model's first
-    /// layer) and the vocabulary is no larger than the batch, the result is taken from a table `E·Wᵀ + b` kept while
-    /// the parameters are unchanged, and the gradients of all such calls in one backward pass are summed by
-    /// vocabulary row before three small products: the same values, fewer multiplications per time step.
     /// - Precondition: the flattened feature count equals `W.shape[1]`; `b.shape == [W.shape[0]]`.
     public static func linear(_ x: Variable, _ w: Variable, _ b: Variable? = nil, nBatchAxes: Int = 1) -> Variable {
-        let embed = nBatchAxes == 1 ? EmbedSource.behind(x, w: w, b: b) : nil
-        return LinearFunction(nBatchAxes: nBatchAxes, embed: embed).applySingle(b.map { [x, w, $0] } ?? [x, w])
+        LinearFunction(nBatchAxes: nBatchAxes).applySingle(b.map { [x, w, $0] } ?? [x, w])
     }
 }

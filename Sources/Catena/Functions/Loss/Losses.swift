@@ -5,7 +5,7 @@ import Foundation
 final class SigmoidCrossEntropy: BinaryFunction {
     private let normalize: Bool
     private let reduce: LossReduction
-    @exclusivity(unchecked) private var x = NDArray.zeros([]), t = NDArray.zeros([]), mask = NDArray.zeros([]), coeff = 0.0
+    @exclusivity(unchecked) private var x = NDArray.placeholder, t = NDArray.placeholder, mask = NDArray.placeholder, coeff = 0.0
     static let ignoreLabel = -1
     init(normalize: Bool, reduce: LossReduction) {
         self.normalize = normalize
@@ -24,10 +24,11 @@ final class SigmoidCrossEntropy: BinaryFunction {
         let loss = NDArray.map(x, t, mask, SigmoidCELoss(), op: "sigmoid_cross_entropy")
         return reduce == .none ? loss : loss.sum() * coeff
     }
-    override func backward(_ gy: NDArray, needA: Bool, needB: Bool) -> (NDArray?, NDArray?) {
-        guard needA else { return (nil, nil) }
-        let g = reduce == .none ? gy : gy * coeff
-        return (NDArray.map(x, t, mask, SigmoidCEGrad(), op: "sigmoid_cross_entropy") * g, nil)
+    override func backward(_ gy: NDArray, needA: Bool, needB: Bool) -> (NDArray?, NDArray?) { (needA ? formula(gy, x) : nil, nil) }
+    override func backward(_ gy: Recorded, needA: Bool, needB: Bool) -> (Recorded?, Recorded?) { (needA ? formula(gy, inputVariables.0) : nil, nil) }
+    /// m · (σ(x) − t) · gy (times the normaliser for a mean).
+    private func formula<V: GradientValue>(_ gy: V, _ x: V) -> V {
+        (x.sigmoidValue() - V.constantValue(t)) * V.constantValue(mask) * (reduce == .none ? gy : gy * coeff)
     }
 }
 
@@ -37,17 +38,10 @@ private struct SigmoidCELoss: TernaryFloatKernel {
     }
 }
 
-private struct SigmoidCEGrad: TernaryFloatKernel {
-    func callAsFunction<T: NDFloatingPoint>(_ x: T, _ t: T, _ m: T) -> T {
-        let s: T = x >= 0 ? 1 / (1 + T._exp(-x)) : T._exp(x) / (1 + T._exp(x))
-        return m * (s - t)
-    }
-}
-
 /// mean of (x0 − x1)² or |x0 − x1| over all elements.
 final class MeanError: BinaryFunction {
     private let squared: Bool
-    @exclusivity(unchecked) private var diff = NDArray.zeros([])
+    @exclusivity(unchecked) private var diff = NDArray.placeholder
     init(squared: Bool) { self.squared = squared }
     override var label: String { squared ? "MeanSquaredError" : "MeanAbsoluteError" }
     override func forward(_ a: NDArray, _ b: NDArray) -> NDArray {
@@ -58,9 +52,14 @@ final class MeanError: BinaryFunction {
         let e = squared ? diff.squared() : diff.abs()
         return e.sum() / Double(Swift.max(diff.count, 1))
     }
-    override func backward(_ gy: NDArray, needA: Bool, needB: Bool) -> (NDArray?, NDArray?) {
-        let scale = gy / Double(Swift.max(diff.count, 1))
-        let g0 = (squared ? diff * 2 : diff.sign()) * scale
+    override func backward(_ gy: NDArray, needA: Bool, needB: Bool) -> (NDArray?, NDArray?) { formula(gy, diff, needA, needB) }
+    override func backward(_ gy: Recorded, needA: Bool, needB: Bool) -> (Recorded?, Recorded?) {
+        formula(gy, inputVariables.0 - inputVariables.1, needA, needB)
+    }
+    /// ∂/∂x0 = 2·diff/n (squared) or sign(diff)/n, ∂/∂x1 its negative.
+    private func formula<V: GradientValue>(_ gy: V, _ diff: V, _ needA: Bool, _ needB: Bool) -> (V?, V?) {
+        let scale = gy * (1 / Double(Swift.max(diff.values.count, 1)))
+        let g0 = (squared ? diff * 2 : V.constantValue(diff.values.sign())) * scale
         return (needA ? g0 : nil, needB ? -g0 : nil)
     }
 }
@@ -76,7 +75,7 @@ public enum HuberReduction: Sendable {
 final class HuberLoss: BinaryFunction {
     private let delta: Double
     private let reduce: HuberReduction
-    @exclusivity(unchecked) private var diff = NDArray.zeros([])
+    @exclusivity(unchecked) private var diff = NDArray.placeholder
     init(delta: Double, reduce: HuberReduction) {
         self.delta = delta
         self.reduce = reduce
@@ -88,9 +87,15 @@ final class HuberLoss: BinaryFunction {
         let e = NDArray.map(diff, HuberKernel(delta: delta), op: "huber_loss")
         return reduce == .none ? e : e.sum(axis: 1)
     }
-    override func backward(_ gy: NDArray, needA: Bool, needB: Bool) -> (NDArray?, NDArray?) {
-        let g = reduce == .none ? gy : gy.expandedDims(axis: 1)
-        let g0 = diff.clipped(-delta, delta) * g
+    override func backward(_ gy: NDArray, needA: Bool, needB: Bool) -> (NDArray?, NDArray?) { formula(gy, diff, needA, needB) }
+    override func backward(_ gy: Recorded, needA: Bool, needB: Bool) -> (Recorded?, Recorded?) {
+        formula(gy, inputVariables.0 - inputVariables.1, needA, needB)
+    }
+    /// ∂/∂x0 = clip(diff, −δ, δ), ∂/∂x1 its negative.
+    private func formula<V: GradientValue>(_ gy: V, _ diff: V, _ needA: Bool, _ needB: Bool) -> (V?, V?) {
+        var expanded = gy.shape
+        if reduce != .none { expanded.insert(1, at: 1) }
+        let g0 = diff.clippedValue(-delta, delta) * gy.reshapedTo(expanded)
         return (needA ? g0 : nil, needB ? -g0 : nil)
     }
 }

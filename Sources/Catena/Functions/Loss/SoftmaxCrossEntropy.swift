@@ -14,8 +14,8 @@ final class SoftmaxCrossEntropy: BinaryFunction {
     private let normalize: Bool
     private let ignoreLabel: Int
     private let reduce: LossReduction
-    private let classWeight: NDArray?
-    @exclusivity(unchecked) private var x2 = NDArray.zeros([]), lse = NDArray.zeros([]), labels: [Int] = []
+    private var classWeight: NDArray?
+    @exclusivity(unchecked) private var x2 = NDArray.placeholder, lse = NDArray.placeholder, labels: [Int] = []
     @exclusivity(unchecked) private var inShape: [Int] = [], tShape: [Int] = [], coeff = 0.0
 
     init(normalize: Bool, ignoreLabel: Int, reduce: LossReduction, classWeight: NDArray?) {
@@ -35,8 +35,12 @@ final class SoftmaxCrossEntropy: BinaryFunction {
             typeCheckFailure("softmax_cross_entropy: t.shape \(t.shape) must equal x.shape without axis 1 (\(expectedT)); x.shape is \(x.shape)")
         }
         let classes = x.shape[1]
-        if let w = classWeight, w.shape != [classes] || w.dtype != x.dtype {
-            typeCheckFailure("softmax_cross_entropy: class_weight must have shape [\(classes)] and dtype \(x.dtype), got \(w.shape) \(w.dtype)")
+        if let w = classWeight {
+            if w.shape != [classes] || !w.dtype.isFloatingPoint {
+                typeCheckFailure("softmax_cross_entropy: class_weight must be a floating-point array of shape [\(classes)], got \(w.shape) \(w.dtype)")
+            }
+            // As in Chainer, the weights are applied in x's precision.
+            if w.dtype != x.dtype { classWeight = w.astype(x.dtype) }
         }
         inShape = x.shape
         tShape = t.shape
@@ -76,37 +80,118 @@ final class SoftmaxCrossEntropy: BinaryFunction {
         return perRow.sum() * coeff
     }
 
-    override func backward(_ gIn: NDArray, needA: Bool, needB: Bool) -> (NDArray?, NDArray?) {
+    /// The labels, weights and normaliser a gradient needs (shared with ``SoftmaxCrossEntropyGrad``).
+    private var context: SoftmaxCrossEntropyContext {
+        SoftmaxCrossEntropyContext(labels: labels, ignoreLabel: ignoreLabel, classWeight: classWeight, coeff: coeff, reduce: reduce)
+    }
+
+    override func backward(_ g: NDArray, needA: Bool, needB: Bool) -> (NDArray?, NDArray?) {
         guard needA else { return (nil, nil) }
-        let g = gIn.contiguous()
-        let classes = inShape[1], rows = labels.count
-        let gx2 = NDArray(uninitializedShape: x2.shape, dtype: x2.dtype)
+        return (unrows(SoftmaxCrossEntropyGrad.kernel(x2, g, lse: lse, context)), nil)
+    }
+    override func backward(_ g: Recorded, needA: Bool, needB: Bool) -> (Recorded?, Recorded?) {
+        guard needA else { return (nil, nil) }
+        return (unrows(Recorded(SoftmaxCrossEntropyGrad(context).call(rows(inputVariables.0).variable, g.variable))), nil)
+    }
+
+    /// The scores as rows of classes: (N, C) as is; (N, C, d…) with the class axis moved last.
+    private func rows<V: GradientValue>(_ x: V) -> V {
+        guard inShape.count > 2 else { return x }
+        var axes = Array(0..<inShape.count)
+        axes.remove(at: 1)
+        axes.append(1)
+        return x.transposedBy(axes).reshapedTo([-1, inShape[1]])
+    }
+
+    /// Rows of classes back in the scores' layout.
+    private func unrows<V: GradientValue>(_ g: V) -> V {
+        guard inShape.count > 2 else { return g }
+        var moved = inShape
+        moved.remove(at: 1)
+        moved.append(inShape[1])
+        var axes = Array(0..<(inShape.count - 1))
+        axes.insert(inShape.count - 1, at: 1)
+        return g.reshapedTo(moved).transposedBy(axes)
+    }
+}
+
+/// What the gradient of a softmax cross entropy needs besides the scores: the labels, the class weights, the
+/// normaliser and the reduction.
+struct SoftmaxCrossEntropyContext {
+    let labels: [Int], ignoreLabel: Int, classWeight: NDArray?, coeff: Double, reduce: LossReduction
+
+    /// Each row's factor, `weight[t] · coeff` (a mean) or `weight[t]` (per label), 0 for an ignored label, as an
+    /// (R, 1) array.
+    func rowFactors(dtype: DType) -> NDArray {
+        let w = classWeight?.toDoubles()
+        let scale = reduce == .none ? 1 : coeff
+        return NDArray(labels.map { $0 == ignoreLabel ? 0 : (w?[$0] ?? 1) * scale }, shape: [labels.count, 1], dtype: dtype)
+    }
+
+    /// The one-hot labels (zeros for ignored ones) as an (R, C) array.
+    func oneHot(classes: Int, dtype: DType) -> NDArray {
+        var values = [Double](repeating: 0, count: labels.count * classes)
+        for (r, t) in labels.enumerated() where t != ignoreLabel { values[r * classes + t] = 1 }
+        return NDArray(values, shape: [labels.count, classes], dtype: dtype)
+    }
+}
+
+/// The gradient of ``F/softmaxCrossEntropy(_:_:normalize:ignoreLabel:reduce:classWeight:)`` with respect to its
+/// scores, `(softmax(x) − onehot(t)) · weight[t] · scale(gy)` for rows of classes `x`, as a function of `x` and the
+/// upstream `gy` — fused in one pass over each row, and differentiable again.
+final class SoftmaxCrossEntropyGrad: BinaryFunction {
+    private let context: SoftmaxCrossEntropyContext
+    @exclusivity(unchecked) private var x = NDArray.placeholder, gy = NDArray.placeholder
+    init(_ context: SoftmaxCrossEntropyContext) { self.context = context }
+
+    override func forward(_ a: NDArray, _ b: NDArray) -> NDArray {
+        (x, gy) = (a, b)
+        return SoftmaxCrossEntropyGrad.kernel(a, b, lse: a.logSumExp(axis: 1), context)
+    }
+
+    /// The fused gradient: for each row, `exp(x − lse)·scale`, minus `scale` at the label.
+    static func kernel(_ x2: NDArray, _ gIn: NDArray, lse: NDArray, _ c: SoftmaxCrossEntropyContext) -> NDArray {
+        let g = gIn.contiguous(), x = x2.contiguous(), l = lse.contiguous()
+        let rows = c.labels.count, classes = x.shape[1]
+        let gx = NDArray(uninitializedShape: x.shape, dtype: x.dtype)
         func go<T: NDFloatingPoint>(_: T.Type) {
-            let px = x2.pointer(T.self), pl = lse.pointer(T.self), pg = g.pointer(T.self), po = gx2.pointer(T.self)
-            let pw = classWeight?.contiguous().pointer(T.self)
+            let px = x.pointer(T.self), pl = l.pointer(T.self), pg = g.pointer(T.self), po = gx.pointer(T.self)
+            let pw = c.classWeight?.contiguous().pointer(T.self)
             for r in 0..<rows {
-                let t = labels[r]
+                let t = c.labels[r]
                 let out = po + r * classes
-                if t == ignoreLabel {
+                if t == c.ignoreLabel {
                     out.update(repeating: 0, count: classes)
                     continue
                 }
-                // (softmax − onehot) · weight[t] · upstream gradient
-                let scale = (reduce == .none ? pg[r] : pg[0] * T(coeff)) * (pw?[t] ?? 1)
+                let scale = (c.reduce == .none ? pg[r] : pg[0] * T(c.coeff)) * (pw?[t] ?? 1)
                 let row = px + r * classes
-                for c in 0..<classes { out[c] = T._exp(row[c] - pl[r]) * scale }
+                for k in 0..<classes { out[k] = T._exp(row[k] - pl[r]) * scale }
                 out[t] -= scale
             }
         }
-        if x2.dtype == .float32 { go(Float.self) } else { go(Double.self) }
-        var gx = gx2
-        if inShape.count > 2 {
-            var moved = inShape
-            moved.remove(at: 1)
-            moved.append(classes)
-            gx = gx2.reshaped(moved).movedAxis(-1, to: 1).contiguous()
+        if x.dtype == .float32 { go(Float.self) } else { go(Double.self) }
+        return gx
+    }
+
+    override func backward(_ g: NDArray, needA: Bool, needB: Bool) -> (NDArray?, NDArray?) { formula(g, x, gy, needA, needB) }
+    override func backward(_ g: Recorded, needA: Bool, needB: Bool) -> (Recorded?, Recorded?) {
+        formula(g, inputVariables.0, inputVariables.1, needA, needB)
+    }
+
+    /// With s = softmax(x) and f the row factors: ∂/∂x = scale·s·(ggx − Σ s·ggx) (the softmax Jacobian), and
+    /// ∂/∂gy = Σ ggx·(s − onehot)·f (summed over everything for a mean, over each row's classes otherwise).
+    private func formula<V: GradientValue>(_ g: V, _ x: V, _ gy: V, _ needA: Bool, _ needB: Bool) -> (V?, V?) {
+        let s = x.softmaxValue(axis: 1)
+        let f = V.constantValue(context.rowFactors(dtype: x.dtype))
+        let scale = (context.reduce == .none ? gy.reshapedTo([context.labels.count, 1]) : gy) * f
+        let gx = needA ? scale * s * (g - (s * g).summed(axes: [1], keepDims: true)) : nil
+        var ggy: V?
+        if needB {
+            let terms = g * (s - V.constantValue(context.oneHot(classes: x.shape[1], dtype: x.dtype))) * f
+            ggy = context.reduce == .none ? terms.summed(axes: [1], keepDims: false).reshapedTo(gy.shape) : terms.summed(axes: [0, 1], keepDims: false)
         }
-        return (gx, nil)
+        return (gx, ggy)
     }
 }
 
@@ -120,7 +205,8 @@ extension F {
     ///   - normalize: divide the summed loss by the number of labels not ignored (true) or by N (false).
     ///   - ignoreLabel: labels equal to this contribute no loss and no gradient (default -1).
     ///   - reduce: `.mean` for a scalar, `.none` for one loss per label (0 where ignored).
-    ///   - classWeight: an optional weight per class, multiplying each label's loss (not the count).
+    ///   - classWeight: an optional weight per class (floating-point, shape `(C)`, applied in x's dtype), multiplying
+    ///     each label's loss (not the count).
     /// - Precondition: labels other than `ignoreLabel` are in `0..<C`.
     public static func softmaxCrossEntropy(
         _ x: Variable, _ t: Variable, normalize: Bool = true, ignoreLabel: Int = -1, reduce: LossReduction = .mean,

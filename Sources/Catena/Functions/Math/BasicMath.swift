@@ -10,7 +10,9 @@ final class Add: BinaryFunction {
         shapes = (a.shape, b.shape)
         return a + b
     }
-    override func backward(_ g: NDArray, needA: Bool, needB: Bool) -> (NDArray?, NDArray?) {
+    override func backward(_ g: NDArray, needA: Bool, needB: Bool) -> (NDArray?, NDArray?) { formula(g, needA, needB) }
+    override func backward(_ g: Recorded, needA: Bool, needB: Bool) -> (Recorded?, Recorded?) { formula(g, needA, needB) }
+    private func formula<V: GradientValue>(_ g: V, _ needA: Bool, _ needB: Bool) -> (V?, V?) {
         (needA ? g.sumTo(shapes.0) : nil, needB ? g.sumTo(shapes.1) : nil)
     }
 }
@@ -22,62 +24,72 @@ final class Sub: BinaryFunction {
         shapes = (a.shape, b.shape)
         return a - b
     }
-    override func backward(_ g: NDArray, needA: Bool, needB: Bool) -> (NDArray?, NDArray?) {
+    override func backward(_ g: NDArray, needA: Bool, needB: Bool) -> (NDArray?, NDArray?) { formula(g, needA, needB) }
+    override func backward(_ g: Recorded, needA: Bool, needB: Bool) -> (Recorded?, Recorded?) { formula(g, needA, needB) }
+    private func formula<V: GradientValue>(_ g: V, _ needA: Bool, _ needB: Bool) -> (V?, V?) {
         (needA ? g.sumTo(shapes.0) : nil, needB ? (-g).sumTo(shapes.1) : nil)
     }
 }
 
 /// `x0 * x1` with broadcasting.
 final class Mul: BinaryFunction {
-    @exclusivity(unchecked) private var x0 = NDArray.zeros([]), x1 = NDArray.zeros([])
+    @exclusivity(unchecked) private var x0 = NDArray.placeholder, x1 = NDArray.placeholder
     override func forward(_ a: NDArray, _ b: NDArray) -> NDArray {
         x0 = a
         x1 = b
         return a * b
     }
-    override func backward(_ g: NDArray, needA: Bool, needB: Bool) -> (NDArray?, NDArray?) {
+    override func backward(_ g: NDArray, needA: Bool, needB: Bool) -> (NDArray?, NDArray?) { formula(g, x0, x1, needA, needB) }
+    override func backward(_ g: Recorded, needA: Bool, needB: Bool) -> (Recorded?, Recorded?) {
+        formula(g, inputVariables.0, inputVariables.1, needA, needB)
+    }
+    private func formula<V: GradientValue>(_ g: V, _ x0: V, _ x1: V, _ needA: Bool, _ needB: Bool) -> (V?, V?) {
         (needA ? (g * x1).sumTo(x0.shape) : nil, needB ? (g * x0).sumTo(x1.shape) : nil)
     }
 }
 
 /// `x0 / x1` with broadcasting.
 final class Div: BinaryFunction {
-    @exclusivity(unchecked) private var x0 = NDArray.zeros([]), x1 = NDArray.zeros([])
+    @exclusivity(unchecked) private var x0 = NDArray.placeholder, x1 = NDArray.placeholder
     override func forward(_ a: NDArray, _ b: NDArray) -> NDArray {
         x0 = a
         x1 = b
         return a / b
     }
-    override func backward(_ g: NDArray, needA: Bool, needB: Bool) -> (NDArray?, NDArray?) {
-        (needA ? (g / x1).sumTo(x0.shape) : nil,
-         needB ? NDArray.map(g, x0, x1, DivRightGrad(), op: "div").sumTo(x1.shape) : nil)
+    override func backward(_ g: NDArray, needA: Bool, needB: Bool) -> (NDArray?, NDArray?) { formula(g, x0, x1, needA, needB) }
+    override func backward(_ g: Recorded, needA: Bool, needB: Bool) -> (Recorded?, Recorded?) {
+        formula(g, inputVariables.0, inputVariables.1, needA, needB)
     }
-}
-
-private struct DivRightGrad: TernaryFloatKernel {
-    // d(a / b)/db = -a / b²
-    func callAsFunction<T: NDFloatingPoint>(_ g: T, _ a: T, _ b: T) -> T { -g * a / (b * b) }
+    /// ∂/∂x0 = 1/x1, ∂/∂x1 = −x0/x1².
+    private func formula<V: GradientValue>(_ g: V, _ x0: V, _ x1: V, _ needA: Bool, _ needB: Bool) -> (V?, V?) {
+        let gx0 = g / x1
+        return (needA ? gx0.sumTo(x0.shape) : nil, needB ? (-(gx0 * x0) / x1).sumTo(x1.shape) : nil)
+    }
 }
 
 /// `-x`.
 final class Neg: UnaryFunction {
     override func forward(_ x: NDArray) -> NDArray { -x }
     override func backward(_ g: NDArray) -> NDArray { -g }
+    override func backward(_ g: Recorded) -> Recorded { -g }
 }
 
 /// `x0 ** x1` with broadcasting.
 final class PowVarVar: BinaryFunction {
-    @exclusivity(unchecked) private var x0 = NDArray.zeros([]), x1 = NDArray.zeros([]), y = NDArray.zeros([])
+    @exclusivity(unchecked) private var x0 = NDArray.placeholder, x1 = NDArray.placeholder, y = NDArray.placeholder
     override func forward(_ a: NDArray, _ b: NDArray) -> NDArray {
         x0 = a
         x1 = b
         y = NDArray.pow(a, b)
         return y
     }
-    override func backward(_ g: NDArray, needA: Bool, needB: Bool) -> (NDArray?, NDArray?) {
-        // y · x1 / x0 would fail at x0 = 0, so x1 · x0^(x1 − 1) is computed directly.
-        (needA ? (g * x1 * NDArray.pow(x0, x1 - 1)).sumTo(x0.shape) : nil,
-         needB ? (g * y * x0.log()).sumTo(x1.shape) : nil)
+    override func backward(_ g: NDArray, needA: Bool, needB: Bool) -> (NDArray?, NDArray?) { formula(g, x0, x1, y, needA, needB) }
+    override func backward(_ g: Recorded, needA: Bool, needB: Bool) -> (Recorded?, Recorded?) {
+        formula(g, inputVariables.0, inputVariables.1, outputVariable(y), needA, needB)
+    }
+    /// ∂/∂x0 = x1 · x0^(x1 − 1) (not y · x1 / x0, which fails at x0 = 0), ∂/∂x1 = y · log x0.
+    private func formula<V: GradientValue>(_ g: V, _ x0: V, _ x1: V, _ y: V, _ needA: Bool, _ needB: Bool) -> (V?, V?) {
+        (needA ? (g * x1 * V.pow(x0, x1 - 1)).sumTo(x0.shape) : nil, needB ? (g * y * x0.logValue()).sumTo(x1.shape) : nil)
     }
 }
 
@@ -86,7 +98,7 @@ final class ScalarOp: UnaryFunction {
     enum Kind { case add, mul, rsub, rdiv, powVarConst, powConstVar }
     private let kind: Kind
     private let c: Double
-    @exclusivity(unchecked) private var x = NDArray.zeros([]), y = NDArray.zeros([])
+    @exclusivity(unchecked) private var x = NDArray.placeholder, y = NDArray.placeholder
 
     init(_ kind: Kind, _ c: Double) {
         self.kind = kind
@@ -116,13 +128,18 @@ final class ScalarOp: UnaryFunction {
         }
     }
 
-    override func backward(_ g: NDArray) -> NDArray {
+    override func backward(_ g: NDArray) -> NDArray { formula(g, x, y) }
+    override func backward(_ g: Recorded) -> Recorded {
+        formula(g, inputVariable, kind == .rdiv || kind == .powConstVar ? outputVariable(y) : inputVariable)
+    }
+
+    private func formula<V: GradientValue>(_ g: V, _ x: V, _ y: V) -> V {
         switch kind {
         case .add: return g
         case .mul: return g * c
         case .rsub: return -g
-        case .rdiv: return -g * y / x                      // d(c/x)/dx = -c/x² = -y/x
-        case .powVarConst: return g * c * x.pow(c - 1)
+        case .rdiv: return -(g * y) / x                        // d(c/x)/dx = -c/x² = -y/x
+        case .powVarConst: return g * V.pow(x, c - 1) * c
         case .powConstVar: return g * y * Foundation.log(c)
         }
     }

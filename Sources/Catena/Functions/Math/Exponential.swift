@@ -20,7 +20,7 @@ enum UnaryMathKind {
 /// exp, log, sqrt, square and abs, each retaining the one array its derivative needs.
 final class UnaryMathFunction: UnaryFunction {
     private let kind: UnaryMathKind
-    @exclusivity(unchecked) private var kept = NDArray.zeros([])
+    @exclusivity(unchecked) private var kept = NDArray.placeholder
 
     init(_ kind: UnaryMathKind) { self.kind = kind }
 
@@ -38,23 +38,21 @@ final class UnaryMathFunction: UnaryFunction {
         }
     }
 
-    override func backward(_ g: NDArray) -> NDArray {
+    override func backward(_ g: NDArray) -> NDArray { formula(g, kept) }
+    override func backward(_ g: Recorded) -> Recorded {
+        formula(g, kind == .exp || kind == .sqrt ? outputVariable(kept) : inputVariable)
+    }
+
+    /// `kept` is the output for exp and sqrt, the input otherwise.
+    private func formula<V: GradientValue>(_ g: V, _ kept: V) -> V {
         switch kind {
-        case .exp: return g * kept                                        // d e^x = e^x
-        case .log: return g / kept                                        // d log x = 1/x
-        case .sqrt: return NDArray.map(g, kept, SqrtGrad(), op: "sqrt")   // d √x = 1 / (2√x)
-        case .square: return NDArray.map(g, kept, SquareGrad(), op: "square")
-        case .abs: return g * kept.sign()                                 // 0 at x = 0, as Chainer
+        case .exp: return g * kept                                 // d e^x = e^x
+        case .log: return g / kept                                 // d log x = 1/x
+        case .sqrt: return V.sqrtGrad(g, kept)                     // d √x = 1 / (2√x)
+        case .square: return g * kept * 2
+        case .abs: return g * V.constantValue(kept.values.sign())       // 0 at x = 0, as Chainer
         }
     }
-}
-
-private struct SqrtGrad: BinaryFloatKernel {
-    func callAsFunction<T: NDFloatingPoint>(_ g: T, _ y: T) -> T { g / (y + y) }
-}
-
-private struct SquareGrad: BinaryFloatKernel {
-    func callAsFunction<T: NDFloatingPoint>(_ g: T, _ x: T) -> T { 2 * x * g }
 }
 
 extension F {

@@ -5,10 +5,12 @@ import Foundation
 /// `op(a) · op(b)` for operands of two or more axes (leading axes broadcast).
 final class MatMul: BinaryFunction {
     private let transA: Bool, transB: Bool
-    @exclusivity(unchecked) private var a = NDArray.zeros([]), b = NDArray.zeros([])
+    @exclusivity(unchecked) private var a = NDArray.placeholder, b = NDArray.placeholder
     init(transA: Bool, transB: Bool) {
         self.transA = transA
         self.transB = transB
+        super.init()
+        offersLeafGradientTerms = true
     }
     override func forward(_ x: NDArray, _ y: NDArray) -> NDArray {
         a = x
@@ -16,18 +18,21 @@ final class MatMul: BinaryFunction {
         if a.ndim < 2 || b.ndim < 2 { typeCheckFailure("matmul: operands must have two or more axes here (shapes \(a.shape) and \(b.shape))") }
         return NDArray.matmul(a, b, transposeA: transA, transposeB: transB)
     }
-    override func backward(_ g: NDArray, needA: Bool, needB: Bool) -> (NDArray?, NDArray?) {
-        var ga: NDArray?, gb: NDArray?
-        if needA {
-            // y = A'B' with A' = op(a): dA' = g B'ᵀ; da = transA ? B' gᵀ : dA'.
-            ga = (transA ? NDArray.matmul(b, g, transposeA: transB, transposeB: true)
-                         : NDArray.matmul(g, b, transposeB: !transB)).sumTo(a.shape)
-        }
-        if needB {
-            gb = (transB ? NDArray.matmul(g, a, transposeA: true, transposeB: transA)
-                         : NDArray.matmul(a, g, transposeA: !transA)).sumTo(b.shape)
-        }
-        return (ga, gb)
+    override func backward(_ g: NDArray, needA: Bool, needB: Bool) -> (NDArray?, NDArray?) { formula(g, a, b, needA, needB) }
+    override func backward(_ g: Recorded, needA: Bool, needB: Bool) -> (Recorded?, Recorded?) {
+        formula(g, inputVariables.0, inputVariables.1, needA, needB)
+    }
+    /// y = A'B' with A' = op(a): dA' = g B'ᵀ, so da = transA ? B' gᵀ : dA'; likewise for b.
+    private func formula<V: GradientValue>(_ g: V, _ a: V, _ b: V, _ needA: Bool, _ needB: Bool) -> (V?, V?) {
+        (needA ? (transA ? V.matmul(b, g, transA: transB, transB: true) : V.matmul(g, b, transA: false, transB: !transB)).sumTo(a.shape) : nil,
+         needB ? (transB ? V.matmul(g, a, transA: true, transB: transA) : V.matmul(a, g, transA: !transA, transB: false)).sumTo(b.shape) : nil)
+    }
+
+    /// For a 2-D weight on the right (`x · W` or `x · Wᵀ`), its gradient `xᵀ · gy` (or `gyᵀ · x`) as a product the
+    /// engine can gather over the steps of an unrolled network.
+    override func leafGradientTerm(_ index: Int, _ gys: GradSlots<NDArray>) -> LeafGradientTerm? {
+        guard index == 1, !transA, a.ndim == 2, b.ndim == 2, let g = gys.first else { return nil }
+        return transB ? .product(lhs: g, rhs: a) : .product(lhs: a, rhs: g)
     }
 }
 

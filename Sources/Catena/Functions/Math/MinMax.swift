@@ -5,7 +5,7 @@ import Foundation
 /// maximum or minimum of two variables with broadcasting; on a tie the gradient goes to the first argument.
 final class MaximumMinimum: BinaryFunction {
     private let isMax: Bool
-    @exclusivity(unchecked) private var x0 = NDArray.zeros([]), x1 = NDArray.zeros([])
+    @exclusivity(unchecked) private var x0 = NDArray.placeholder, x1 = NDArray.placeholder
     init(isMax: Bool) { self.isMax = isMax }
     override var label: String { isMax ? "Maximum" : "Minimum" }
     override func forward(_ a: NDArray, _ b: NDArray) -> NDArray {
@@ -13,17 +13,18 @@ final class MaximumMinimum: BinaryFunction {
         x1 = b
         return isMax ? NDArray.maximum(x0, x1) : NDArray.minimum(x0, x1)
     }
-    override func backward(_ g: NDArray, needA: Bool, needB: Bool) -> (NDArray?, NDArray?) {
-        let first = isMax ? (x0 .>= x1) : (x0 .<= x1)
-        let zero = NDArray.zeros([], dtype: g.dtype)
-        return (needA ? NDArray.where(first, g, zero).sumTo(x0.shape) : nil,
-                needB ? NDArray.where(first, zero, g).sumTo(x1.shape) : nil)
+    override func backward(_ g: NDArray, needA: Bool, needB: Bool) -> (NDArray?, NDArray?) { formula(g, needA, needB) }
+    override func backward(_ g: Recorded, needA: Bool, needB: Bool) -> (Recorded?, Recorded?) { formula(g, needA, needB) }
+    private func formula<V: GradientValue>(_ g: V, _ needA: Bool, _ needB: Bool) -> (V?, V?) {
+        let first = (isMax ? (x0 .>= x1) : (x0 .<= x1)).broadcast(to: g.shape).contiguous()
+        return (needA ? V.maskedGrad(g, first, otherwise: 0).sumTo(x0.shape) : nil,
+                needB ? V.maskedGrad(g, first.logicalNot(), otherwise: 0).sumTo(x1.shape) : nil)
     }
 }
 
 final class Clip: UnaryFunction {
     private let low: Double, high: Double
-    @exclusivity(unchecked) private var x = NDArray.zeros([])
+    @exclusivity(unchecked) private var x = NDArray.placeholder
     init(low: Double, high: Double) {
         self.low = low
         self.high = high
@@ -32,15 +33,10 @@ final class Clip: UnaryFunction {
         x = input
         return x.clipped(low, high)
     }
-    override func backward(_ g: NDArray) -> NDArray {
-        NDArray.map(g, x, ClipGrad(low: low, high: high), op: "clip")
-    }
-}
-
-private struct ClipGrad: BinaryFloatKernel {
-    let low: Double, high: Double
-    // The gradient passes at the bounds themselves (Chainer's mask is low ≤ x ≤ high).
-    func callAsFunction<T: NDFloatingPoint>(_ g: T, _ x: T) -> T { x >= T(low) && x <= T(high) ? g : 0 }
+    override func backward(_ g: NDArray) -> NDArray { formula(g) }
+    override func backward(_ g: Recorded) -> Recorded { formula(g) }
+    /// The gradient passes inside the interval and at the bounds themselves (Chainer's mask is low ≤ x ≤ high).
+    private func formula<V: GradientValue>(_ g: V) -> V { V.maskedGrad(g, (x .>= low).logicalAnd(x .<= high), otherwise: 0) }
 }
 
 extension F {

@@ -18,13 +18,15 @@ final class Sum: UnaryFunction {
     override func forward(_ input: NDArray) -> NDArray {
         let x = input
         inShape = x.shape
+        // The full reduction (a loss) keeps no axes: its scalar gradient broadcasts to the input as it is.
         if axes == nil && !keepDims { return x.sum() }
         reduced = x.reductionAxes(axes, op: "sum")
         return x.sum(axes: reduced, keepDims: keepDims)
     }
-    override func backward(_ g: NDArray) -> NDArray {
-        if g.count == 1 { return NDArray.full(inShape, g.item(), dtype: g.dtype) }
-        return g.reshaped(keptShape(inShape, reduced)).broadcast(to: inShape).contiguous()
+    override func backward(_ g: NDArray) -> NDArray { formula(g) }
+    override func backward(_ g: Recorded) -> Recorded { formula(g) }
+    private func formula<V: GradientValue>(_ g: V) -> V {
+        (axes == nil && !keepDims ? g : g.reshapedTo(keptShape(inShape, reduced))).broadcastTo(inShape)
     }
 }
 
@@ -43,9 +45,11 @@ final class Mean: UnaryFunction {
         reduced = x.reductionAxes(axes, op: "mean")
         return x.mean(axes: reduced, keepDims: keepDims)
     }
-    override func backward(_ g: NDArray) -> NDArray {
+    override func backward(_ g: NDArray) -> NDArray { formula(g) }
+    override func backward(_ g: Recorded) -> Recorded { formula(g) }
+    private func formula<V: GradientValue>(_ g: V) -> V {
         let n = reduced.reduce(1) { $0 * inShape[$1] }
-        return (g / Double(Swift.max(n, 1))).reshaped(keptShape(inShape, reduced)).broadcast(to: inShape).contiguous()
+        return (g * (1 / Double(Swift.max(n, 1)))).reshapedTo(keptShape(inShape, reduced)).broadcastTo(inShape)
     }
 }
 
@@ -54,7 +58,7 @@ final class MaxMin: UnaryFunction {
     private let axes: [Int]?
     private let keepDims: Bool
     private let isMax: Bool
-    @exclusivity(unchecked) private var x = NDArray.zeros([]), y = NDArray.zeros([]), reduced: [Int] = []
+    @exclusivity(unchecked) private var x = NDArray.placeholder, y = NDArray.placeholder, reduced: [Int] = []
     init(axes: [Int]?, keepDims: Bool, isMax: Bool) {
         self.axes = axes
         self.keepDims = keepDims
@@ -67,9 +71,11 @@ final class MaxMin: UnaryFunction {
         y = isMax ? x.max(axes: reduced, keepDims: true) : x.min(axes: reduced, keepDims: true)
         return keepDims ? y : y.squeezed(axes: reduced)
     }
-    override func backward(_ g: NDArray) -> NDArray {
-        let mask = (x .== y).astype(x.dtype)
-        return mask * g.reshaped(y.shape)
+    override func backward(_ g: NDArray) -> NDArray { formula(g) }
+    override func backward(_ g: Recorded) -> Recorded { formula(g) }
+    /// To every element equal to the result (piecewise linear: no second derivative).
+    private func formula<V: GradientValue>(_ g: V) -> V {
+        V.maskedGrad(g.reshapedTo(y.shape).broadcastTo(x.shape), x .== y, otherwise: 0)
     }
 }
 

@@ -3,7 +3,7 @@ import Foundation
 final class Dropout: UnaryFunction {
     private let ratio: Double
     private let rng: RandomState
-    @exclusivity(unchecked) private var mask = NDArray.zeros([])
+    @exclusivity(unchecked) private var mask = NDArray.placeholder
     init(ratio: Double, rng: RandomState) {
         self.ratio = ratio
         self.rng = rng
@@ -25,6 +25,7 @@ final class Dropout: UnaryFunction {
         return x * mask
     }
     override func backward(_ g: NDArray) -> NDArray { g * mask }
+    override func backward(_ g: Recorded) -> Recorded { g * Recorded.constantValue(mask) }
 }
 
 extension F {

@@ -3,7 +3,7 @@ import Foundation
 /// Layer normalisation over axis 1 of a 2-D input: `(x − μ) / √(σ² + eps) · γ + β` with the biased variance.
 final class LayerNormalizationFunction: FunctionNode {
     private let eps: Double
-    @exclusivity(unchecked) private var xhat = NDArray.zeros([]), invStd = NDArray.zeros([]), gamma = NDArray.zeros([])
+    @exclusivity(unchecked) private var xhat = NDArray.placeholder, invStd = NDArray.placeholder, gamma = NDArray.placeholder
     init(eps: Double) { self.eps = eps }
     override var label: String { "LayerNormalization" }
     override func forward(_ inputs: [NDArray]) -> [NDArray] {
@@ -21,18 +21,35 @@ final class LayerNormalizationFunction: FunctionNode {
         xhat = centered * invStd
         return [xhat * gamma + beta]
     }
-    override func backward(_ indexes: [Int], _ gy: [NDArray?]) -> [NDArray?] {
-        let g = gy[0]!
-        return indexes.map { i -> NDArray in
+    override func backwardArrays(_ targets: [Int], _ gys: GradSlots<NDArray>) -> GradSlots<NDArray> {
+        formula(targets, gys, xhat: xhat, invStd: invStd, gamma: gamma)
+    }
+    override func backwardVariables(_ targets: [Int], _ gys: GradSlots<Variable>) -> GradSlots<Variable> {
+        recording(gys) { g in
+            // x̂ and 1/σ as functions of x, so that the gradient is differentiable again.
+            let x = Recorded(input(0))
+            let centered = x - x.summed(axes: [1], keepDims: true) * (1 / Double(x.shape[1]))
+            let variance = (centered * centered).summed(axes: [1], keepDims: true) * (1 / Double(x.shape[1]))
+            let inv = Recorded.pow(variance + eps, -0.5)
+            return formula(targets, g, xhat: centered * inv, invStd: inv, gamma: Recorded(input(1)))
+        }
+    }
+    /// gx = invStd · (ĝ − mean(ĝ) − x̂ · mean(ĝ · x̂)) with ĝ = gy · γ (means over the features); gγ = Σ gy·x̂;
+    /// gβ = Σ gy.
+    private func formula<V: GradientValue>(_ targets: [Int], _ gys: GradSlots<V>, xhat: V, invStd: V, gamma: V) -> GradSlots<V> {
+        guard let g = gys.first else { return GradSlots() }
+        let n = 1 / Double(xhat.shape[1])
+        var out = GradSlots<V>()
+        for (k, i) in targets.enumerated() {
             switch i {
             case 0:
-                // gx = invStd · (ĝ − mean(ĝ) − x̂ · mean(ĝ · x̂)) with ĝ = gy · γ, means over the features.
                 let gh = g * gamma
-                return invStd * (gh - gh.mean(axis: 1, keepDims: true) - xhat * (gh * xhat).mean(axis: 1, keepDims: true))
-            case 1: return (g * xhat).sum(axis: 0)
-            default: return g.sum(axis: 0)
+                out[k] = invStd * (gh - gh.summed(axes: [1], keepDims: true) * n - xhat * (gh * xhat).summed(axes: [1], keepDims: true) * n)
+            case 1: out[k] = (g * xhat).summed(axes: [0], keepDims: false)
+            default: out[k] = g.summed(axes: [0], keepDims: false)
             }
         }
+        return out
     }
 }
 

@@ -4,10 +4,9 @@ import Foundation
 /// Chainer's fused LSTM cell. `x` holds the gate pre-activations interleaved per unit — unit j's cell input,
 /// input, forget and output gates are `x[:, 4j]`, `x[:, 4j+1]`, `x[:, 4j+2]`, `x[:, 4j+3]` — so weights trained in
 /// Chainer load unchanged. One pass activates all gates (the float32 path uses the kernel library's vectorised
-/// sigmoid/tanh), a second computes `c` and `h`; backward reuses the activated gates.
+/// sigmoid/tanh), a second computes `c` and `h`; backward reuses the activated gates in ``LSTMGrad``'s kernel.
 final class LSTMFunction: FunctionNode {
-    @exclusivity(unchecked) private var gates = NDArray.zeros([]), cPrev = NDArray.zeros([]), tanhC = NDArray.zeros([])
-    @exclusivity(unchecked) private var batch = 0, units = 0, fullBatch = 0
+    @exclusivity(unchecked) private var state = LSTMState()
 
     override var label: String { "LSTM" }
 
@@ -18,20 +17,54 @@ final class LSTMFunction: FunctionNode {
         if !x.dtype.isFloatingPoint { typeCheckFailure("lstm: expected floating-point inputs, got \(x.dtype)") }
         if x.shape[1] != 4 * c.shape[1] { typeCheckFailure("lstm: x.shape[1] (\(x.shape[1])) must equal 4 * c.shape[1] (4 * \(c.shape[1]))") }
         if x.shape[0] > c.shape[0] { typeCheckFailure("lstm: x.shape[0] (\(x.shape[0])) must not exceed c.shape[0] (\(c.shape[0]))") }
-        batch = x.shape[0]
-        units = c.shape[1]
-        fullBatch = c.shape[0]
+        let (s, cNew, h) = LSTMState.forward(c, x)
+        state = s
+        return [cNew, h]
+    }
+
+    override func backwardArrays(_ targets: [Int], _ gys: GradSlots<NDArray>) -> GradSlots<NDArray> {
+        let (gcPrev, gx) = state.gradients(gc: gys[0], gh: gys[1])
+        return GradSlots(targets.first == 0 ? gcPrev : gx, targets.count == 2 ? gx : nil)
+    }
+
+    override func backwardVariables(_ targets: [Int], _ gys: GradSlots<Variable>) -> GradSlots<Variable> {
+        let g = backward(targets, [gys[0], gys[1]])
+        return GradSlots(g[0], g.count > 1 ? g[1] : nil)
+    }
+
+    /// The gradients through ``LSTMGrad``, so that they can be differentiated again.
+    override func backward(_ indexes: [Int], _ gradOutputs: [Variable?]) -> [Variable?] {
+        let c = input(0), x = input(1)
+        let zeros: (Variable) -> Variable = { Variable.constant(NDArray.zerosLike($0.array)) }
+        let gc = gradOutputs[0] ?? zeros(c)
+        let gh = gradOutputs[1] ?? Variable.constant(NDArray.zeros([state.batch, state.units], dtype: c.dtype))
+        let out = LSTMGrad().apply([c, x, gc, gh])
+        return indexes.map { out[$0] }
+    }
+}
+
+/// What an LSTM step keeps for its gradient: the activated gates, the previous cell state and tanh of the new one.
+struct LSTMState {
+    var gates = NDArray.placeholder, cPrev = NDArray.placeholder, tanhC = NDArray.placeholder
+    var batch = 0, units = 0, fullBatch = 0
+
+    /// The step: the new cell state, the output, and what the gradient needs.
+    static func forward(_ c: NDArray, _ x: NDArray) -> (LSTMState, NDArray, NDArray) {
+        var s = LSTMState()
+        s.batch = x.shape[0]
+        s.units = c.shape[1]
+        s.fullBatch = c.shape[0]
         let xc = x.contiguous()
-        cPrev = c.contiguous()
-        gates = NDArray(uninitializedShape: xc.shape, dtype: x.dtype)
+        s.cPrev = c.contiguous()
+        s.gates = NDArray(uninitializedShape: xc.shape, dtype: x.dtype)
         let cNew = NDArray(uninitializedShape: c.shape, dtype: c.dtype)
-        tanhC = NDArray(uninitializedShape: [batch, units], dtype: c.dtype)
-        let h = NDArray(uninitializedShape: [batch, units], dtype: c.dtype)
-        let n = batch * units
+        s.tanhC = NDArray(uninitializedShape: [s.batch, s.units], dtype: c.dtype)
+        let h = NDArray(uninitializedShape: [s.batch, s.units], dtype: c.dtype)
+        let n = s.batch * s.units
         func go<T: NDFloatingPoint>(_: T.Type, activate: (UnsafeMutablePointer<T>, UnsafeMutablePointer<T>, Int) -> Void,
                                      tanh: (UnsafeMutablePointer<T>, UnsafeMutablePointer<T>, Int) -> Void) {
-            let g = gates.pointer(T.self), cp = cPrev.pointer(T.self), cn = cNew.pointer(T.self)
-            let tc = tanhC.pointer(T.self), ph = h.pointer(T.self)
+            let g = s.gates.pointer(T.self), cp = s.cPrev.pointer(T.self), cn = cNew.pointer(T.self)
+            let tc = s.tanhC.pointer(T.self), ph = h.pointer(T.self)
             activate(xc.pointer(T.self), g, 4 * n)
             for k in 0..<n {
                 let a = g[4 * k], i = g[4 * k + 1], f = g[4 * k + 2]
@@ -39,7 +72,7 @@ final class LSTMFunction: FunctionNode {
             }
             tanh(cn, tc, n)
             for k in 0..<n { ph[k] = g[4 * k + 3] * tc[k] }
-            if fullBatch > batch { (cn + n).update(from: cp + n, count: (fullBatch - batch) * units) }
+            if s.fullBatch > s.batch { (cn + n).update(from: cp + n, count: (s.fullBatch - s.batch) * s.units) }
         }
         if x.dtype == .float32 {
             go(Float.self, activate: { catena_lstm_gates_f32($0, $1, $2) }, tanh: { catena_vtanh_f32($0, $1, $2) })
@@ -51,23 +84,24 @@ final class LSTMFunction: FunctionNode {
                 }
             }, tanh: { src, dst, count in for k in 0..<count { dst[k] = Foundation.tanh(src[k]) } })
         }
-        return [cNew, h]
+        return (s, cNew, h)
     }
 
-    override func backward(_ indexes: [Int], _ gy: [NDArray?]) -> [NDArray?] {
-        let gcIn = gy[0]?.contiguous(), ghIn = gy[1]?.contiguous()
+    /// The fused gradient: `(gcPrev, gx)` from the gradients of the new cell state and the output (nil: zero).
+    func gradients(gc gcIn: NDArray?, gh ghIn: NDArray?) -> (NDArray, NDArray) {
+        let gc = gcIn?.contiguous(), gh = ghIn?.contiguous()
         let n = batch * units
         let gx = NDArray(uninitializedShape: [batch, 4 * units], dtype: gates.dtype)
         let gcPrev = NDArray(uninitializedShape: [fullBatch, units], dtype: gates.dtype)
         func go<T: NDFloatingPoint>(_: T.Type) {
             let g = gates.pointer(T.self), cp = cPrev.pointer(T.self), tc = tanhC.pointer(T.self)
-            let gc = gcIn?.pointer(T.self), gh = ghIn?.pointer(T.self)
+            let pgc = gc?.pointer(T.self), pgh = gh?.pointer(T.self)
             let px = gx.pointer(T.self), pcp = gcPrev.pointer(T.self)
             for k in 0..<n {
                 let a = g[4 * k], i = g[4 * k + 1], f = g[4 * k + 2], o = g[4 * k + 3]
                 let co = tc[k]
-                let ghk: T = gh?[k] ?? 0
-                let total = ghk * o * (1 - co * co) + (gc?[k] ?? 0)
+                let ghk: T = pgh?[k] ?? 0
+                let total = ghk * o * (1 - co * co) + (pgc?[k] ?? 0)
                 px[4 * k] = total * i * (1 - a * a)
                 px[4 * k + 1] = total * a * i * (1 - i)
                 px[4 * k + 2] = total * cp[k] * f * (1 - f)
@@ -76,11 +110,51 @@ final class LSTMFunction: FunctionNode {
             }
             let rest = (fullBatch - batch) * units
             if rest > 0 {
-                if let gc { (pcp + n).update(from: gc + n, count: rest) } else { (pcp + n).update(repeating: 0, count: rest) }
+                if let pgc { (pcp + n).update(from: pgc + n, count: rest) } else { (pcp + n).update(repeating: 0, count: rest) }
             }
         }
         if gates.dtype == .float32 { go(Float.self) } else { go(Double.self) }
-        return indexes.map { $0 == 0 ? gcPrev : gx }
+        return (gcPrev, gx)
+    }
+
+    /// The same gradient written with differentiable operations (its reference formula): `c = tanh(a)·σ(i) +
+    /// σ(f)·c_prev`, `h = σ(o)·tanh(c)` differentiated by hand. ``LSTMGrad`` differentiates this a second time.
+    static func referenceGradients<V: GradientValue>(_ cPrev: V, _ x: V, _ gc: V, _ gh: V) -> (V, V) {
+        let batch = x.shape[0], units = cPrev.shape[1], fullBatch = cPrev.shape[0]
+        let xr = x.reshapedTo([batch, units, 4])
+        func gate(_ k: Int) -> V { xr.selected([.all, .all, .index(k)]) }
+        let a = gate(0).tanhValue(), i = gate(1).sigmoidValue(), f = gate(2).sigmoidValue(), o = gate(3).sigmoidValue()
+        let head: (V) -> V = { fullBatch == batch ? $0 : $0.selected([.range(0, batch)]) }
+        let cp = head(cPrev)
+        let tc = (a * i + f * cp).tanhValue()
+        let total = gh * o * (1 - tc * tc) + head(gc)
+        let parts = [total * i * (1 - a * a), total * a * i * (1 - i), total * cp * f * (1 - f), gh * tc * o * (1 - o)]
+        let gx = V.concatenated(parts.map { $0.reshapedTo([batch, units, 1]) }, axis: 2).reshapedTo([batch, 4 * units])
+        var gcPrev = total * f
+        if fullBatch > batch { gcPrev = V.concatenated([gcPrev, gc.selected([.range(batch, fullBatch)])], axis: 0) }
+        return (gcPrev, gx)
+    }
+}
+
+/// The gradient of an LSTM step, `(gcPrev, gx)` as a function of `(c_prev, x, gc, gh)`: forward is the fused
+/// kernel, backward differentiates the reference formula (``LSTMState/referenceGradients(_:_:_:_:)``), so that an
+/// LSTM is twice (and more) differentiable.
+final class LSTMGrad: FunctionNode {
+    override var label: String { "LSTMGrad" }
+
+    override func forward(_ inputs: [NDArray]) -> [NDArray] {
+        let (state, _, _) = LSTMState.forward(inputs[0], inputs[1])
+        let (gcPrev, gx) = state.gradients(gc: inputs[2], gh: inputs[3])
+        return [gcPrev, gx]
+    }
+
+    override func backward(_ indexes: [Int], _ gradOutputs: [Variable?]) -> [Variable?] {
+        let ins = inputs
+        let g = partialGrad(ins, gradOutputs: gradOutputs) {
+            let (gcPrev, gx) = LSTMState.referenceGradients(Recorded(ins[0]), Recorded(ins[1]), Recorded(ins[2]), Recorded(ins[3]))
+            return [gcPrev.variable, gx.variable]
+        }
+        return indexes.map { g[$0] }
     }
 }
 
