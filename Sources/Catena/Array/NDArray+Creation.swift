@@ -60,15 +60,26 @@ extension NDArray {
 
     // MARK: - Filled arrays
 
-    /// An array of zeros.
     /// One shared zero scalar, the initial value of the arrays a function node keeps for its backward (assigned in
     /// `forward`): a node then allocates nothing for them until it runs.
     static let placeholder = NDArray.zeros([])
 
+    /// An array of zeros.
     public static func zeros(_ shape: [Int], dtype: DType = .float32) -> NDArray {
         let a = NDArray(uninitializedShape: shape, dtype: dtype)
         a.storage.raw.initializeMemory(as: UInt8.self, repeating: 0, count: a.byteCount)
         return a
+    }
+
+    /// `row` (1-D) repeated as the `count` rows of a new `(count, row.count)` array: one copy per row, without
+    /// the general broadcasting loop (a bias written under a batch of outputs).
+    static func repeatedRows(_ row: NDArray, _ count: Int) -> NDArray {
+        let r = row.contiguous()
+        let out = NDArray(uninitializedShape: [count, r.count], dtype: r.dtype)
+        let bytes = r.byteCount
+        let src = UnsafeRawPointer(r.storage.raw + r.offset * r.dtype.itemSize), dst = out.storage.raw
+        for i in 0..<count { (dst + i * bytes).copyMemory(from: src, byteCount: bytes) }
+        return out
     }
 
     /// An array of ones.

@@ -14,6 +14,7 @@ extension NDArray {
         a.checkSameDType(b, op: "matmul")
         if a.dtype == .bool { typeCheckFailure("matmul: bool arrays cannot be multiplied") }
         if a.ndim == 0 || b.ndim == 0 { typeCheckFailure("matmul: operands must have at least one dimension (shapes \(a.shape) and \(b.shape))") }
+        if a.ndim == 2 && b.ndim == 2 { return matmul2D(a, b, transposeA: transposeA, transposeB: transposeB) }
         var x = a, y = b
         let aVector = a.ndim == 1, bVector = b.ndim == 1
         if aVector { x = x.expandedDims(axis: 0) }
@@ -61,9 +62,40 @@ extension NDArray {
         return out.reshaped(outShape)
     }
 
+    /// `op(a) · op(b)` for two matrices: the operands' strides go to the kernel as they are (a transposed operand
+    /// is its strides swapped), without the views, batch offsets and shape arithmetic of the general case.
+    private static func matmul2D(_ a: NDArray, _ b: NDArray, transposeA: Bool, transposeB: Bool) -> NDArray {
+        let m = a.shape[transposeA ? 1 : 0], k = a.shape[transposeA ? 0 : 1]
+        let k2 = b.shape[transposeB ? 1 : 0], n = b.shape[transposeB ? 0 : 1]
+        if k != k2 {
+            typeCheckFailure("matmul: the contracted axes differ: a\(transposeA ? "ᵀ" : "") has shape \([m, k]) and b\(transposeB ? "ᵀ" : "") has shape \([k2, n]) (\(k) vs \(k2))")
+        }
+        let rsa = a.strides[transposeA ? 1 : 0], csa = a.strides[transposeA ? 0 : 1]
+        let rsb = b.strides[transposeB ? 1 : 0], csb = b.strides[transposeB ? 0 : 1]
+        let out = NDArray(uninitializedShape: [m, n], dtype: a.dtype)
+        func run<T: GEMMScalar>(_: T.Type) {
+            GEMM.gemm(m: m, n: n, k: k, alpha: 1, a: MatrixOperand(a.pointer(T.self), rsa, csa), b: MatrixOperand(b.pointer(T.self), rsb, csb),
+                      c: out.pointer(T.self), rsc: n, accumulate: false)
+        }
+        func runInt<T: NDNumeric>(_: T.Type) {
+            GEMM.naive(m: m, n: n, k: k, a: MatrixOperand(a.pointer(T.self), rsa, csa), b: MatrixOperand(b.pointer(T.self), rsb, csb),
+                       c: out.pointer(T.self), rsc: n, accumulate: false)
+        }
+        switch a.dtype {
+        case .float32: run(Float.self)
+        case .float64: run(Double.self)
+        case .int32: runInt(Int32.self)
+        case .int64: runInt(Int64.self)
+        case .uint8: runInt(UInt8.self)
+        case .bool: break
+        }
+        return out
+    }
+
     /// The element offset of each matrix when the leading (batch) axes are broadcast to `batch`.
     @usableFromInline
     func batchOffsets(to batch: [Int]) -> [Int] {
+        if batch.isEmpty { return [0] }
         let lead = Array(shape.dropLast(2)), leadStrides = Array(strides.dropLast(2))
         let view = NDArray(storage: storage, dtype: dtype, shape: lead, strides: leadStrides, offset: 0)
         let bs = view.broadcastStrides(to: batch, op: "matmul")
@@ -93,16 +125,19 @@ extension NDArray {
         a.checkSameDType(b, op: "gemm")
         a.checkSameDType(c, op: "gemm")
         if a.ndim != 2 || b.ndim != 2 || c.ndim != 2 { typeCheckFailure("gemm: operands must be 2-D (shapes \(a.shape), \(b.shape), \(c.shape))") }
-        let x = transposeA ? a.transposed() : a, y = transposeB ? b.transposed() : b
-        let m = x.shape[0], k = x.shape[1], n = y.shape[1]
-        if y.shape[0] != k || c.shape != [m, n] {
-            typeCheckFailure("gemm: shapes \(x.shape) · \(y.shape) do not produce \(c.shape)")
+        // A transposed operand is read through its strides swapped (no view is made).
+        let m = a.shape[transposeA ? 1 : 0], k = a.shape[transposeA ? 0 : 1]
+        let k2 = b.shape[transposeB ? 1 : 0], n = b.shape[transposeB ? 0 : 1]
+        if k2 != k || c.shape[0] != m || c.shape[1] != n {
+            typeCheckFailure("gemm: shapes \([m, k]) · \([k2, n]) do not produce \(c.shape)")
         }
+        let rsa = a.strides[transposeA ? 1 : 0], csa = a.strides[transposeA ? 0 : 1]
+        let rsb = b.strides[transposeB ? 1 : 0], csb = b.strides[transposeB ? 0 : 1]
         c.makeUniqueContiguous()
         func run<T: GEMMScalar>(_: T.Type) {
-            GEMM.gemm(m: m, n: n, k: k, alpha: T(alpha), a: MatrixOperand(x.pointer(T.self), x.strides[0], x.strides[1]),
-                      b: MatrixOperand(y.pointer(T.self), y.strides[0], y.strides[1]), c: c.pointer(T.self), rsc: n, accumulate: accumulate,
-                      bSource: (y.storage, y.offset))
+            GEMM.gemm(m: m, n: n, k: k, alpha: T(alpha), a: MatrixOperand(a.pointer(T.self), rsa, csa),
+                      b: MatrixOperand(b.pointer(T.self), rsb, csb), c: c.pointer(T.self), rsc: n, accumulate: accumulate,
+                      bSource: (b.storage, b.offset))
         }
         switch a.dtype {
         case .float32: run(Float.self)

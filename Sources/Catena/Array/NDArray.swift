@@ -3,7 +3,8 @@ import Foundation
 /// The memory behind one or more ``NDArray`` values, freed when the last array using it goes away.
 ///
 /// Blocks of 256 bytes or more start on a cache line (64 bytes); smaller ones come straight from `malloc` (16-byte
-/// aligned), which is what the many tiny arrays of a step-by-step RNN need to be cheap. The fields are constants, so
+/// aligned), which is what the many tiny arrays of a step-by-step RNN need to be cheap. Blocks of 1 KiB or more are
+/// reused through ``BufferPool``. The fields are constants, so
 /// reading them costs no run-time exclusivity check.
 @usableFromInline
 final class NDStorage {
@@ -17,7 +18,9 @@ final class NDStorage {
     @usableFromInline
     init(byteCount: Int) {
         self.byteCount = byteCount
-        if byteCount >= 256 {
+        if byteCount >= BufferPool.minimumBytes {
+            raw = BufferPool.take(byteCount)
+        } else if byteCount >= 256 {
             var p: UnsafeMutableRawPointer?
             if posix_memalign(&p, 64, byteCount) != 0 || p == nil {
                 fatalError("NDArray: out of memory allocating \(byteCount) bytes")
@@ -32,7 +35,113 @@ final class NDStorage {
     @inlinable
     static func make(byteCount: Int) -> NDStorage { NDStorage(byteCount: byteCount) }
 
-    deinit { free(raw) }
+    deinit {
+        if byteCount >= BufferPool.minimumBytes { BufferPool.give(raw, byteCount) } else { free(raw) }
+    }
+}
+
+/// Element buffers of arrays that were freed, kept per thread and handed out again to new arrays of the same size.
+///
+/// A training loop allocates the same sizes at every step — the gates, states and gradients of one time step, the
+/// weight gradients of one update — and frees them together when the graph goes. Taking them back from here skips
+/// `malloc`'s search and `free`'s coalescing of mid-sized blocks (sizes from 1 KiB up: smaller ones are served by
+/// malloc's own per-thread cache). The pool holds at most ``capacityBytes`` per thread and ``maximumSizes`` distinct
+/// sizes; a buffer that would exceed them, or one of more than ``maximumBytes``, is freed as before. Buffers are
+/// 64-byte aligned.
+enum BufferPool {
+    static let minimumBytes = 1024
+    static let maximumBytes = 16 << 20
+    static let capacityBytes = 64 << 20
+    /// Sizes are rounded up to this, so that arrays of nearly the same size share buffers.
+    static let granule = 64
+    /// How many distinct sizes are kept (each looked up by a linear scan).
+    static let maximumSizes = 48
+
+    final class Store {
+        /// The contiguous strides of the shapes used last (see ``StridesCache``).
+        var strides = StridesCache()
+        /// Distinct rounded sizes, and the free buffers of each.
+        var sizes: [Int] = []
+        var lists: [[UnsafeMutableRawPointer]] = []
+        var heldBytes = 0
+
+        deinit {
+            for list in lists { for p in list { free(p) } }
+        }
+    }
+
+    private static let key: pthread_key_t = {
+        var key = pthread_key_t()
+        pthread_key_create(&key) { pointer in
+            if let pointer { Unmanaged<Store>.fromOpaque(pointer).release() }
+        }
+        return key
+    }()
+
+    @inline(__always)
+    private static var store: Store {
+        if let p = pthread_getspecific(key) { return Unmanaged<Store>.fromOpaque(p).takeUnretainedValue() }
+        let s = Store()
+        pthread_setspecific(key, Unmanaged.passRetained(s).toOpaque())
+        return s
+    }
+
+    /// This thread's cache of contiguous strides.
+    @inline(__always)
+    static var stridesCache: StridesCacheRef { StridesCacheRef(store: store) }
+
+    /// The bytes this thread's pool holds (for tests).
+    static var heldBytesOnThisThread: Int { store.heldBytes }
+
+    @inline(__always)
+    private static func rounded(_ bytes: Int) -> Int { (bytes + granule - 1) & ~(granule - 1) }
+
+    /// A buffer of at least `bytes` bytes: a pooled one of the same rounded size, or a new one.
+    static func take(_ bytes: Int) -> UnsafeMutableRawPointer {
+        let size = rounded(bytes)
+        if size <= maximumBytes {
+            let s = store
+            for i in s.sizes.indices where s.sizes[i] == size {
+                if let p = s.lists[i].popLast() {
+                    s.heldBytes -= size
+                    return p
+                }
+                break
+            }
+        }
+        var p: UnsafeMutableRawPointer?
+        if posix_memalign(&p, 64, size) != 0 || p == nil {
+            fatalError("NDArray: out of memory allocating \(bytes) bytes")
+        }
+        return p!
+    }
+
+    /// Returns a buffer that ``take(_:)`` handed out for `bytes` bytes.
+    static func give(_ p: UnsafeMutableRawPointer, _ bytes: Int) {
+        let size = rounded(bytes)
+        let s = store
+        if size > maximumBytes || s.heldBytes + size > capacityBytes {
+            free(p)
+            return
+        }
+        for i in s.sizes.indices where s.sizes[i] == size {
+            s.lists[i].append(p)
+            s.heldBytes += size
+            return
+        }
+        if s.sizes.count < maximumSizes {
+            s.sizes.append(size)
+            s.lists.append([p])
+        } else if let i = s.lists.firstIndex(where: { $0.isEmpty }) {
+            // A size no longer in use makes room for this one.
+            s.sizes[i] = size
+            s.lists[i].append(p)
+        } else {
+            free(p)
+            return
+        }
+        s.heldBytes += size
+    }
 }
 
 /// An n-dimensional array with a run-time dtype, NumPy's broadcasting and copy-on-write value semantics.
@@ -139,16 +248,25 @@ public struct NDArray: @unchecked Sendable {
     }
 
     /// Row-major strides (in elements) for `shape`.
-    @inlinable
     public static func contiguousStrides(_ shape: [Int]) -> [Int] {
-        var strides = [Int](repeating: 1, count: shape.count)
-        var acc = 1
-        for i in stride(from: shape.count - 1, through: 0, by: -1) {
-            strides[i] = acc
-            acc &*= Swift.max(shape[i], 1)
+        let n = shape.count
+        switch n {
+        case 0: return []
+        case 1: return NDArray.unitStride
+        case 2, 3: return BufferPool.stridesCache.strides(for: shape)
+        default:
+            var strides = smallInts(n) { _ in 1 }
+            var acc = 1
+            for i in stride(from: n - 1, through: 0, by: -1) {
+                strides[i] = acc
+                acc &*= Swift.max(shape[i], 1)
+            }
+            return strides
         }
-        return strides
     }
+
+    /// The strides of every contiguous 1-D array (one shared array).
+    static let unitStride = [1]
 
     @usableFromInline
     static func isCContiguous(shape: [Int], strides: [Int]) -> Bool {
@@ -257,15 +375,13 @@ extension NDArray {
     static func broadcastShapes(_ a: [Int], _ b: [Int], op: String) -> [Int] {
         if a == b { return a }
         let n = Swift.max(a.count, b.count)
-        var out = [Int](repeating: 1, count: n)
-        for i in 0..<n {
+        return smallInts(n) { i in
             let da = i < n - a.count ? 1 : a[i - (n - a.count)]
             let db = i < n - b.count ? 1 : b[i - (n - b.count)]
-            if da == db || db == 1 { out[i] = da } else if da == 1 { out[i] = db } else {
-                typeCheckFailure("\(op): shapes \(a) and \(b) cannot be broadcast together (axis \(i - n) has \(da) and \(db))")
-            }
+            if da == db || db == 1 { return da }
+            if da == 1 { return db }
+            typeCheckFailure("\(op): shapes \(a) and \(b) cannot be broadcast together (axis \(i - n) has \(da) and \(db))")
         }
-        return out
     }
 
     /// Strides that read this array as if broadcast to `target` (0 along broadcast axes).
@@ -273,15 +389,15 @@ extension NDArray {
     func broadcastStrides(to target: [Int], op: String) -> [Int] {
         let n = target.count
         if ndim > n { typeCheckFailure("\(op): cannot broadcast shape \(shape) to \(target)") }
-        var out = [Int](repeating: 0, count: n)
         let lead = n - ndim
-        for i in 0..<ndim {
-            let d = shape[i], t = target[lead + i]
-            if d == t { out[lead + i] = d == 1 ? 0 : strides[i] } else if d == 1 { out[lead + i] = 0 } else {
-                typeCheckFailure("\(op): cannot broadcast shape \(shape) to \(target)")
-            }
+        return smallInts(n) { j in
+            if j < lead { return 0 }
+            let i = j - lead
+            let d = shape[i], t = target[j]
+            if d == t { return d == 1 ? 0 : strides[i] }
+            if d == 1 { return 0 }
+            typeCheckFailure("\(op): cannot broadcast shape \(shape) to \(target)")
         }
-        return out
     }
 }
 
@@ -301,26 +417,33 @@ struct LoopPlan {
         if full.contains(0) {
             // Nothing to visit (and the other dimensions may be too large to merge without overflow).
             shape = [0]
-            strides = operandStrides.map { _ in [0] }
+            strides = smallArray(operandStrides.count) { _ in [0] }
             return
         }
-        var dims: [Int] = []
-        var strides = [[Int]](repeating: [], count: operandStrides.count)
+        // Sized once (appending would grow each array by reallocation).
+        var dims = smallInts(full.count) { _ in 0 }
+        var strides: [[Int]] = smallArray(operandStrides.count) { _ in smallInts(full.count) { _ in 0 } }
+        var count = 0
         for i in 0..<full.count where full[i] != 1 {
-            if let last = dims.last {
+            if count > 0 {
                 var merge = true
-                for k in 0..<operandStrides.count where strides[k].last! != operandStrides[k][i] * full[i] {
+                for k in 0..<operandStrides.count where strides[k][count - 1] != operandStrides[k][i] * full[i] {
                     merge = false
                     break
                 }
                 if merge {
-                    dims[dims.count - 1] = last * full[i]
-                    for k in 0..<operandStrides.count { strides[k][strides[k].count - 1] = operandStrides[k][i] }
+                    dims[count - 1] *= full[i]
+                    for k in 0..<operandStrides.count { strides[k][count - 1] = operandStrides[k][i] }
                     continue
                 }
             }
-            dims.append(full[i])
-            for k in 0..<operandStrides.count { strides[k].append(operandStrides[k][i]) }
+            dims[count] = full[i]
+            for k in 0..<operandStrides.count { strides[k][count] = operandStrides[k][i] }
+            count += 1
+        }
+        if count < full.count {
+            dims.removeLast(full.count - count)
+            for k in 0..<operandStrides.count { strides[k].removeLast(full.count - count) }
         }
         shape = dims
         self.strides = strides
@@ -333,19 +456,19 @@ struct LoopPlan {
         let k = strides.count
         if shape.contains(0) { return }
         if shape.isEmpty {
-            body([Int](repeating: 0, count: k), 1, [Int](repeating: 0, count: k))
+            let zeros = smallInts(k) { _ in 0 }
+            body(zeros, 1, zeros)
             return
         }
         let nd = shape.count
         let n = shape[nd - 1]
-        var inner = [Int](repeating: 0, count: k)
-        for j in 0..<k { inner[j] = strides[j][nd - 1] }
-        var offsets = [Int](repeating: 0, count: k)
+        let inner = smallInts(k) { j in strides[j][nd - 1] }
+        var offsets = smallInts(k) { _ in 0 }
         if nd == 1 {
             body(offsets, n, inner)
             return
         }
-        var index = [Int](repeating: 0, count: nd - 1)
+        var index = smallInts(nd - 1) { _ in 0 }
         while true {
             body(offsets, n, inner)
             var d = nd - 2
@@ -359,5 +482,61 @@ struct LoopPlan {
             }
             if d < 0 { return }
         }
+    }
+}
+
+/// The C-order strides of the 2-D and 3-D shapes a thread used last, shared by the arrays of those shapes: a training
+/// step makes arrays of the same few shapes over and over, and each would otherwise allocate its strides.
+struct StridesCache {
+    private var shapes: [[Int]] = [[], [], [], [], [], [], [], []]
+    private var strides: [[Int]] = [[], [], [], [], [], [], [], []]
+    private var next = 0
+
+    /// The strides of `shape` (2 or 3 axes), from the cache or computed and cached.
+    mutating func strides(for shape: [Int]) -> [Int] {
+        for i in 0..<8 where shapes[i] == shape { return strides[i] }
+        let s: [Int]
+        if shape.count == 2 {
+            s = [Swift.max(shape[1], 1), 1]
+        } else {
+            let s2 = Swift.max(shape[2], 1)
+            s = [s2 &* Swift.max(shape[1], 1), s2, 1]
+        }
+        shapes[next] = shape
+        strides[next] = s
+        next = (next + 1) & 7
+        return s
+    }
+}
+
+/// The calling thread's ``StridesCache``.
+struct StridesCacheRef {
+    let store: BufferPool.Store
+    @inline(__always) func strides(for shape: [Int]) -> [Int] { store.strides.strides(for: shape) }
+}
+
+/// A short `[Int]` (a shape, strides, offsets) whose element `i` is `element(i)`: see ``smallArray(_:_:)``.
+@inlinable @inline(__always)
+func smallInts(_ n: Int, _ element: (Int) -> Int) -> [Int] { smallArray(n, element) }
+
+/// A short array whose element `i` is `element(i)`, built through array literals up to four elements.
+///
+/// The standard library's `Array(repeating:count:)` and its other sized initialisers go through an unspecialised
+/// entry point that looks the storage class's metadata up in the runtime's cache at every call (on Linux about 700
+/// instructions, against about 130 for a literal) — and shapes, strides and per-node slots are made at every
+/// operation.
+@inlinable @inline(__always)
+func smallArray<T>(_ n: Int, _ element: (Int) -> T) -> [T] {
+    switch n {
+    case 0: return []
+    case 1: return [element(0)]
+    case 2: return [element(0), element(1)]
+    case 3: return [element(0), element(1), element(2)]
+    case 4: return [element(0), element(1), element(2), element(3)]
+    default:
+        var a = [element(0), element(1), element(2), element(3)]
+        a.reserveCapacity(n)
+        for i in 4..<n { a.append(element(i)) }
+        return a
     }
 }

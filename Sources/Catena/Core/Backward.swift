@@ -137,7 +137,7 @@ extension NDArray: BackwardValue {
             NDArray.accumulate(&f.outputGrad0, g)
             return
         }
-        if f.moreOutputGrads.isEmpty { f.moreOutputGrads = [NDArray?](repeating: nil, count: f.outputCount - 1) }
+        if f.moreOutputGrads.isEmpty { f.moreOutputGrads = smallArray(f.outputCount - 1) { _ in nil } }
         NDArray.accumulate(&f.moreOutputGrads[index - 1], g)
     }
 
@@ -184,7 +184,7 @@ extension Recorded: BackwardValue {
 
     static func addOutputGrad(_ f: FunctionNode, _ index: Int, _ g: Recorded) {
         let e = f.ensuredExtras
-        if e.outputGradVars.isEmpty { e.outputGradVars = [Variable?](repeating: nil, count: f.outputCount) }
+        if e.outputGradVars.isEmpty { e.outputGradVars = smallArray(f.outputCount) { _ in nil } }
         e.outputGradVars[index] = sum(e.outputGradVars[index].map(Recorded.init), g).variable
     }
 

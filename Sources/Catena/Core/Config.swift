@@ -20,7 +20,7 @@ public final class Configuration {
 
     // Per-thread bookkeeping of the graph machinery (not configuration).
     @exclusivity(unchecked) var passCounter = 0
-    @exclusivity(unchecked) var pendingRelease: [[Variable]] = []
+    @exclusivity(unchecked) var pendingRelease: [Variable] = []
     @exclusivity(unchecked) var draining = false
     @exclusivity(unchecked) var releaseDepth = 0
     /// Whether reported variables are kept with their graphs (set by `DumpGraph`; Chainer's `keep_graph_on_report`).
@@ -36,13 +36,13 @@ public final class Configuration {
 
     /// Releases graph references without recursion: a function's deinit hands its inputs here, and the outermost
     /// release drains the queue in a loop, so dropping a graph of any depth uses a bounded stack.
-    func deferRelease(_ variables: consuming [Variable]) {
-        pendingRelease.append(consume variables)
+    func deferRelease(_ node: FunctionNode) {
+        node.moveInputs(into: &pendingRelease)
         if draining { return }
         draining = true
-        while let batch = pendingRelease.popLast() {
-            // Dropping the batch here, outside the access to the queue, may run deinits that append to it.
-            withExtendedLifetime(batch) {}
+        while let v = pendingRelease.popLast() {
+            // Dropping it here, outside the access to the queue, may run deinits that append to it.
+            withExtendedLifetime(v) {}
         }
         draining = false
     }

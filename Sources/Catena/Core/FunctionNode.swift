@@ -76,7 +76,7 @@ open class FunctionNode {
             dropInputs()
             config.releaseDepth -= 1
         } else {
-            config.deferRelease(takeInputs())
+            config.deferRelease(self)
         }
     }
 
@@ -188,24 +188,21 @@ open class FunctionNode {
         inputCount = 0
     }
 
-    /// Moves the inputs out (not copies), so this node no longer keeps them alive.
-    private func takeInputs() -> [Variable] {
-        var out = [Variable]()
-        out.reserveCapacity(inputCount)
-        if let x = input0.take() { out.append(x) }
-        if let x = input1.take() { out.append(x) }
+    /// Moves the inputs out (not copies) onto `queue`, so this node no longer keeps them alive.
+    func moveInputs(into queue: inout [Variable]) {
+        if let x = input0.take() { queue.append(x) }
+        if let x = input1.take() { queue.append(x) }
         if !moreInputs.isEmpty {
             var rest: [Variable] = []
             swap(&rest, &moreInputs)
-            out.append(contentsOf: rest)
+            queue.append(contentsOf: rest)
         }
         inputCount = 0
-        return out
     }
 
     /// Drops the references to the inputs (after `unchainBackward()`), letting the graph behind them go.
     func releaseInputs() {
-        if inputCount > 0 { Config.current.deferRelease(takeInputs()) }
+        if inputCount > 0 { Config.current.deferRelease(self) }
     }
 
     // MARK: - Applying
@@ -234,7 +231,7 @@ open class FunctionNode {
         if inputs.count > 2 { moreInputs = Array(inputs[2...]) }
         rank = maxRank
         outputCount = ys.count
-        if ys.count > 1 { moreOutputRefs = [Unmanaged<Variable>?](repeating: nil, count: ys.count - 1) }
+        if ys.count > 1 { moreOutputRefs = smallArray(ys.count - 1) { _ in nil } }
         if let e = extras {
             if let keep = e.pendingRetainOutputs.take() {
                 for i in keep where i < 0 || i >= ys.count { typeCheckFailure("\(label).retainOutputs: no output \(i) among \(ys.count)") }

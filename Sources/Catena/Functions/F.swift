@@ -10,6 +10,14 @@ import Foundation
 /// ```
 ///
 /// Variables also support `+ - * /`, unary `-`, `**` and `matmul(_:)` directly, with NumPy broadcasting.
+///
+/// **Higher derivatives.** Every function here that has a gradient can be differentiated again
+/// (`backward(enableDoubleBackprop: true)`, `grad(_:_:gradOutputs:enableDoubleBackprop:)`), the fused ones
+/// (`lstm`, `softmaxCrossEntropy`, `linear`, `embedID`, `layerNormalization`) included. As in Chainer, the
+/// piecewise-linear ones — `relu`, `leakyRelu`, `absolute`, `clip`, `maximum`, `minimum`, `max`, `min`,
+/// `meanAbsoluteError`, and `huberLoss` beyond `delta` — have a second derivative of zero wherever they are
+/// differentiable (their kinks have none). `argmax`, `argmin` and `accuracy` return integers or counts and have no
+/// gradient; `dropout` differentiates through the mask drawn in the forward pass.
 public enum F {}
 
 extension Variable {

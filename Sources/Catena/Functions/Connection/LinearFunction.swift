@@ -24,24 +24,25 @@ final class LinearFunction: FunctionNode {
         xIn.checkSameDType(w, op: "linear")
         if !xIn.dtype.isFloatingPoint { typeCheckFailure("linear: expected floating-point inputs, got \(xIn.dtype)") }
         inShape = xIn.shape
-        let batchShape = Array(xIn.shape[..<nBatchAxes])
-        let rows = batchShape.reduce(1, *)
-        x = xIn.reshaped(rows, xIn.count / Swift.max(rows, 1))
+        // The common case, a matrix of rows, is used as it is.
+        let flat = nBatchAxes == 1 && xIn.ndim == 2
+        let rows = flat ? xIn.shape[0] : xIn.shape[..<nBatchAxes].reduce(1, *)
+        x = flat ? xIn : xIn.reshaped(rows, xIn.count / Swift.max(rows, 1))
         if x.shape[1] != w.shape[1] {
             typeCheckFailure("linear: x.shape[\(nBatchAxes)...] flattens to \(x.shape[1]) features but W.shape[1] is \(w.shape[1]) (x.shape \(inShape), W.shape \(w.shape))")
         }
         let outSize = w.shape[0]
         var y: NDArray
         if let b {
-            if b.shape != [outSize] { typeCheckFailure("linear: b.shape \(b.shape) must equal [W.shape[0]] = [\(outSize)]") }
+            if b.ndim != 1 || b.shape[0] != outSize { typeCheckFailure("linear: b.shape \(b.shape) must equal [W.shape[0]] = [\(outSize)]") }
             xIn.checkSameDType(b, op: "linear")
-            y = b.broadcast(to: [rows, outSize]).contiguous()
+            y = NDArray.repeatedRows(b, rows)
             NDArray.gemm(x, w, into: &y, transposeB: true, accumulate: true)
         } else {
             y = NDArray.zeros([rows, outSize], dtype: x.dtype)
             NDArray.gemm(x, w, into: &y, transposeB: true)
         }
-        return [nBatchAxes == 1 ? y : y.reshaped(batchShape + [outSize])]
+        return [nBatchAxes == 1 ? y : y.reshaped(Array(inShape[..<nBatchAxes]) + [outSize])]
     }
 
     /// W's gradient is `gyᵀ · x`: handed to the engine as a product, so that the steps of an unrolled RNN sharing W
