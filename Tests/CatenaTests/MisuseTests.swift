@@ -17,6 +17,12 @@ nonisolated(unsafe) let misuseScenarios: [String: (run: () -> Void, expect: Stri
     "linear-width": ({ _ = F.linear(Variable(NDArray.zeros([2, 3])), Variable(NDArray.zeros([5, 4]))) }, "linear: x.shape[1...] flattens to 3 features but W.shape[1] is 4"),
     "backward-nonscalar": ({ F.tanh(Variable(NDArray.zeros([2]))).backward() }, "backward: the output has shape [2]; only one-element outputs get an initial gradient of 1"),
     "node-twice": ({ let f = Cube(); _ = f.apply(Variable(NDArray.ones([1]))); _ = f.apply(Variable(NDArray.ones([1]))) }, "Cube: a function node can be applied only once"),
+    "nstep-input-size": ({ _ = NStepLSTM(1, 3, 4, 0)(nil, nil, [Variable(NDArray.zeros([5, 2]))]) }, "NStepLSTM: xs[0] must have shape (length, 3), got [5, 2]"),
+    "nstep-state-shape": ({ _ = NStepGRU(2, 3, 4, 0)(Variable(NDArray.zeros([1, 2, 4])), [Variable(NDArray.zeros([5, 3])), Variable(NDArray.zeros([2, 3]))]) }, "NStepGRU: hx must have shape [2, 2, 4]"),
+    "nstep-increasing-batch": ({
+        let w = (0..<2).map { _ in Variable(NDArray.zeros([4, 4])) }, b = (0..<2).map { _ in Variable(NDArray.zeros([4])) }
+        _ = F.nStepRNN(1, 0, Variable(NDArray.zeros([1, 1, 4])), [w], [b], [Variable(NDArray.zeros([1, 4])), Variable(NDArray.zeros([2, 4]))])
+    }, "the batch sizes of xs must not increase"),
     "lazy-parameter": ({ _ = F.sum(Parameter(initializer: Constant(1)) * 2) }, "has no data yet"),
     "lstm-width": ({ _ = F.lstm(Variable(NDArray.zeros([2, 3])), Variable(NDArray.zeros([2, 8]))) }, "lstm: x.shape[1] (8) must equal 4 * c.shape[1] (4 * 3)"),
     "sce-labels": ({ _ = F.softmaxCrossEntropy(Variable(NDArray.zeros([2, 3])), NDArray([0, 3], dtype: .int32)) }, "softmax_cross_entropy: label 3 is out of range for 3 classes"),

@@ -288,6 +288,9 @@ public struct NDArray: @unchecked Sendable {
         storage.raw.assumingMemoryBound(to: T.self) + offset
     }
 
+    /// The first byte of element `[0, 0, …]`, for copies that do not depend on the element type.
+    var rawBytes: UnsafeMutableRawPointer { storage.raw + offset * dtype.itemSize }
+
     /// Makes the storage unique to this value (copying it if it is shared or if this is a view) before a write.
     @inlinable
     mutating func makeUniqueContiguous() {

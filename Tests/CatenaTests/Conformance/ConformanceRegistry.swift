@@ -34,6 +34,18 @@ private func away(_ shape: [Int], gap: Double = 0.2, phase: Double = 0) -> NDArr
 
 private func ints(_ values: [Int32], _ shape: [Int]) -> NDArray { NDArray(values: values, shape: shape) }
 
+/// Inputs of a one-layer multi-step network: steps of 2 and 1 rows of width 2, states (directions, 2, 2), then per
+/// direction the weights and the biases of `cell` (2 units).
+private func nStepInputs(_ cell: NStepCell, directions: Int = 1) -> [NDArray] {
+    var inputs = [r([2, 2]), r([1, 2], phase: 1), r([directions, 2, 2], scale: 0.5, phase: 2)]
+    if cell == .lstm { inputs.append(r([directions, 2, 2], scale: 0.5, phase: 3)) }
+    for d in 0..<directions {
+        for j in 0..<cell.weightCount { inputs.append(r([2, 2], scale: 0.7, phase: 4 + Double(j) + 10 * Double(d))) }
+        for j in 0..<cell.weightCount { inputs.append(r([2], scale: 0.3, phase: 20 + Double(j) + 10 * Double(d))) }
+    }
+    return inputs
+}
+
 private func one(_ body: @escaping ([Variable]) -> Variable) -> ([Variable]) -> [Variable] { { [body($0)] } }
 
 /// Every differentiable `F` function, with inputs of several shapes, broadcasting, and the ignore-label paths of the
@@ -113,6 +125,23 @@ nonisolated(unsafe) let conformanceRegistry: [ConformanceCase] = [
     ConformanceCase(name: "lstm", inputs: [r([2, 3], phase: 1), r([2, 12], scale: 1.5)], f: { let o = F.lstm($0[0], $0[1]); return [o.c, o.h] }),
     ConformanceCase(name: "lstm smaller batch", inputs: [r([3, 2], phase: 1), r([2, 8], scale: 1.5)], f: { let o = F.lstm($0[0], $0[1]); return [o.c, o.h] }),
     ConformanceCase(name: "lstm output only", inputs: [r([2, 2], phase: 1), r([2, 8])], f: one { F.lstm($0[0], $0[1]).h }),
+    // The fused multi-step networks: two time steps of batch 2 then 1, one layer (inputs: x0, x1, hx[, cx], w…, b…).
+    ConformanceCase(name: "nStepLSTM", inputs: nStepInputs(.lstm), f: { v in
+        let r = F.nStepLSTM(1, 0, v[2], v[3], [Array(v[4..<12])], [Array(v[12..<20])], [v[0], v[1]])
+        return [r.hy, r.cy] + r.ys
+    }),
+    ConformanceCase(name: "nStepGRU", inputs: nStepInputs(.gru), f: { v in
+        let r = F.nStepGRU(1, 0, v[2], [Array(v[3..<9])], [Array(v[9..<15])], [v[0], v[1]])
+        return [r.hy] + r.ys
+    }),
+    ConformanceCase(name: "nStepRNN tanh", inputs: nStepInputs(.rnnTanh), f: { v in
+        let r = F.nStepRNN(1, 0, v[2], [Array(v[3..<5])], [Array(v[5..<7])], [v[0], v[1]])
+        return [r.hy] + r.ys
+    }),
+    ConformanceCase(name: "nStepBiRNN relu", inputs: nStepInputs(.rnnReLU, directions: 2), f: { v in
+        let r = F.nStepBiRNN(1, 0, v[2], [Array(v[3..<5]), Array(v[7..<9])], [Array(v[5..<7]), Array(v[9..<11])], [v[0], v[1]], activation: .relu)
+        return [r.hy] + r.ys
+    }, twice: false),
     ConformanceCase(name: "layerNormalization", inputs: [r([3, 4], scale: 2), r([4], offset: 1), r([4], phase: 1)],
                     f: one { F.layerNormalization($0[0], $0[1], $0[2]) }),
     ConformanceCase(name: "dropout", inputs: [r([3, 4])], f: one { x in usingConfig(\.train, true) { F.dropout(x[0], ratio: 0.4, rng: RandomState(seed: 7)) } }),

@@ -122,6 +122,55 @@ def chainer_rnn():
     np.savez("chainer_rnn_io.npz", tokens=tokens, y=np.stack(ys))
 
 
+def chainer_nstep():
+    """Chainer's NStep links with random weights over three sequences of different lengths: the saved links, and
+    their outputs, final states and the gradients of a weighted sum of them (inputs, states and every parameter)."""
+    import chainer
+    import chainer.functions as F
+    import chainer.links as L
+
+    np.random.seed(1)
+    cases = {
+        "lstm": L.NStepLSTM(2, 3, 4, 0.0),
+        "bigru": L.NStepBiGRU(2, 3, 4, 0.0),
+        "birnn_tanh": L.NStepBiRNNTanh(1, 3, 4, 0.0),
+        "rnn_relu": L.NStepRNNReLU(1, 3, 4, 0.0),
+    }
+    for name, link in cases.items():
+        # Non-zero biases everywhere, so that a bias in the wrong gate cannot go unnoticed.
+        for p in link.params():
+            if p.name.startswith("b"):
+                p.array[...] = np.random.uniform(-0.5, 0.5, p.shape).astype(np.float32)
+        chainer.serializers.save_npz("chainer_nstep_%s.npz" % name, link)
+        lengths = [4, 2, 3]
+        xs = [chainer.Variable(wave((n, 3), scale=1.2, offset=0.1 * i)) for i, n in enumerate(lengths)]
+        states = (link.n_layers * link.direction, len(xs), link.out_size)
+        hx = chainer.Variable(wave(states, scale=0.5))
+        cx = chainer.Variable(wave(states, scale=0.7, offset=0.2))
+        if name == "lstm":
+            hy, cy, ys = link(hx, cx, xs)
+        else:
+            hy, ys = link(hx, xs)
+            cy = None
+        loss = F.sum(hy * wave(hy.shape, scale=0.9))
+        if cy is not None:
+            loss += F.sum(cy * wave(cy.shape, scale=0.4, offset=0.3))
+        for k, y in enumerate(ys):
+            loss += F.sum(y * wave(y.shape, scale=1.1, offset=0.05 * k))
+        link.cleargrads()
+        loss.backward()
+        out = {"hy": hy.array, "ghx": hx.grad}
+        if cy is not None:
+            out["cy"] = cy.array
+            out["gcx"] = cx.grad
+        for k, (x, y) in enumerate(zip(xs, ys)):
+            out["y%d" % k] = y.array
+            out["gx%d" % k] = x.grad
+        for path, p in link.namedparams():
+            out["grad" + path] = p.grad
+        np.savez("chainer_nstep_%s_io.npz" % name, **out)
+
+
 def chainer_trainer():
     """A Chainer trainer snapshot after 3 of 6 iterations, and the parameters and log after all 6."""
     import chainer
@@ -159,9 +208,17 @@ def chainer_trainer():
 
 
 if __name__ == "__main__":
+    import sys
+
     os.chdir(os.path.dirname(os.path.abspath(__file__)))
+    if len(sys.argv) > 1:
+        # Only the named parts, e.g. `python make_fixtures.py chainer_nstep`.
+        for part in sys.argv[1:]:
+            globals()[part]()
+        sys.exit(0)
     numpy_archives()
     npy_versions()
     chainer_mlp()
     chainer_rnn()
+    chainer_nstep()
     chainer_trainer()

@@ -58,6 +58,58 @@ final class ChainerInteropTests: TemporaryDirectoryTestCase {
         }
     }
 
+    // MARK: - Chainer's NStep links
+
+    /// Chainer's `save_npz` files of NStep links load into the Catena links of the same structure; outputs, final
+    /// states and the gradients of a weighted sum of them (inputs, states, every parameter) are Chainer's, for three
+    /// sequences of different lengths given unsorted; and Catena's files have Chainer's keys back.
+    func testChainerNStepLinksLoadAndMatchChainersOutputsAndGradients() throws {
+        let cases: [(String, NStepRNNBase)] = [
+            ("lstm", NStepLSTM(2, 3, 4, 0)), ("bigru", NStepBiGRU(2, 3, 4, 0)),
+            ("birnn_tanh", NStepBiRNNTanh(1, 3, 4, 0)), ("rnn_relu", NStepRNNReLU(1, 3, 4, 0)),
+        ]
+        for (name, link) in cases {
+            try loadNPZ(fixture("chainer_nstep_\(name).npz"), into: link)
+            let io = try npzDictionary(fixture("chainer_nstep_\(name)_io.npz"))
+            let lengths = [4, 2, 3]
+            let xs = lengths.enumerated().map { Variable(testArray([$0.element, 3], scale: 1.2, offset: 0.1 * Double($0.offset))) }
+            let states = [link.nLayers * link.directions, 3, 4]
+            let hx = Variable(testArray(states, scale: 0.5)), cx = Variable(testArray(states, scale: 0.7, offset: 0.2))
+            var hy: Variable, cy: Variable? = nil, ys: [Variable]
+            if let lstm = link as? NStepLSTMBase {
+                (hy, cy, ys) = lstm(hx, cx, xs)
+            } else {
+                (hy, ys) = link(hx, xs)
+            }
+            var loss = F.sum(hy * Variable.constant(testArray(hy.shape, scale: 0.9)))
+            if let cy { loss = loss + F.sum(cy * Variable.constant(testArray(cy.shape, scale: 0.4, offset: 0.3))) }
+            for (k, y) in ys.enumerated() { loss = loss + F.sum(y * Variable.constant(testArray(y.shape, scale: 1.1, offset: 0.05 * Double(k)))) }
+            loss.backward()
+            func check(_ actual: NDArray?, _ key: String) {
+                guard let expected = storedArray(io, key) else { return }
+                guard let actual else { return XCTFail("\(name): no value for \(key)") }
+                assertClose(actual, expected, atol: 2e-6, rtol: 1e-5, "\(name): \(key)")
+            }
+            check(hy.array, "hy")
+            check(hx.grad, "ghx")
+            if let cy {
+                check(cy.array, "cy")
+                check(cx.grad, "gcx")
+            }
+            for k in 0..<3 {
+                check(ys[k].array, "y\(k)")
+                check(xs[k].grad, "gx\(k)")
+            }
+            for (path, p) in link.namedParams() { check(p.grad, "grad" + path) }
+
+            let path = dirs.make("nstep") + "/\(name).npz"
+            try saveNPZ(path, link)
+            let ours = try npzDictionary(path), theirs = try npzDictionary(fixture("chainer_nstep_\(name).npz"))
+            XCTAssertEqual(Set(ours.keys), Set(theirs.keys), name)
+            for (k, v) in theirs { XCTAssertEqual(ours[k], v, "\(name): \(k)") }
+        }
+    }
+
     // MARK: - A Chainer trainer snapshot
 
     private struct SmallRun {

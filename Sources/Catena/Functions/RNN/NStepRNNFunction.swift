@@ -1,0 +1,514 @@
+import CCatenaKernels
+import Foundation
+
+/// The cell of a fused multi-step recurrent network (``F/nStepLSTM(_:_:_:_:_:_:_:rng:)`` and friends).
+public enum NStepCell: Sendable, CaseIterable {
+    /// Chainer's `n_step_lstm`: eight weights and biases per layer and direction (`w0…w3` from the input, `w4…w7`
+    /// from the state, for the input, forget, cell-input and output gates in that order).
+    case lstm
+    /// Chainer's `n_step_gru`: six (`w0…w2` from the input for the reset gate, update gate and candidate, `w3…w5`
+    /// from the state): `r = σ(W₀x + b₀ + W₃h + b₃)`, `z = σ(W₁x + b₁ + W₄h + b₄)`,
+    /// `h̄ = tanh(W₂x + b₂ + r·(W₅h + b₅))`, `h' = (1 − z)·h̄ + z·h`.
+    case gru
+    /// Chainer's `n_step_rnn` with tanh: `h' = tanh(W₀x + b₀ + W₁h + b₁)`.
+    case rnnTanh
+    /// Chainer's `n_step_rnn` with ReLU: `h' = max(0, W₀x + b₀ + W₁h + b₁)`.
+    case rnnReLU
+
+    /// Weights (and biases) per layer and direction: 8, 6 or 2.
+    public var weightCount: Int { gates * 2 }
+
+    /// Pre-activation blocks of `outSize` per step.
+    var gates: Int {
+        switch self {
+        case .lstm: return 4
+        case .gru: return 3
+        case .rnnTanh, .rnnReLU: return 1
+        }
+    }
+
+    var name: String {
+        switch self {
+        case .lstm: return "n_step_lstm"
+        case .gru: return "n_step_gru"
+        case .rnnTanh, .rnnReLU: return "n_step_rnn"
+        }
+    }
+}
+
+/// The recurrence of one layer in one direction over every step of a packed batch (``PackedLayout``), as one node:
+/// inputs `(xw, h0, wh, bh[, c0])` — the input projection of all steps `(N, G·H)` (one product, made by the
+/// caller), the initial state `(B, H)`, the state weights `(G·H, H)` and bias `(G·H,)`, and the LSTM's initial
+/// cell state — and outputs `(y, hN[, cN])`: every step's output `(N, H)` in the packed order and the final states.
+///
+/// Rows past a step's batch keep their state, as in Chainer (a sequence's final state is the one at its last step).
+/// A reverse node walks the steps from the last one (the backward half of a bidirectional layer).
+///
+/// Plain backward runs the fused kernels over time, with the state weights' gradient as one product over all
+/// steps; a recorded backward (double backprop) differentiates the same recurrence written step by step with `F`
+/// operations, so the layer is differentiable to any order.
+final class NStepRecurrence: FunctionNode {
+    let cell: NStepCell
+    let layout: PackedLayout
+    let reverse: Bool
+    // What backward needs, kept by forward.
+    @exclusivity(unchecked) private var hPrev = NDArray.placeholder, act = NDArray.placeholder
+    @exclusivity(unchecked) private var cPrev = NDArray.placeholder, tanhC = NDArray.placeholder, uN = NDArray.placeholder
+    @exclusivity(unchecked) private var y = NDArray.placeholder
+
+    init(_ cell: NStepCell, _ layout: PackedLayout, reverse: Bool) {
+        self.cell = cell
+        self.layout = layout
+        self.reverse = reverse
+    }
+
+    override var label: String { "\(cell.name)\(reverse ? "_reverse" : "")" }
+
+    /// The steps in the order the recurrence visits them.
+    private var steps: [Int] { reverse ? Array(layout.batchSizes.indices.reversed()) : Array(layout.batchSizes.indices) }
+
+    override func forward(_ inputs: [NDArray]) -> [NDArray] {
+        let xw = inputs[0], h0 = inputs[1], wh = inputs[2], bh = inputs[3]
+        let units = h0.shape[1], width = cell.gates * units
+        precondition(xw.shape == [layout.rowCount, width] && wh.shape == [width, units] && bh.shape == [width], "NStepRecurrence: internal shapes")
+        switch xw.dtype {
+        case .float32: return run(Float.self, xw, h0, wh, bh, cell == .lstm ? inputs[4] : nil)
+        case .float64: return run(Double.self, xw, h0, wh, bh, cell == .lstm ? inputs[4] : nil)
+        default: typeCheckFailure("\(cell.name): expected floating-point inputs, got \(xw.dtype)")
+        }
+    }
+
+    private func run<T: GEMMScalar>(_: T.Type, _ xwIn: NDArray, _ h0: NDArray, _ whIn: NDArray, _ bhIn: NDArray, _ c0: NDArray?) -> [NDArray] {
+        let n = layout.rowCount, units = h0.shape[1], width = cell.gates * units
+        let xw = xwIn.contiguous(), wh = whIn.contiguous(), bh = bhIn.contiguous()
+        let h = h0.copied()
+        let out = NDArray(uninitializedShape: [n, units], dtype: h0.dtype)
+        hPrev = NDArray(uninitializedShape: [n, units], dtype: h0.dtype)
+        let px = xw.pointer(T.self), pw = wh.pointer(T.self), pb = bh.pointer(T.self)
+        let ph = h.pointer(T.self), py = out.pointer(T.self), php = hPrev.pointer(T.self)
+        let weightSource = (storage: wh.storage, offset: wh.offset)
+        var outputs = [out, h]
+        /// `c[0 ..< b, :] = bh + hPrev[o ..< o+b] · whᵀ` (into rows of width `width`).
+        func stateTerm(_ b: Int, _ o: Int, _ c: UnsafeMutablePointer<T>, accumulate: Bool) {
+            if !accumulate { for r in 0..<b { (c + r * width).update(from: pb, count: width) } }
+            GEMM.gemm(m: b, n: width, k: units, alpha: 1, a: MatrixOperand(php + o * units, units, 1), b: MatrixOperand(pw, 1, units),
+                      c: c, rsc: width, accumulate: true, bSource: weightSource)
+        }
+        switch cell {
+        case .lstm:
+            let c = c0!.copied()
+            act = NDArray(uninitializedShape: [n, width], dtype: h0.dtype)
+            cPrev = NDArray(uninitializedShape: [n, units], dtype: h0.dtype)
+            tanhC = NDArray(uninitializedShape: [n, units], dtype: h0.dtype)
+            let pc = c.pointer(T.self), pa = act.pointer(T.self), pcp = cPrev.pointer(T.self), ptc = tanhC.pointer(T.self)
+            for t in steps {
+                let b = layout.batchSizes[t], o = layout.offsets[t], cells = b * units
+                (php + o * units).update(from: ph, count: cells)
+                (pcp + o * units).update(from: pc, count: cells)
+                let g = pa + o * width, x = px + o * width
+                for r in 0..<b {
+                    let gr = g + r * width, xr = x + r * width
+                    for k in 0..<width { gr[k] = xr[k] + pb[k] }
+                }
+                stateTerm(b, o, g, accumulate: true)
+                NStepKernels.lstmGates(g, b * width)
+                for k in 0..<cells { pc[k] = g[4 * k] * g[4 * k + 1] + g[4 * k + 2] * pc[k] }
+                NStepKernels.tanh(pc, ptc + o * units, cells)
+                for k in 0..<cells {
+                    let v = g[4 * k + 3] * ptc[o * units + k]
+                    py[o * units + k] = v
+                    ph[k] = v
+                }
+            }
+            outputs.append(c)
+        case .gru:
+            act = NDArray(uninitializedShape: [n, width], dtype: h0.dtype)
+            uN = NDArray(uninitializedShape: [n, units], dtype: h0.dtype)
+            let u = NDArray(uninitializedShape: [layout.batchSizes.first ?? 0, width], dtype: h0.dtype)
+            let pa = act.pointer(T.self), pu = u.pointer(T.self), pun = uN.pointer(T.self)
+            for t in steps {
+                let b = layout.batchSizes[t], o = layout.offsets[t]
+                (php + o * units).update(from: ph, count: b * units)
+                stateTerm(b, o, pu, accumulate: false)
+                for r in 0..<b {
+                    let a = pa + (o + r) * width, x = px + (o + r) * width, ur = pu + r * width
+                    for k in 0..<(2 * units) { a[k] = x[k] + ur[k] }
+                    NStepKernels.sigmoid(a, a, 2 * units)
+                    let row = (o + r) * units
+                    for k in 0..<units {
+                        pun[row + k] = ur[2 * units + k]
+                        a[2 * units + k] = x[2 * units + k] + a[k] * ur[2 * units + k]
+                    }
+                    NStepKernels.tanh(a + 2 * units, a + 2 * units, units)
+                    for k in 0..<units {
+                        let z = a[units + k], cand = a[2 * units + k]
+                        let v = (1 - z) * cand + z * php[row + k]
+                        py[row + k] = v
+                        ph[r * units + k] = v
+                    }
+                }
+            }
+        case .rnnTanh, .rnnReLU:
+            for t in steps {
+                let b = layout.batchSizes[t], o = layout.offsets[t], cells = b * units
+                (php + o * units).update(from: ph, count: cells)
+                let yt = py + o * units, x = px + o * units
+                for r in 0..<b {
+                    for k in 0..<units { yt[r * units + k] = x[r * units + k] + pb[k] }
+                }
+                stateTerm(b, o, yt, accumulate: true)
+                if cell == .rnnTanh { NStepKernels.tanh(yt, yt, cells) } else { for k in 0..<cells where !(yt[k] > 0) { yt[k] = 0 } }
+                ph.update(from: yt, count: cells)
+            }
+            y = out
+        }
+        return outputs
+    }
+
+    override func backwardArrays(_ targets: [Int], _ gys: GradSlots<NDArray>) -> GradSlots<NDArray> {
+        let h0 = input(1).array
+        let all: [NDArray]
+        switch h0.dtype {
+        case .float32: all = gradients(Float.self, gys)
+        default: all = gradients(Double.self, gys)
+        }
+        var out = GradSlots<NDArray>()
+        for (k, i) in targets.enumerated() { out[k] = all[i] }
+        return out
+    }
+
+    /// Every input's gradient: `(gxw, gh0, gwh, gbh[, gc0])`.
+    private func gradients<T: GEMMScalar>(_: T.Type, _ gys: GradSlots<NDArray>) -> [NDArray] {
+        let h0 = input(1).array, wh = input(2).array.contiguous()
+        let n = layout.rowCount, units = h0.shape[1], width = cell.gates * units
+        let gy = gys[0]?.contiguous()
+        let dh = gys[1].map { $0.copied() } ?? NDArray.zeros(h0.shape, dtype: h0.dtype)
+        let gPre = NDArray(uninitializedShape: [n, width], dtype: h0.dtype)
+        // The gradient of the state term's pre-activation (the GRU's differs from gPre in its candidate block).
+        let gU = cell == .gru ? NDArray(uninitializedShape: [n, width], dtype: h0.dtype) : gPre
+        let pgy = gy?.pointer(T.self), pdh = dh.pointer(T.self), pg = gPre.pointer(T.self), pgu = gU.pointer(T.self)
+        let pw = wh.pointer(T.self), php = hPrev.pointer(T.self)
+        var dc: NDArray? = nil
+        /// `dh[0 ..< b] (+)= gU[o ..< o+b] · wh`.
+        func intoState(_ b: Int, _ o: Int, accumulate: Bool) {
+            GEMM.gemm(m: b, n: units, k: width, alpha: 1, a: MatrixOperand(pgu + o * width, width, 1), b: MatrixOperand(pw, units, 1),
+                      c: pdh, rsc: units, accumulate: accumulate)
+        }
+        for t in steps.reversed() {
+            let b = layout.batchSizes[t], o = layout.offsets[t], cells = b * units
+            if let pgy { for k in 0..<cells { pdh[k] += pgy[o * units + k] } }
+            switch cell {
+            case .lstm:
+                if dc == nil { dc = gys[2].map { $0.copied() } ?? NDArray.zeros(h0.shape, dtype: h0.dtype) }
+                let pdc = dc!.pointer(T.self)
+                let g = act.pointer(T.self) + o * width, cp = cPrev.pointer(T.self) + o * units, tc = tanhC.pointer(T.self) + o * units
+                let gx = pg + o * width
+                for k in 0..<cells {
+                    let a = g[4 * k], i = g[4 * k + 1], f = g[4 * k + 2], og = g[4 * k + 3]
+                    let co = tc[k], ghk = pdh[k]
+                    let total = ghk * og * (1 - co * co) + pdc[k]
+                    gx[4 * k] = total * i * (1 - a * a)
+                    gx[4 * k + 1] = total * a * i * (1 - i)
+                    gx[4 * k + 2] = total * cp[k] * f * (1 - f)
+                    gx[4 * k + 3] = ghk * co * og * (1 - og)
+                    pdc[k] = total * f
+                }
+                intoState(b, o, accumulate: false)
+            case .gru:
+                let pa = act.pointer(T.self), pun = uN.pointer(T.self)
+                for r in 0..<b {
+                    let a = pa + (o + r) * width, gx = pg + (o + r) * width, gu = pgu + (o + r) * width, row = (o + r) * units
+                    for k in 0..<units {
+                        let g = pdh[r * units + k], rg = a[k], z = a[units + k], cand = a[2 * units + k]
+                        let dnPre = g * (1 - z) * (1 - cand * cand)
+                        let drPre = dnPre * pun[row + k] * rg * (1 - rg)
+                        let dzPre = g * (php[row + k] - cand) * z * (1 - z)
+                        gx[k] = drPre
+                        gx[units + k] = dzPre
+                        gx[2 * units + k] = dnPre
+                        gu[k] = drPre
+                        gu[units + k] = dzPre
+                        gu[2 * units + k] = dnPre * rg
+                        pdh[r * units + k] = g * z
+                    }
+                }
+                intoState(b, o, accumulate: true)
+            case .rnnTanh, .rnnReLU:
+                let yt = y.pointer(T.self) + o * units, gx = pg + o * units
+                if cell == .rnnTanh {
+                    for k in 0..<cells { gx[k] = pdh[k] * (1 - yt[k] * yt[k]) }
+                } else {
+                    for k in 0..<cells { gx[k] = yt[k] > 0 ? pdh[k] : 0 }
+                }
+                intoState(b, o, accumulate: false)
+            }
+        }
+        let gwh = NDArray(uninitializedShape: [width, units], dtype: h0.dtype)
+        GEMM.gemm(m: width, n: units, k: n, alpha: 1, a: MatrixOperand(pgu, 1, width), b: MatrixOperand(php, units, 1),
+                  c: gwh.pointer(T.self), rsc: units, accumulate: false)
+        var grads = [gPre, dh, gwh, gU.sum(axis: 0)]
+        if cell == .lstm { grads.append(dc ?? gys[2] ?? NDArray.zeros(h0.shape, dtype: h0.dtype)) }
+        return grads
+    }
+
+    /// The recorded backward: the same recurrence step by step with `F` operations, differentiated by the engine.
+    override func backward(_ indexes: [Int], _ gradOutputs: [Variable?]) -> [Variable?] {
+        let ins = inputs
+        let g = partialGrad(ins, gradOutputs: gradOutputs) { self.steppedForward(ins) }
+        return indexes.map { g[$0] }
+    }
+
+    /// `(y, hN[, cN])` from `(xw, h0, wh, bh[, c0])`, one step at a time.
+    func steppedForward(_ ins: [Variable]) -> [Variable] {
+        let xw = ins[0], wh = ins[2], bh = ins[3]
+        var h = ins[1], c: Variable? = cell == .lstm ? ins[4] : nil
+        let parts = F.splitAxis(xw, indices: Array(layout.offsets.dropFirst()), axis: 0)
+        var ys = [Variable?](repeating: nil, count: parts.count)
+        for t in steps {
+            let b = layout.batchSizes[t]
+            let (head, rest) = splitRecurrentState(h, batch: b, link: cell.name)
+            let hHead = head!
+            let u = F.linear(hHead, wh, bh)
+            let hNew: Variable
+            switch cell {
+            case .lstm:
+                let out = F.lstm(c!, parts[t] + u)
+                c = out.c
+                hNew = out.h
+            case .gru:
+                let xg = F.splitAxis(parts[t], sections: 3, axis: 1), ug = F.splitAxis(u, sections: 3, axis: 1)
+                let r = F.sigmoid(xg[0] + ug[0]), z = F.sigmoid(xg[1] + ug[1])
+                let cand = F.tanh(xg[2] + r * ug[2])
+                hNew = (1 - z) * cand + z * hHead
+            case .rnnTanh: hNew = F.tanh(parts[t] + u)
+            case .rnnReLU: hNew = F.relu(parts[t] + u)
+            }
+            ys[t] = hNew
+            h = rest.map { F.concat([hNew, $0], axis: 0) } ?? hNew
+        }
+        let y = ys.count == 1 ? ys[0]! : F.concat(ys.map { $0! }, axis: 0)
+        return c.map { [y, h, $0] } ?? [y, h]
+    }
+}
+
+/// The element-wise activations of the fused recurrences: the kernel library's vectorised float32 ones, plain
+/// loops for float64.
+enum NStepKernels {
+    @inline(__always)
+    static func sigmoid<T: NDFloatingPoint>(_ src: UnsafeMutablePointer<T>, _ dst: UnsafeMutablePointer<T>, _ n: Int) {
+        if T.self == Float.self {
+            catena_vsigmoid_f32(UnsafeRawPointer(src).assumingMemoryBound(to: Float.self), UnsafeMutableRawPointer(dst).assumingMemoryBound(to: Float.self), n)
+        } else {
+            for k in 0..<n { dst[k] = logistic(src[k]) }
+        }
+    }
+
+    @inline(__always)
+    static func tanh<T: NDFloatingPoint>(_ src: UnsafeMutablePointer<T>, _ dst: UnsafeMutablePointer<T>, _ n: Int) {
+        if T.self == Float.self {
+            catena_vtanh_f32(UnsafeRawPointer(src).assumingMemoryBound(to: Float.self), UnsafeMutableRawPointer(dst).assumingMemoryBound(to: Float.self), n)
+        } else {
+            for k in 0..<n { dst[k] = T._tanh(src[k]) }
+        }
+    }
+
+    /// In place: tanh at positions `4j` (cell input), the sigmoid elsewhere (Chainer's interleaved gates).
+    @inline(__always)
+    static func lstmGates<T: NDFloatingPoint>(_ p: UnsafeMutablePointer<T>, _ n: Int) {
+        if T.self == Float.self {
+            let f = UnsafeMutableRawPointer(p).assumingMemoryBound(to: Float.self)
+            catena_lstm_gates_f32(f, f, n)
+        } else {
+            for k in 0..<n { p[k] = k & 3 == 0 ? T._tanh(p[k]) : logistic(p[k]) }
+        }
+    }
+
+    @inline(__always)
+    private static func logistic<T: NDFloatingPoint>(_ v: T) -> T {
+        v >= 0 ? 1 / (1 + T._exp(-v)) : T._exp(v) / (1 + T._exp(v))
+    }
+}
+
+// MARK: - Layers of a multi-step network
+
+/// The weights of one layer and direction stacked as one input product and one state product, in the layout the
+/// fused recurrence expects (the LSTM's gates interleaved per unit as ``F/lstm(_:_:)`` reads them).
+private func stackedWeights(_ cell: NStepCell, _ w: [Variable], _ b: [Variable]) -> (wx: Variable, bx: Variable, wh: Variable, bh: Variable) {
+    switch cell {
+    case .lstm:
+        // Chainer's order of the gates in x is (cell input, input, forget, output) = (w2, w0, w1, w3).
+        func interleave(_ v: [Variable]) -> Variable {
+            let s = F.stack(v, axis: 1)
+            return F.reshape(s, [s.shape[0] * 4] + Array(s.shape.dropFirst(2)))
+        }
+        return (interleave([w[2], w[0], w[1], w[3]]), interleave([b[2], b[0], b[1], b[3]]),
+                interleave([w[6], w[4], w[5], w[7]]), interleave([b[6], b[4], b[5], b[7]]))
+    case .gru:
+        return (F.concat([w[0], w[1], w[2]], axis: 0), F.concat([b[0], b[1], b[2]], axis: 0),
+                F.concat([w[3], w[4], w[5]], axis: 0), F.concat([b[3], b[4], b[5]], axis: 0))
+    case .rnnTanh, .rnnReLU:
+        return (w[0], b[0], w[1], b[1])
+    }
+}
+
+/// The whole network on packed rows: `x` `(N, I)` laid out by `layout`, `hx` (and `cx`) `(layers · directions, B, H)`.
+/// Returns the final states and the last layer's outputs `(N, directions · H)`, packed the same way.
+func nStepNetwork(_ cell: NStepCell, nLayers: Int, dropoutRatio: Double, hx: Variable, cx: Variable?, ws: [[Variable]], bs: [[Variable]],
+                  x: Variable, layout: PackedLayout, directions: Int, rng: RandomState?) -> (hy: Variable, cy: Variable?, y: Variable) {
+    let op = cell.name + (directions == 2 ? " (bidirectional)" : "")
+    checkNStepArguments(cell, op: op, nLayers: nLayers, dropoutRatio: dropoutRatio, hx: hx, cx: cx, ws: ws, bs: bs,
+                        inSize: x.shape[1], dtype: x.dtype, batch: layout.batchSizes.first ?? 0, directions: directions)
+    let h0s = F.separate(hx, axis: 0), c0s = cx.map { F.separate($0, axis: 0) }
+    var hys: [Variable] = [], cys: [Variable] = []
+    var next = x
+    for layer in 0..<nLayers {
+        var outs: [Variable] = []
+        for d in 0..<directions {
+            let idx = layer * directions + d
+            let input = layer == 0 ? next : F.dropout(next, ratio: dropoutRatio, rng: rng)
+            let (wx, bx, wh, bh) = stackedWeights(cell, ws[idx], bs[idx])
+            let xw = F.linear(input, wx, bx)
+            var args = [xw, h0s[idx], wh, bh]
+            if let c0s { args.append(c0s[idx]) }
+            let r = NStepRecurrence(cell, layout, reverse: d == 1).apply(args)
+            outs.append(r[0])
+            hys.append(r[1])
+            if cell == .lstm { cys.append(r[2]) }
+        }
+        next = outs.count == 1 ? outs[0] : F.concat(outs, axis: 1)
+    }
+    return (F.stack(hys, axis: 0), cell == .lstm ? F.stack(cys, axis: 0) : nil, next)
+}
+
+/// Stops with a message naming what does not fit Chainer's shapes for the network.
+func checkNStepArguments(_ cell: NStepCell, op: String, nLayers: Int, dropoutRatio: Double, hx: Variable, cx: Variable?, ws: [[Variable]],
+                         bs: [[Variable]], inSize: Int, dtype: DType, batch: Int, directions: Int) {
+    if nLayers < 1 { typeCheckFailure("\(op): nLayers must be at least 1, got \(nLayers)") }
+    if !(dropoutRatio >= 0 && dropoutRatio < 1) { typeCheckFailure("\(op): dropoutRatio must be in [0, 1), got \(dropoutRatio)") }
+    if !dtype.isFloatingPoint { typeCheckFailure("\(op): expected floating-point inputs, got \(dtype)") }
+    let cells = nLayers * directions
+    if ws.count != cells || bs.count != cells {
+        typeCheckFailure("\(op): expected \(cells) lists of weights and of biases (nLayers \(nLayers) × directions \(directions)), got \(ws.count) and \(bs.count)")
+    }
+    if hx.ndim != 3 || hx.shape[0] != cells || hx.shape[1] < batch {
+        typeCheckFailure("\(op): hx must have shape (nLayers × directions, batch, units) = (\(cells), \(batch), units), got \(hx.shape)")
+    }
+    let units = hx.shape[2]
+    if let cx, cx.shape != hx.shape { typeCheckFailure("\(op): cx must have hx's shape \(hx.shape), got \(cx.shape)") }
+    for (v, what) in [(hx, "hx"), (cx, "cx")] { if let v, v.dtype != dtype { typeCheckFailure("\(op): \(what) has dtype \(v.dtype), the inputs \(dtype)") } }
+    for i in 0..<cells {
+        if ws[i].count != cell.weightCount || bs[i].count != cell.weightCount {
+            typeCheckFailure("\(op): layer \(i) needs \(cell.weightCount) weights and \(cell.weightCount) biases, got \(ws[i].count) and \(bs[i].count)")
+        }
+        let layerIn = i < directions ? inSize : units * directions
+        for j in 0..<cell.weightCount {
+            let expected = j < cell.gates ? [units, layerIn] : [units, units]
+            if ws[i][j].shape != expected {
+                typeCheckFailure("\(op): ws[\(i)][\(j)] must have shape \(expected) (units \(units), \(j < cell.gates ? (i < directions ? "input size" : "units × directions") : "units")), got \(ws[i][j].shape)")
+            }
+            if bs[i][j].shape != [units] { typeCheckFailure("\(op): bs[\(i)][\(j)] must have shape [\(units)], got \(bs[i][j].shape)") }
+            if ws[i][j].dtype != dtype || bs[i][j].dtype != dtype {
+                typeCheckFailure("\(op): ws[\(i)][\(j)] and bs[\(i)][\(j)] must have the inputs' dtype \(dtype), got \(ws[i][j].dtype) and \(bs[i][j].dtype)")
+            }
+        }
+    }
+}
+
+/// The functional forms on time-major inputs, as Chainer's: `xs[t]` holds step `t` of every sequence still running,
+/// `(B_t, inSize)` with `B_0 ≥ B_1 ≥ …` (sequences sorted by length, longest first; `hx.shape[1] == B_0`).
+private func nStepTimeMajor(_ cell: NStepCell, _ nLayers: Int, _ dropoutRatio: Double, _ hx: Variable, _ cx: Variable?, _ ws: [[Variable]],
+                            _ bs: [[Variable]], _ xs: [Variable], directions: Int, rng: RandomState?) -> (hy: Variable, cy: Variable?, ys: [Variable]) {
+    let op = cell.name + (directions == 2 ? " (bidirectional)" : "")
+    if xs.isEmpty { typeCheckFailure("\(op): xs is empty; pass at least one time step") }
+    for (t, x) in xs.enumerated() {
+        if x.ndim != 2 || x.shape[1] != xs[0].shape[1] {
+            typeCheckFailure("\(op): xs[\(t)] must have shape (batch, \(xs[0].shape.last ?? 0)), got \(x.shape)")
+        }
+        if t > 0 && x.shape[0] > xs[t - 1].shape[0] {
+            typeCheckFailure("\(op): the batch sizes of xs must not increase (xs[\(t - 1)] has \(xs[t - 1].shape[0]) rows, xs[\(t)] \(x.shape[0])); sort the sequences by length, longest first")
+        }
+        if x.shape[0] == 0 { typeCheckFailure("\(op): xs[\(t)] has no rows; leave out empty time steps") }
+    }
+    if hx.ndim == 3 && hx.shape[1] != xs[0].shape[0] {
+        typeCheckFailure("\(op): hx must have shape (nLayers × directions, \(xs[0].shape[0]), units) for a first step of \(xs[0].shape[0]) rows, got \(hx.shape)")
+    }
+    let layout = PackedLayout(batchSizes: xs.map { $0.shape[0] })
+    let x = xs.count == 1 ? xs[0] : F.concat(xs, axis: 0)
+    let (hy, cy, y) = nStepNetwork(cell, nLayers: nLayers, dropoutRatio: dropoutRatio, hx: hx, cx: cx, ws: ws, bs: bs, x: x, layout: layout,
+                                   directions: directions, rng: rng)
+    let ys = xs.count == 1 ? [y] : F.splitAxis(y, indices: Array(layout.offsets.dropFirst()), axis: 0)
+    return (hy, cy, ys)
+}
+
+extension F {
+    /// Chainer's `n_step_lstm`: a stacked LSTM over a batch of sequences in time-major order, fused (see
+    /// ``NStepLSTM`` for the link, which sorts and transposes sequences itself).
+    ///
+    /// - Parameters:
+    ///   - nLayers: the number of layers S.
+    ///   - dropoutRatio: dropout on the input of every layer after the first, in training mode (``Config/train``).
+    ///   - hx, cx: the initial states `(S, B, N)`.
+    ///   - ws, bs: per layer, eight weights `w0…w7` and biases `b0…b7` (Chainer's order; `w0…w3` are `(N, I)` for the
+    ///     first layer and `(N, N)` after it, `w4…w7` are `(N, N)`; biases `(N,)`).
+    ///   - xs: the time steps: `xs[t]` is `(B_t, I)` with `B_0 ≥ B_1 ≥ …`, where `B_0 = B`.
+    /// - Returns: the final states `hy`, `cy` `(S, B, N)` (row `i` from the last step of sequence `i`) and the last
+    ///   layer's output at every step, `ys[t]` `(B_t, N)`.
+    ///
+    /// The input projection of every step is one matrix product per layer; the recurrence over time, forward and
+    /// backward, runs inside one node per layer with the gate arithmetic fused. Differentiable twice and more: a
+    /// recorded backward (``Variable/backward(retainGrad:enableDoubleBackprop:)``) differentiates the layer written step
+    /// by step.
+    public static func nStepLSTM(_ nLayers: Int, _ dropoutRatio: Double, _ hx: Variable, _ cx: Variable, _ ws: [[Variable]], _ bs: [[Variable]],
+                                 _ xs: [Variable], rng: RandomState? = nil) -> (hy: Variable, cy: Variable, ys: [Variable]) {
+        let r = nStepTimeMajor(.lstm, nLayers, dropoutRatio, hx, cx, ws, bs, xs, directions: 1, rng: rng)
+        return (r.hy, r.cy!, r.ys)
+    }
+
+    /// Chainer's `n_step_bilstm`: ``nStepLSTM(_:_:_:_:_:_:_:rng:)`` in both directions. `hx`, `cx`, `ws` and `bs` have
+    /// `2S` entries (layer `l` forward at `2l`, backward at `2l + 1`); layers after the first take `2N` inputs, and
+    /// `ys[t]` is `(B_t, 2N)`: the forward output, then the backward one.
+    public static func nStepBiLSTM(_ nLayers: Int, _ dropoutRatio: Double, _ hx: Variable, _ cx: Variable, _ ws: [[Variable]], _ bs: [[Variable]],
+                                   _ xs: [Variable], rng: RandomState? = nil) -> (hy: Variable, cy: Variable, ys: [Variable]) {
+        let r = nStepTimeMajor(.lstm, nLayers, dropoutRatio, hx, cx, ws, bs, xs, directions: 2, rng: rng)
+        return (r.hy, r.cy!, r.ys)
+    }
+
+    /// Chainer's `n_step_gru`: a stacked GRU over time-major sequences (shapes as ``nStepLSTM(_:_:_:_:_:_:_:rng:)``),
+    /// with six weights and biases per layer (``NStepCell/gru`` has the formula).
+    public static func nStepGRU(_ nLayers: Int, _ dropoutRatio: Double, _ hx: Variable, _ ws: [[Variable]], _ bs: [[Variable]],
+                                _ xs: [Variable], rng: RandomState? = nil) -> (hy: Variable, ys: [Variable]) {
+        let r = nStepTimeMajor(.gru, nLayers, dropoutRatio, hx, nil, ws, bs, xs, directions: 1, rng: rng)
+        return (r.hy, r.ys)
+    }
+
+    /// Chainer's `n_step_bigru`: ``nStepGRU(_:_:_:_:_:_:rng:)`` in both directions (layout as ``nStepBiLSTM(_:_:_:_:_:_:_:rng:)``).
+    public static func nStepBiGRU(_ nLayers: Int, _ dropoutRatio: Double, _ hx: Variable, _ ws: [[Variable]], _ bs: [[Variable]],
+                                  _ xs: [Variable], rng: RandomState? = nil) -> (hy: Variable, ys: [Variable]) {
+        let r = nStepTimeMajor(.gru, nLayers, dropoutRatio, hx, nil, ws, bs, xs, directions: 2, rng: rng)
+        return (r.hy, r.ys)
+    }
+
+    /// Chainer's `n_step_rnn`: a stacked Elman network over time-major sequences, `h' = act(W₀x + b₀ + W₁h + b₁)`
+    /// with two weights and biases per layer; `activation` is `.tanh` (the default) or `.relu`.
+    public static func nStepRNN(_ nLayers: Int, _ dropoutRatio: Double, _ hx: Variable, _ ws: [[Variable]], _ bs: [[Variable]],
+                                _ xs: [Variable], activation: RNNActivation = .tanh, rng: RandomState? = nil) -> (hy: Variable, ys: [Variable]) {
+        let r = nStepTimeMajor(nStepSimpleCell(activation), nLayers, dropoutRatio, hx, nil, ws, bs, xs, directions: 1, rng: rng)
+        return (r.hy, r.ys)
+    }
+
+    /// Chainer's `n_step_birnn`: ``nStepRNN(_:_:_:_:_:_:activation:rng:)`` in both directions.
+    public static func nStepBiRNN(_ nLayers: Int, _ dropoutRatio: Double, _ hx: Variable, _ ws: [[Variable]], _ bs: [[Variable]],
+                                  _ xs: [Variable], activation: RNNActivation = .tanh, rng: RandomState? = nil) -> (hy: Variable, ys: [Variable]) {
+        let r = nStepTimeMajor(nStepSimpleCell(activation), nLayers, dropoutRatio, hx, nil, ws, bs, xs, directions: 2, rng: rng)
+        return (r.hy, r.ys)
+    }
+}
+
+/// The simple cell for an activation (Chainer's `n_step_rnn` has tanh and ReLU only).
+func nStepSimpleCell(_ activation: RNNActivation) -> NStepCell {
+    switch activation {
+    case .tanh: return .rnnTanh
+    case .relu: return .rnnReLU
+    case .sigmoid: typeCheckFailure("n_step_rnn: activation must be .tanh or .relu (as Chainer's), got .sigmoid")
+    }
+}
