@@ -6,7 +6,9 @@
 #
 # WORKLOAD: matmul | elementwise | overhead | mlp | rnnlm | irnn | patch | npz
 # Environment: PY (python with numpy, torch, chainer as needed; default: python3, or the venv made by
-# Benchmarks/peers/setup_venv.sh if present), OUT (default Benchmarks/results.jsonl), THREADS (default 2).
+# Benchmarks/peers/setup_venv.sh if present), OUT (default Benchmarks/results.jsonl), THREADS (default 2),
+# CATENA_ARGS (extra arguments for catena-bench), CATENA_VARIANTS (several such argument lists separated by ';',
+# each run as its own Catena entry in every pass, e.g. "--epochs 0;--impl nstep --epochs 0").
 set -eu
 cd "$(dirname "$0")/.."
 WORKLOAD=${1:?usage: compare.sh WORKLOAD [PASSES]}
@@ -37,8 +39,13 @@ case "$WORKLOAD" in
   *) echo "unknown workload $WORKLOAD" >&2; exit 2 ;;
 esac
 for p in $(seq 1 "$PASSES"); do
-  echo "+ pass $p: catena $WORKLOAD" >&2
-  CATENA_NUM_THREADS=$THREADS "$BENCH" "$WORKLOAD" ${CATENA_ARGS:-} | tag "$p" >> "$OUT"
+  IFS=';' read -ra variants <<< "${CATENA_VARIANTS:-${CATENA_ARGS:-}}"
+  [ ${#variants[@]} -eq 0 ] && variants=("")
+  for v in "${variants[@]}"; do
+    echo "+ pass $p: catena $WORKLOAD $v" >&2
+    # shellcheck disable=SC2086
+    CATENA_NUM_THREADS=$THREADS "$BENCH" "$WORKLOAD" $v | tag "$p" >> "$OUT"
+  done
   for peer in "${peers[@]}"; do
     echo "+ pass $p: $peer" >&2
     # shellcheck disable=SC2086

@@ -35,7 +35,7 @@ def metrics(r):
 
 def label(r):
     parts = [r.get("framework", "?")]
-    if "impl" in r and r.get("framework") != "catena":
+    if "impl" in r and (r.get("framework") != "catena" or r["impl"] != "stepped"):
         parts.append(r["impl"])
     if "cell" in r and r.get("bench") == "B1_repeat_lm":
         parts.append(r["cell"])
@@ -64,9 +64,10 @@ def main():
         for k, m in sorted(meds.items()):
             line = f"  {k:28s} {m:12.4g}  (n={len(rows[k])})"
             if cat and not k.startswith("catena"):
-                c = meds[cat[0]]
-                ratio = c / m if better[name] else m / c
-                line += f"   catena is {ratio:.2f}x this"
+                for ck in cat:
+                    c = meds[ck]
+                    ratio = c / m if better[name] else m / c
+                    line += f"   {ck} is {ratio:.2f}x this"
             print(line)
 
 

@@ -293,7 +293,31 @@ final class BenchLM: Chain {
     }
 }
 
+/// B1 with `NStepLSTM` (`--impl nstep`): the same model with the recurrence over each 35-step window as one call,
+/// the 20 streams as 20 sequences, the state carried from window to window.
+final class BenchNStepLM: Chain {
+    let embed: EmbedID
+    let lstm: NStepLSTM
+    let out: Linear
+    var h: Variable?, c: Variable?
+    init(units: Int = 100) {
+        embed = EmbedID(10, units, rng: RandomState(seed: 1))
+        out = Linear(units, 10, rng: RandomState(seed: 2))
+        lstm = NStepLSTM(1, units, units, 0, rng: RandomState(seed: 3))
+    }
+    func resetState() { h = nil; c = nil }
+    /// `ids`: (streams, steps); the scores (streams · steps, 10), stream-major.
+    func callAsFunction(_ ids: NDArray) -> Variable {
+        let e = embed(.constant(ids))
+        let (hy, cy, ys) = lstm(h, c, F.separate(e, axis: 0))
+        (h, c) = (hy, cy)
+        let y = F.stack(ys, axis: 0)
+        return out(F.reshape(y, [ids.shape[0] * ids.shape[1], y.shape[2]]))
+    }
+}
+
 func benchRNNLM(_ o: Options) {
+    if o.extra["impl"] == "nstep" { return benchNStepRNNLM(o) }
     let cells = (o.extra["cell"] ?? "lstm,rnn").split(separator: ",").map(String.init)
     let data = repeatCountSequence(length: 100_000)
     let batch = 20, bprop = 35, updatesPerRep = Int(o.extra["updates-per-rep"] ?? "") ?? 20
@@ -358,6 +382,77 @@ func benchRNNLM(_ o: Options) {
     }
 }
 
+func benchNStepRNNLM(_ o: Options) {
+    let data = repeatCountSequence(length: 100_000)
+    let batch = 20, bprop = 35, updatesPerRep = Int(o.extra["updates-per-rep"] ?? "") ?? 20
+    let epochs = Int(o.extra["epochs"] ?? "") ?? 1
+    func makeTrainer() -> (update: () -> Double, model: BenchNStepLM) {
+        let model = BenchNStepLM(units: Int(o.extra["units"] ?? "") ?? 100)
+        let opt = Adam()
+        opt.setup(model)
+        opt.addHook(GradientClipping(threshold: 5))
+        let it = ParallelSequentialIterator(data, batchSize: batch)
+        let update = { () -> Double in
+            var xs: [NDArray] = [], ts: [NDArray] = []
+            for _ in 0..<bprop {
+                let (x, t) = ParallelSequentialIterator<[Int32]>.arrays(it.next()!)
+                xs.append(x)
+                ts.append(t)
+            }
+            // The stepped model's loss is the sum of the 35 per-step means: the same scale here.
+            let t = NDArray.stack(ts, axis: 1).reshaped([batch * bprop])
+            let loss = F.softmaxCrossEntropy(model(NDArray.stack(xs, axis: 1)), t) * Double(bprop)
+            opt.clearGrads()
+            loss.backward()
+            loss.unchainBackward()
+            opt.update()
+            return loss.item() / Double(bprop)
+        }
+        return (update, model)
+    }
+    let (update, _) = makeTrainer()
+    for _ in 0..<5 { _ = update() }
+    let times = time(reps: o.reps, warmup: 0) { for _ in 0..<updatesPerRep { _ = update() } }
+    var record: [String: Any] = [
+        "bench": "B1_repeat_lm", "cell": "lstm", "impl": "nstep", "batch": batch, "bprop_len": bprop, "updates_per_rep": updatesPerRep,
+        "tokens_per_s": summary(times.map { Double(updatesPerRep * batch * bprop) / $0 }, digits: 1),
+    ]
+    if epochs > 0 {
+        let fresh = makeTrainer()
+        let perEpoch = (data.count + batch * bprop - 1) / (batch * bprop)
+        var losses: [Double] = []
+        for _ in 0..<epochs {
+            var l = 0.0
+            for _ in 0..<perEpoch { l = fresh.update() }
+            losses.append(l)
+        }
+        record["updates_per_epoch"] = perEpoch
+        record["final_loss_per_step"] = losses
+    }
+    emit(record)
+}
+
+/// B2 and B3 with the fused links (`--impl nstep`): `NStepRNNReLU` / `NStepRNNTanh` over the batch as sequences.
+final class BenchNStepRNN: Chain, UnaryLink {
+    let rnn: NStepRNNBase, out: Linear
+    let inSize: Int, steps: Int
+    init(inSize: Int, steps: Int, hidden: Int, relu: Bool, identityInit: Bool) {
+        self.inSize = inSize
+        self.steps = steps
+        let rng = RandomState(seed: 1)
+        let initialW: Initializer? = identityInit ? Normal(scale: 0.001) : nil
+        rnn = relu ? NStepRNNReLU(1, inSize, hidden, 0, initialW: initialW, rng: rng) : NStepRNNTanh(1, inSize, hidden, 0, initialW: initialW, rng: rng)
+        if identityInit { rnn.ws[0][1].array = Identity().makeArray(shape: [hidden, hidden], dtype: .float32, rng: rng) }
+        out = Linear(hidden, 10, rng: RandomState(seed: 3))
+    }
+    /// `x`: (batch, steps · inSize).
+    func callAsFunction(_ x: Variable) -> Variable {
+        let seqs = F.separate(F.reshape(x, [x.shape[0], steps, inSize]), axis: 0)
+        let (hy, _) = rnn(nil, seqs)
+        return out(F.reshape(hy, [x.shape[0], hy.shape[2]]))
+    }
+}
+
 /// B2 and B3: a one-layer RNN classifier stepped one input at a time, as the peers' `rnn_common.py` builds it:
 /// `h_t = act(Linear(in, H)(x_t) + Linear(H, H, nobias)(h_{t-1}))`, `h_0 = 0`, `Linear(H, 10)` on the last state,
 /// softmax cross entropy, one update per batch, random uniform inputs and labels. Seconds per training batch.
@@ -388,7 +483,9 @@ final class BenchSteppedRNN: Chain, UnaryLink {
 
 func benchSteppedRNN(_ o: Options, bench: String, inSize: Int, steps: Int, hidden: Int, relu: Bool, rmsprop: Bool, lr: Double,
                      identityInit: Bool, batch: Int, epochExamples: Int) {
-    let model = BenchSteppedRNN(inSize: inSize, steps: steps, hidden: hidden, relu: relu, identityInit: identityInit)
+    let nstep = o.extra["impl"] == "nstep"
+    let model: Chain & UnaryLink = nstep ? BenchNStepRNN(inSize: inSize, steps: steps, hidden: hidden, relu: relu, identityInit: identityInit)
+        : BenchSteppedRNN(inSize: inSize, steps: steps, hidden: hidden, relu: relu, identityInit: identityInit)
     let optimizer: Optimizer = rmsprop ? RMSprop(lr: lr, alpha: 0.99, eps: 1e-8) : SGD(lr: lr)
     optimizer.setup(model)
     let rng = RandomState(seed: 0)
@@ -401,7 +498,7 @@ func benchSteppedRNN(_ o: Options, bench: String, inSize: Int, steps: Int, hidde
             return loss
         }
     }
-    emit(["bench": bench, "batch": batch, "steps": steps, "in_size": inSize, "hidden": hidden, "act": relu ? "relu" : "tanh",
+    emit(["bench": bench, "impl": nstep ? "nstep" : "stepped", "batch": batch, "steps": steps, "in_size": inSize, "hidden": hidden, "act": relu ? "relu" : "tanh",
           "optimizer": rmsprop ? "rmsprop" : "sgd", "lr": lr, "s_per_batch": summary(times, digits: 4),
           "implied_s_per_epoch": summary(times.map { $0 * Double(epochExamples) / Double(batch) }, digits: 1),
           "loss_first_last": [losses.first ?? 0, losses.last ?? 0]])

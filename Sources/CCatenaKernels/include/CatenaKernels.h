@@ -14,6 +14,10 @@ extern "C" {
 int catena_kernels_use_avx2(void);
 /// Forces the portable kernels (1) or restores automatic selection (0). For tests and benchmarks.
 void catena_kernels_force_portable(int force);
+/// The instruction-set level in use: 0 portable, 1 AVX2+FMA, 2 AVX-512F (for the single-precision GEMM tiles).
+int catena_kernels_level(void);
+/// Caps the level the process uses (2: whatever the CPU has, 1: at most AVX2, 0: portable). For tests and benchmarks.
+void catena_kernels_limit(int level);
 
 /// Register-tile sizes of the single-precision micro-kernel.
 #define CATENA_SGEMM_MR 6
@@ -51,6 +55,9 @@ void catena_pack_at_f32(const float *a, long cs, long rows, long depth, long mr,
 /// Packs `rows` rows of A for the single-precision kernel when A is stored by rows (element (i, p) at
 /// a[i*rs + p]): the same panels as `catena_pack_at_f32`.
 void catena_pack_a_f32(const float *a, long rs, long rows, long depth, long mr, float *dst);
+
+// The element-wise functions below take `y == x` (in place) or buffers that do not overlap; a partial overlap is
+// not allowed (the loops are vectorised on that assumption).
 
 /// y[i] = exp(x[i]) for i in 0..<n (relative error below 2 ulp; exp(-inf) = 0, exp(+inf) = inf, NaN stays NaN).
 void catena_vexp_f32(const float *x, float *y, long n);

@@ -44,6 +44,14 @@ final class MatMulTests: XCTestCase {
         checkShapes([(7, 3, 9)], dtype: .float64)
     }
 
+    /// On a CPU with AVX-512 the single-precision tiles use it; the AVX2 ones must give the same products.
+    func testAVX2KernelsGiveTheSameProductsWhereAVX512IsUsed() {
+        catena_kernels_limit(1)
+        defer { catena_kernels_limit(2) }
+        XCTAssertLessThanOrEqual(catena_kernels_level(), 1)
+        checkShapes([(7, 3, 17), (13, 40, 33), (20, 100, 40), (6, 4, 16)], dtype: .float32)
+    }
+
     func testParallelSplitMatchesSerial() {
         let saved = GEMM.parallelThreshold
         GEMM.parallelThreshold = 1

@@ -121,6 +121,19 @@ final class ReadmeExampleTests: XCTestCase {
         h = rnn(x1)
         XCTAssertEqual(h.shape, [4, 128])
 
+        let a = Variable(testArray([5, 7])), b = Variable(testArray([3, 7], offset: 0.5))
+        let encoder = NStepBiLSTM(2, 7, 64, 0.1)
+        let (hy, cy, ys) = encoder(nil, nil, [a, b])
+        XCTAssertEqual(ys.map(\.shape), [[5, 128], [3, 128]])
+        XCTAssertEqual(hy.shape, [4, 2, 64])
+        XCTAssertEqual(cy.shape, [4, 2, 64])
+        let gru = NStepGRU(1, 7, 32, 0)
+        let (hGRU, outs) = gru(nil, [a, b])
+        XCTAssertEqual(hGRU.shape, [1, 2, 32])
+        XCTAssertEqual(outs.map(\.shape), [[5, 32], [3, 32]])
+        // The last output of each sequence is its final state.
+        XCTAssertEqual(outs[1].array[2], hGRU.array[0, 1])
+
         let lm = RNNLanguageModel(vocabularySize: corpus.vocabulary.count, units: 100, cell: .rnn)
         let model = Classifier(lm)
         let optimizer = SGD(lr: 0.3)
