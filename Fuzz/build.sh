@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds the coverage-guided fuzzer: Catena's sources, the fuzz targets (Tests/CatenaTests/Fuzz/FuzzTargets.swift)
+# Builds the coverage-guided fuzzer: Catena's sources (and Examples/Models), the fuzz targets (Tests/CatenaTests/Fuzz/FuzzTargets.swift)
 # and the libFuzzer entry points (Fuzz/Harness.swift) in one module, with -sanitize=fuzzer,address, using the Swift
 # toolchain's own clang and libFuzzer. Output: .build-fuzz/catena-fuzz.
 set -euo pipefail
@@ -17,7 +17,8 @@ module CCatenaKernels {
     export *
 }
 MAP
-mapfile -t SOURCES < <(find Sources/Catena -name '*.swift' | sort)
+# The models the snapshot mode builds (Examples/Models, a target of its own in the package) join the one module.
+mapfile -t SOURCES < <(find Sources/Catena Examples/Models -name '*.swift' | sort)
 swiftc -O -g -sanitize=fuzzer,address -parse-as-library -module-name Catena -swift-version 6 -D CATENA_FUZZ_HARNESS \
   -Xcc -fmodule-map-file="$OUT/include/module.modulemap" -I Sources/CCatenaKernels/include \
   "${SOURCES[@]}" Tests/CatenaTests/Fuzz/FuzzTargets.swift Fuzz/Harness.swift "$OUT"/obj/*.o \

@@ -6,6 +6,7 @@
 // patch (B3), npz (snapshot I/O). Figures are medians over --reps timed
 // repetitions after a warm-up; compare them only with peers measured in the same run (Benchmarks/run.sh).
 import Catena
+import CatenaModels
 import Foundation
 
 struct Options {

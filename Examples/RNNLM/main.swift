@@ -7,6 +7,7 @@
 //
 //   swift run -c release rnnlm /usr/share/common-licenses/GPL-3 [--level char] [--epochs N] …
 import Catena
+import CatenaModels
 import ExampleSupport
 import Foundation
 

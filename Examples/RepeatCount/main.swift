@@ -7,6 +7,7 @@
 //
 //   swift run -c release repeat-count [--epochs N] [--model lstm|rnn|gru] [--resume result/snapshot_iter_N] …
 import Catena
+import CatenaModels
 import ExampleSupport
 import Foundation
 

@@ -75,7 +75,7 @@ static void *worker_main(void *arg) {
                 CPU_RELAX();
                 if (++spins == 64) {
                     spins = 0;
-                    if (now_ns() - start > pool.spin_ns) break;
+                    if (now_ns() - start > __atomic_load_n(&pool.spin_ns, __ATOMIC_RELAXED)) break;
                 }
             }
             if (gen == seen) {
@@ -92,9 +92,23 @@ static void *worker_main(void *arg) {
     return NULL;
 }
 
-static void pool_start(void) {
+static long spin_us_setting = -1;   // -1: CATENA_SPIN_US or the default
+
+long catena_pool_spin_us(void) {
+    long us = __atomic_load_n(&spin_us_setting, __ATOMIC_RELAXED);
+    if (us >= 0) return us;
     const char *spin = getenv("CATENA_SPIN_US");
-    pool.spin_ns = (spin ? atol(spin) : 300) * 1000L;
+    long v = spin ? atol(spin) : 300;
+    return v < 0 ? 0 : v;
+}
+
+void catena_pool_set_spin_us(long us) {
+    __atomic_store_n(&spin_us_setting, us < 0 ? 0 : us, __ATOMIC_RELAXED);
+    __atomic_store_n(&pool.spin_ns, (us < 0 ? 0 : us) * 1000L, __ATOMIC_RELAXED);
+}
+
+static void pool_start(void) {
+    __atomic_store_n(&pool.spin_ns, catena_pool_spin_us() * 1000L, __ATOMIC_RELAXED);
     int n = pool_threads_requested - 1;
     if (n > MAX_WORKERS) n = MAX_WORKERS;
     pthread_attr_t attr;

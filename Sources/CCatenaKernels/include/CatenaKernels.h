@@ -77,6 +77,10 @@ void catena_lstm_gates_f32(const float *x, float *y, long n);
 /// started on first use) and returns when all have finished. Calls made while another job runs (nested calls,
 /// or calls from other threads) run serially on the calling thread. Returns 0 only if count is too large.
 int catena_parallel_for(long count, int threads, void (*fn)(void *ctx, long i), void *ctx);
+/// How long (µs) the pool's workers spin after a job before they sleep: `CATENA_SPIN_US` or 300 until set.
+long catena_pool_spin_us(void);
+/// Sets the spin time (µs, at least 0); applies from the workers' next wait.
+void catena_pool_set_spin_us(long us);
 
 #ifdef __cplusplus
 }

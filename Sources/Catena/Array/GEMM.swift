@@ -122,6 +122,13 @@ final class PackedBCache: @unchecked Sendable {
 
     init() { pthread_mutex_init(&lock, nil) }
 
+    /// Drops every entry.
+    func removeAll() {
+        pthread_mutex_lock(&lock)
+        entries.removeAll()
+        pthread_mutex_unlock(&lock)
+    }
+
     /// The packed panels of the transposed B stored at `storage` (+ `offset` elements, column stride `cs`), packed
     /// now if the cache has no current copy; nil if the panels would be too large to keep.
     func panels(storage: NDStorage, offset: Int, cs: Int, depth: Int, cols: Int) -> Panels? {
@@ -173,11 +180,8 @@ enum GEMM {
         return 24
     }()
 
-    /// Threads used for large products: `CATENA_NUM_THREADS` if set, else the active processor count.
-    static let threadCount: Int = {
-        if let s = ProcessInfo.processInfo.environment["CATENA_NUM_THREADS"], let n = Int(s), n > 0 { return n }
-        return Swift.max(1, ProcessInfo.processInfo.activeProcessorCount)
-    }()
+    /// Threads used for large products (``CatenaRuntime/threads``).
+    static var threadCount: Int { CatenaRuntime.threads }
 
     @usableFromInline
     static func gemm<T: GEMMScalar>(

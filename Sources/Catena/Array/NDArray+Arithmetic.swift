@@ -163,3 +163,17 @@ extension NDArray: Equatable {
         return lhs.toDoubles() == rhs.toDoubles()
     }
 }
+
+extension NDArray {
+    /// `slot = slot + g`, in place when the slot's storage is unique (it is taken out of the slot first, so the
+    /// slot itself does not count as a second owner). Used by the backward engine and `Link.addGrads`.
+    @inlinable
+    static func accumulate(_ slot: inout NDArray?, _ g: NDArray) {
+        if var existing = slot.take() {
+            existing += g
+            slot = existing
+        } else {
+            slot = g
+        }
+    }
+}

@@ -9,20 +9,20 @@ struct UncheckedSendable<T>: @unchecked Sendable {
     @inlinable init(_ value: T) { self.value = value }
 }
 
-/// Runs `body(i)` for `i` in `0..<iterations` on the machine's cores (``GEMM/threadCount`` threads: the caller and
+/// Runs `body(i)` for `i` in `0..<iterations` on the machine's cores (``CatenaRuntime/threads`` threads: the caller and
 /// a pool of workers that spin briefly between jobs, so that the short products of an RNN step can be split too)
 /// and returns when all are done. Each iteration must touch memory no other iteration writes. A call made while
 /// another is running (nested, or from another thread) runs serially.
 @usableFromInline
 func parallelFor(_ iterations: Int, _ body: (Int) -> Void) {
-    if iterations <= 1 || GEMM.threadCount == 1 {
+    if iterations <= 1 || CatenaRuntime.threads == 1 {
         for i in 0..<iterations { body(i) }
         return
     }
     withoutActuallyEscaping(body) { escaping in
         let box = ParallelBody(escaping)
         let ctx = Unmanaged.passUnretained(box).toOpaque()
-        let ok = catena_parallel_for(iterations, Int32(clamping: GEMM.threadCount), { ctx, i in
+        let ok = catena_parallel_for(iterations, Int32(clamping: CatenaRuntime.threads), { ctx, i in
             Unmanaged<ParallelBody>.fromOpaque(ctx!).takeUnretainedValue().body(i)
         }, ctx)
         if ok == 0 { for i in 0..<iterations { escaping(i) } }

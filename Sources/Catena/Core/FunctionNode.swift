@@ -440,20 +440,6 @@ class BinaryFunction: FunctionNode {
     }
 }
 
-extension NDArray {
-    /// `slot = slot + g`, in place when the slot's storage is unique (it is taken out of the slot first, so the
-    /// slot itself does not count as a second owner). Used by the backward engine and `Link.addGrads`.
-    @inlinable
-    static func accumulate(_ slot: inout NDArray?, _ g: NDArray) {
-        if var existing = slot.take() {
-            existing += g
-            slot = existing
-        } else {
-            slot = g
-        }
-    }
-}
-
 /// The rarely used state of a ``FunctionNode``.
 final class NodeExtras {
     /// The outputs kept by ``FunctionNode/retainOutputs(_:)``: their indexes and data.

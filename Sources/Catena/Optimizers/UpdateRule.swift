@@ -106,7 +106,7 @@ open class UpdateRule {
         let g = grad.contiguous()
         param.data.array.makeUniqueContiguous()
         let n = param.data.array.count
-        let chunks = n >= 1 << 16 ? GEMM.threadCount : 1
+        let chunks = n >= 1 << 16 ? CatenaRuntime.threads : 1
         func run<T: NDFloatingPoint>(_: T.Type, _ body: (UnsafeMutablePointer<T>, UnsafePointer<T>, [UnsafeMutablePointer<T>], Int) -> Void) {
             let p = param.data.array.pointer(T.self), gp = UnsafePointer(g.pointer(T.self)), sp = states.map { $0.pointer(T.self) }
             parallelFor(chunks) { c in

@@ -1,5 +1,33 @@
 import Foundation
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The reporters made current by ``Reporter/scope(_:)`` on one thread, innermost last. Kept here rather than in
+/// Core's configuration, which knows nothing of training.
+private final class ReporterStack {
+    var reporters: [Reporter] = []
+
+    private static let key: pthread_key_t = {
+        var key = pthread_key_t()
+        pthread_key_create(&key) { pointer in
+            if let pointer { Unmanaged<ReporterStack>.fromOpaque(pointer).release() }
+        }
+        return key
+    }()
+
+    /// This thread's stack.
+    static var current: ReporterStack {
+        if let p = pthread_getspecific(key) { return Unmanaged<ReporterStack>.fromOpaque(p).takeUnretainedValue() }
+        let stack = ReporterStack()
+        pthread_setspecific(key, Unmanaged.passRetained(stack).toOpaque())
+        return stack
+    }
+}
+
 /// Collects the values that code reports during one iteration (Chainer's `Reporter`).
 ///
 /// Links and functions call ``report(_:observer:)`` with plain names (`loss`); the reporter prefixes them with the
@@ -35,13 +63,11 @@ public final class Reporter {
     /// Runs `body` with this reporter current and a fresh observation, and returns what was reported.
     @discardableResult
     public func scope(_ body: () throws -> Void) rethrows -> [String: Double] {
-        let config = Config.current
+        let stack = ReporterStack.current
         let saved = observation
         observation = [:]
-        config.reporters.append(self)
-        defer {
-            config.reporters.removeLast()
-        }
+        stack.reporters.append(self)
+        defer { stack.reporters.removeLast() }
         try body()
         let result = observation
         observation = saved
@@ -50,9 +76,9 @@ public final class Reporter {
 
     /// Runs `body` with this reporter current, reporting into its ``observation`` as it is (no fresh scope).
     public func makingCurrent(_ body: () throws -> Void) rethrows {
-        let config = Config.current
-        config.reporters.append(self)
-        defer { config.reporters.removeLast() }
+        let stack = ReporterStack.current
+        stack.reporters.append(self)
+        defer { stack.reporters.removeLast() }
         try body()
     }
 
@@ -70,7 +96,7 @@ public final class Reporter {
     }
 
     /// The reporter of the innermost ``scope(_:)`` on this thread, if any.
-    public static var current: Reporter? { Config.current.reporters.last }
+    public static var current: Reporter? { ReporterStack.current.reporters.last }
 }
 
 /// Reports values to the current reporter, if there is one (Chainer's `chainer.report`). Variables and arrays must

@@ -8,6 +8,7 @@ import Foundation
 
 #if !CATENA_FUZZ_HARNESS
 @testable import Catena
+import CatenaModels
 #endif
 
 enum FuzzTargets {

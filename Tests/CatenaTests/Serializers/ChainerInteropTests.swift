@@ -2,6 +2,7 @@ import Foundation
 import XCTest
 
 @testable import Catena
+import CatenaModels
 
 /// Files written by Chainer 7.8's `save_npz` and its trainer's `snapshot()`, loaded into the equivalent Catena
 /// objects, and checked against outputs Chainer computed (see `Fixtures/make_fixtures.py`).

@@ -2,6 +2,7 @@ import Foundation
 import XCTest
 
 @testable import Catena
+import CatenaModels
 
 /// Loading a snapshot checks what it loads: recurrent state against the model, optimizer state keys as Chainer
 /// does, counters within range and consistent, extensions that come and go; and autoload never starts afresh over

@@ -1,4 +1,5 @@
 import Catena
+import CatenaModels
 import Foundation
 import XCTest
 

@@ -1,3 +1,8 @@
+// CatenaModels: models that the bundled examples (and the tests and benchmarks) share. They are written with
+// Catena's public API only, as a user's model would be, and are not part of the library.
+#if !CATENA_FUZZ_HARNESS
+import Catena
+#endif
 import Foundation
 
 /// The recurrent cell of an ``RNNLanguageModel``.

@@ -1,104 +1,5 @@
 import Foundation
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
-/// Where text-printing extensions write: standard output by default.
-public struct TextSink: @unchecked Sendable {
-    /// Writes a piece of text.
-    public let write: (String) -> Void
-    /// Whether the destination is a terminal (progress bars redraw in place only then).
-    public let isTerminal: Bool
-
-    public init(isTerminal: Bool, _ write: @escaping (String) -> Void) {
-        self.write = write
-        self.isTerminal = isTerminal
-    }
-
-    /// Standard output, through the C library's buffer that Swift's `print` also uses, flushed after every write:
-    /// the trainer's lines and the program's own `print`s stay in the order they were made even when standard
-    /// output is a file or a pipe (where `print` is fully buffered).
-    public static var standardOutput: TextSink {
-        TextSink(isTerminal: isatty(1) != 0) { text in
-            print(text, terminator: "")
-            fflush(nil)   // every C stream, standard output included
-        }
-    }
-
-    /// Standard error, flushed after every write (after flushing standard output, so that what was printed
-    /// before comes first when both go to one place).
-    public static var standardError: TextSink {
-        TextSink(isTerminal: isatty(2) != 0) { text in
-            fflush(nil)
-            FileHandle.standardError.write(Data(text.utf8))
-        }
-    }
-
-    /// Where progress goes: standard output when it is a terminal; otherwise standard error, so that a table
-    /// printed to a file or a pipe is not interleaved with progress lines (and a terminal on standard error still
-    /// shows a live bar while standard output goes to a file).
-    public static var progress: TextSink { isatty(1) != 0 ? .standardOutput : .standardError }
-}
-
-/// Writes `data` to `path` so that a crash never leaves a partial file: a temporary file in the same directory is
-/// written, flushed to disk and renamed over the destination.
-func writeAtomically(_ data: Data, to path: String) throws {
-    let url = URL(fileURLWithPath: path)
-    let dir = url.deletingLastPathComponent().path
-    let tmp = dir + "/.tmp-" + url.lastPathComponent + "-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-    guard FileManager.default.createFile(atPath: tmp, contents: nil) else {
-        throw SerializationError("cannot create \(tmp): check that \(dir) exists and is writable")
-    }
-    do {
-        let h = try FileHandle(forWritingTo: URL(fileURLWithPath: tmp))
-        try h.write(contentsOf: data)
-        try h.synchronize()
-        try h.close()
-        if rename(tmp, path) != 0 {
-            throw SerializationError("cannot rename \(tmp) to \(path): \(String(cString: strerror(errno)))")
-        }
-        // Make the rename itself durable.
-        let fd = open(dir.isEmpty ? "." : dir, O_RDONLY)
-        if fd >= 0 {
-            fsync(fd)
-            close(fd)
-        }
-    } catch {
-        unlink(tmp)
-        if let e = error as? SerializationError { throw e }
-        throw SerializationError("cannot write \(path): \(error.localizedDescription)")
-    }
-}
-
-/// Removes the temporary files that ``writeAtomically(_:to:)`` leaves behind when its process is killed mid-write
-/// (`.tmp-<name>-<pid>-<random>` in `dir`), for processes that no longer run. Files of a live process (another
-/// trainer writing into the same directory) and every other file are left alone.
-func removeStaleTemporaryFiles(in dir: String) {
-    guard let names = try? FileManager.default.contentsOfDirectory(atPath: dir) else { return }
-    for name in names where name.hasPrefix(".tmp-") {
-        let parts = name.split(separator: "-")
-        guard parts.count >= 4, let pid = Int32(parts[parts.count - 2]), UInt32(parts[parts.count - 1]) != nil, pid > 0 else { continue }
-        if kill(pid, 0) == 0 || errno == EPERM { continue }   // that process is alive
-        unlink(dir + "/" + name)
-    }
-}
-
-/// Writes a warning line to standard error (after flushing standard output, so the two stay in order).
-func printWarning(_ message: String) {
-    fflush(nil)
-    FileHandle.standardError.write(Data((message + "\n").utf8))
-}
-
-/// A number as JSON (Python's `json.dumps` spelling for NaN and infinities, shortest round-trip digits).
-func jsonNumber(_ v: Double) -> String {
-    if v.isNaN { return "NaN" }
-    if v.isInfinite { return v < 0 ? "-Infinity" : "Infinity" }
-    return "\(v)"
-}
-
 /// A log row: keys in order, each an integer (epoch, iteration) or a float.
 public struct LogEntry: Equatable, Sendable {
     public var items: [(key: String, value: Double, isInteger: Bool)]
@@ -135,21 +36,6 @@ public struct LogEntry: Equatable, Sendable {
         var p = JSONScanner(Array(text.utf8))
         return try p.parseLog()
     }
-}
-
-func jsonEscape(_ s: String) -> String {
-    var out = ""
-    for c in s.unicodeScalars {
-        switch c {
-        case "\"": out += "\\\""
-        case "\\": out += "\\\\"
-        case "\n": out += "\\n"
-        case "\t": out += "\\t"
-        default:
-            if c.value < 0x20 { out += String(format: "\\u%04x", c.value) } else { out.unicodeScalars.append(c) }
-        }
-    }
-    return out
 }
 
 /// A minimal JSON reader for logs: a list of flat objects with numeric values, keeping key order.
