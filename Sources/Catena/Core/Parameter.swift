@@ -1,5 +1,11 @@
 import Foundation
 
+// Layering: Parameter is Core, yet it holds an `Initializer` (Initializers) and an `UpdateRule` (Optimizers). The
+// link is deliberate and matches Chainer's `Parameter` (`initializer`, `update_rule`, `update()`): a lazy parameter
+// must draw its data on first use wherever that happens, and links copied with `copy(mode: .share)` must share one
+// update rule through `ParameterData`. Core uses only the two types' interfaces (`makeArray`, `update`); neither
+// reaches back into Core's engine.
+
 /// The data behind a ``Parameter``, which links copied with `copy(mode: .share)` hold in common (Chainer shares
 /// the data array and the update rule between such copies, but not the gradient).
 public final class ParameterData {

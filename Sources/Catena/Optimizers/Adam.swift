@@ -73,6 +73,13 @@ public final class AdamRule: UpdateRule {
         }
     }
 
+    struct Kernel: UpdateKernel {
+        let beta1: Double, beta2: Double, eps: Double, decay: Double, step: Double, amsgrad: Bool
+        func callAsFunction<T: NDFloatingPoint>(_ p: UnsafeMutablePointer<T>, _ g: UnsafePointer<T>, _ s: [UnsafeMutablePointer<T>], _ n: Int) {
+            AdamRule.kernel(p, g, s[0], s[1], amsgrad ? s[2] : nil, n, beta1: T(beta1), beta2: T(beta2), eps: T(eps), decay: T(decay), step: T(step))
+        }
+    }
+
     static func alphaT(_ h: Hyperparameters, t: Int) -> Double {
         if t == 0 { return h["alpha"] }
         let b1 = h["beta1"], b2 = h["beta2"]
@@ -83,11 +90,6 @@ public final class AdamRule: UpdateRule {
         let b1 = hyperparam["beta1"], b2 = hyperparam["beta2"], eps = hyperparam["eps"], eta = hyperparam["eta"]
         let wd = hyperparam["weight_decay_rate"], ams = hyperparam["amsgrad"] != 0
         let at = AdamRule.alphaT(hyperparam, t: t)
-        withBuffers(param, grad, stateNames, float32: { p, g, s, n in
-            AdamRule.kernel(p, g, s[0], s[1], ams ? s[2] : nil, n, beta1: Float(b1), beta2: Float(b2), eps: Float(eps),
-                            decay: Float(1 - eta * wd), step: Float(eta * at))
-        }, float64: { p, g, s, n in
-            AdamRule.kernel(p, g, s[0], s[1], ams ? s[2] : nil, n, beta1: b1, beta2: b2, eps: eps, decay: 1 - eta * wd, step: eta * at)
-        })
+        withBuffers(param, grad, stateNames, Kernel(beta1: b1, beta2: b2, eps: eps, decay: 1 - eta * wd, step: eta * at, amsgrad: ams))
     }
 }

@@ -10,20 +10,18 @@ public final class AdaGrad: Optimizer {
 public final class AdaGradRule: UpdateRule {
     public override var stateNames: [String] { ["h"] }
     public override func updateCore(_ param: Parameter, grad: NDArray) {
-        let lr = hyperparam["lr"], eps = hyperparam["eps"]
-        withBuffers(param, grad, ["h"], float32: { p, g, s, n in
-            let h = s[0], r = Float(lr), e = Float(eps)
+        withBuffers(param, grad, ["h"], Kernel(lr: hyperparam["lr"], eps: hyperparam["eps"]))
+    }
+
+    struct Kernel: UpdateKernel {
+        let lr: Double, eps: Double
+        func callAsFunction<T: NDFloatingPoint>(_ p: UnsafeMutablePointer<T>, _ g: UnsafePointer<T>, _ s: [UnsafeMutablePointer<T>], _ n: Int) {
+            let h = s[0], r = T(lr), e = T(eps)
             for i in 0..<n {
                 h[i] += g[i] * g[i]
                 p[i] -= r * g[i] / (h[i].squareRoot() + e)
             }
-        }, float64: { p, g, s, n in
-            let h = s[0]
-            for i in 0..<n {
-                h[i] += g[i] * g[i]
-                p[i] -= lr * g[i] / (h[i].squareRoot() + eps)
-            }
-        })
+        }
     }
 }
 
@@ -38,24 +36,20 @@ public final class AdaDelta: Optimizer {
 public final class AdaDeltaRule: UpdateRule {
     public override var stateNames: [String] { ["msg", "msdx"] }
     public override func updateCore(_ param: Parameter, grad: NDArray) {
-        let rho = hyperparam["rho"], eps = hyperparam["eps"]
-        withBuffers(param, grad, ["msg", "msdx"], float32: { p, g, s, n in
-            let msg = s[0], msdx = s[1], r = Float(rho), e = Float(eps)
+        withBuffers(param, grad, ["msg", "msdx"], Kernel(rho: hyperparam["rho"], eps: hyperparam["eps"]))
+    }
+
+    struct Kernel: UpdateKernel {
+        let rho: Double, eps: Double
+        func callAsFunction<T: NDFloatingPoint>(_ p: UnsafeMutablePointer<T>, _ g: UnsafePointer<T>, _ s: [UnsafeMutablePointer<T>], _ n: Int) {
+            let msg = s[0], msdx = s[1], r = T(rho), e = T(eps)
             for i in 0..<n {
                 msg[i] = r * msg[i] + (1 - r) * g[i] * g[i]
                 let dx = ((msdx[i] + e) / (msg[i] + e)).squareRoot() * g[i]
                 msdx[i] = r * msdx[i] + (1 - r) * dx * dx
                 p[i] -= dx
             }
-        }, float64: { p, g, s, n in
-            let msg = s[0], msdx = s[1]
-            for i in 0..<n {
-                msg[i] = rho * msg[i] + (1 - rho) * g[i] * g[i]
-                let dx = ((msdx[i] + eps) / (msg[i] + eps)).squareRoot() * g[i]
-                msdx[i] = rho * msdx[i] + (1 - rho) * dx * dx
-                p[i] -= dx
-            }
-        })
+        }
     }
 }
 
@@ -77,18 +71,17 @@ public final class RMSpropRule: UpdateRule {
         if param.dtype == .float32 && Float(eps) == 0 && eps != 0 {
             typeCheckFailure("RMSprop: eps (\(eps)) is too small for float32 parameters")
         }
-        withBuffers(param, grad, ["ms"], float32: { p, g, s, n in
-            let ms = s[0], r = Float(lr), a = Float(alpha), e = Float(eps)
+        withBuffers(param, grad, ["ms"], Kernel(lr: lr, alpha: alpha, eps: eps, inside: inside))
+    }
+
+    struct Kernel: UpdateKernel {
+        let lr: Double, alpha: Double, eps: Double, inside: Bool
+        func callAsFunction<T: NDFloatingPoint>(_ p: UnsafeMutablePointer<T>, _ g: UnsafePointer<T>, _ s: [UnsafeMutablePointer<T>], _ n: Int) {
+            let ms = s[0], r = T(lr), a = T(alpha), e = T(eps)
             for i in 0..<n {
                 ms[i] = a * ms[i] + (1 - a) * g[i] * g[i]
                 p[i] -= r * g[i] / (inside ? (ms[i] + e).squareRoot() : ms[i].squareRoot() + e)
             }
-        }, float64: { p, g, s, n in
-            let ms = s[0]
-            for i in 0..<n {
-                ms[i] = alpha * ms[i] + (1 - alpha) * g[i] * g[i]
-                p[i] -= lr * g[i] / (inside ? (ms[i] + eps).squareRoot() : ms[i].squareRoot() + eps)
-            }
-        })
+        }
     }
 }

@@ -9,13 +9,15 @@ public final class SGD: Optimizer {
 /// The rule of ``SGD``.
 public final class SGDRule: UpdateRule {
     public override func updateCore(_ param: Parameter, grad: NDArray) {
-        let lr = hyperparam["lr"]
-        withBuffers(param, grad, [], float32: { p, g, _, n in
-            let r = Float(lr)
+        withBuffers(param, grad, [], Kernel(lr: hyperparam["lr"]))
+    }
+
+    struct Kernel: UpdateKernel {
+        let lr: Double
+        func callAsFunction<T: NDFloatingPoint>(_ p: UnsafeMutablePointer<T>, _ g: UnsafePointer<T>, _ s: [UnsafeMutablePointer<T>], _ n: Int) {
+            let r = T(lr)
             for i in 0..<n { p[i] -= r * g[i] }
-        }, float64: { p, g, _, n in
-            for i in 0..<n { p[i] -= lr * g[i] }
-        })
+        }
     }
 }
 
@@ -34,20 +36,18 @@ public final class MomentumSGD: Optimizer {
 public final class MomentumSGDRule: UpdateRule {
     public override var stateNames: [String] { ["v"] }
     public override func updateCore(_ param: Parameter, grad: NDArray) {
-        let lr = hyperparam["lr"], mu = hyperparam["momentum"]
-        withBuffers(param, grad, ["v"], float32: { p, g, s, n in
-            let v = s[0], r = Float(lr), m = Float(mu)
+        withBuffers(param, grad, ["v"], Kernel(lr: hyperparam["lr"], mu: hyperparam["momentum"]))
+    }
+
+    struct Kernel: UpdateKernel {
+        let lr: Double, mu: Double
+        func callAsFunction<T: NDFloatingPoint>(_ p: UnsafeMutablePointer<T>, _ g: UnsafePointer<T>, _ s: [UnsafeMutablePointer<T>], _ n: Int) {
+            let v = s[0], r = T(lr), m = T(mu)
             for i in 0..<n {
                 v[i] = m * v[i] - r * g[i]
                 p[i] += v[i]
             }
-        }, float64: { p, g, s, n in
-            let v = s[0]
-            for i in 0..<n {
-                v[i] = mu * v[i] - lr * g[i]
-                p[i] += v[i]
-            }
-        })
+        }
     }
 }
 
@@ -67,19 +67,17 @@ public final class NesterovAG: Optimizer {
 public final class NesterovAGRule: UpdateRule {
     public override var stateNames: [String] { ["v"] }
     public override func updateCore(_ param: Parameter, grad: NDArray) {
-        let lr = hyperparam["lr"], mu = hyperparam["momentum"]
-        withBuffers(param, grad, ["v"], float32: { p, g, s, n in
-            let v = s[0], r = Float(lr), m = Float(mu)
+        withBuffers(param, grad, ["v"], Kernel(lr: hyperparam["lr"], mu: hyperparam["momentum"]))
+    }
+
+    struct Kernel: UpdateKernel {
+        let lr: Double, mu: Double
+        func callAsFunction<T: NDFloatingPoint>(_ p: UnsafeMutablePointer<T>, _ g: UnsafePointer<T>, _ s: [UnsafeMutablePointer<T>], _ n: Int) {
+            let v = s[0], r = T(lr), m = T(mu)
             for i in 0..<n {
                 v[i] = m * v[i] - r * g[i]
                 p[i] += m * m * v[i] - (1 + m) * r * g[i]
             }
-        }, float64: { p, g, s, n in
-            let v = s[0]
-            for i in 0..<n {
-                v[i] = mu * v[i] - lr * g[i]
-                p[i] += mu * mu * v[i] - (1 + mu) * lr * g[i]
-            }
-        })
+        }
     }
 }

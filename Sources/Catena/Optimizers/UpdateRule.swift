@@ -92,6 +92,13 @@ open class UpdateRule {
 
     // MARK: - Helpers for update kernels
 
+    /// Runs `kernel` over the parameter's data, the gradient and the named state arrays (in `names`' order), in
+    /// place and split across cores as ``withBuffers(_:_:_:float32:float64:)`` does, with the kernel's one generic
+    /// loop specialised for the parameter's float type.
+    public func withBuffers<K: UpdateKernel>(_ param: Parameter, _ grad: NDArray, _ names: [String], _ kernel: K) {
+        withBuffers(param, grad, names, float32: { kernel($0, $1, $2, $3) }, float64: { kernel($0, $1, $2, $3) })
+    }
+
     /// Runs `body` with mutable pointers to the parameter's data, the gradient and the named state arrays, all of
     /// one float type, each contiguous and unique (so the update is in place). Large parameters are split into
     /// chunks updated on all cores: `body(p, g, states, n)` then runs once per chunk with pointers to its start.
@@ -120,4 +127,22 @@ open class UpdateRule {
         default: typeCheckFailure("\(type(of: self)): parameters must be floating-point, got \(param.data.array.dtype)")
         }
     }
+}
+
+/// The element loop of an update rule, written once for float32 and float64: a value holding the hyperparameters
+/// (as `Double`s, converted with `T(…)` inside) whose `callAsFunction` updates `n` elements of the parameter `p`
+/// from the gradient `g` and the state arrays. Run it with ``UpdateRule/withBuffers(_:_:_:_:)``.
+///
+/// ```swift
+/// struct SignSGDKernel: UpdateKernel {
+///     let lr: Double
+///     func callAsFunction<T: NDFloatingPoint>(_ p: UnsafeMutablePointer<T>, _ g: UnsafePointer<T>,
+///                                            _ states: [UnsafeMutablePointer<T>], _ n: Int) {
+///         let r = T(lr)
+///         for i in 0..<n { p[i] -= g[i] > 0 ? r : (g[i] < 0 ? -r : 0) }
+///     }
+/// }
+/// ```
+public protocol UpdateKernel {
+    func callAsFunction<T: NDFloatingPoint>(_ p: UnsafeMutablePointer<T>, _ g: UnsafePointer<T>, _ states: [UnsafeMutablePointer<T>], _ n: Int)
 }

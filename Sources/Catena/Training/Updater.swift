@@ -64,10 +64,7 @@ open class StandardUpdater<I: DatasetIterator>: Updater {
             guard let model = optimizer.target as? Classifier else {
                 typeCheckFailure("StandardUpdater: give a lossFunction, or set up the optimizer with a Classifier (its target is \(optimizer.target.map { "\(type(of: $0))" } ?? "not set"))")
             }
-            self.lossFunction = { arrays in
-                if arrays.count < 2 { typeCheckFailure("StandardUpdater: the converter gave \(arrays.count) arrays; a Classifier needs inputs and labels") }
-                return model(.constant(arrays[0]), .constant(arrays[1]))
-            }
+            self.lossFunction = { model.loss(onArrays: $0, caller: "StandardUpdater") }
         }
     }
 

@@ -61,3 +61,12 @@ public final class Classifier: Link, UnaryLink {
         return c
     }
 }
+
+extension Classifier {
+    /// The loss of a batch given as arrays `[inputs, labels, …]` (what the updaters and the evaluator call by
+    /// default); `caller` names the one that asked, in the message when fewer than two arrays come.
+    func loss(onArrays arrays: [NDArray], caller: String) -> Variable {
+        if arrays.count < 2 { typeCheckFailure("\(caller): the converter gave \(arrays.count) arrays; a Classifier needs inputs and labels") }
+        return self(.constant(arrays[0]), .constant(arrays[1]))
+    }
+}

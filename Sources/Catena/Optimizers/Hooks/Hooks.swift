@@ -7,7 +7,7 @@ public struct WeightDecay: OptimizerHook {
     public let timing = HookTiming.pre
     public init(rate: Double) { self.rate = rate }
     public func callAsFunction(_ optimizer: Optimizer) {
-        for p in optimizer.parameters.map(\.param).filter(\.isInitialized) where p.updateRule?.enabled ?? false {
+        for p in optimizer.updatableParameters {
             guard var g = p._grad.take() else { continue }
             g += p.array * rate
             p._grad = g
@@ -22,7 +22,7 @@ public struct Lasso: OptimizerHook {
     public let timing = HookTiming.pre
     public init(rate: Double) { self.rate = rate }
     public func callAsFunction(_ optimizer: Optimizer) {
-        for p in optimizer.parameters.map(\.param).filter(\.isInitialized) where p.updateRule?.enabled ?? false {
+        for p in optimizer.updatableParameters {
             guard var g = p._grad.take() else { continue }
             g += p.array.sign() * rate
             p._grad = g
@@ -63,7 +63,7 @@ public struct GradientHardClipping: OptimizerHook {
         self.upperBound = upperBound
     }
     public func callAsFunction(_ optimizer: Optimizer) {
-        for p in optimizer.parameters.map(\.param).filter(\.isInitialized) where p.updateRule?.enabled ?? false {
+        for p in optimizer.updatableParameters {
             if let g = p._grad { p._grad = g.clipped(lowerBound, upperBound) }
         }
     }
@@ -87,11 +87,18 @@ public struct GradientNoise: OptimizerHook {
     }
     public func callAsFunction(_ optimizer: Optimizer) {
         let r = rng ?? .global
-        for p in optimizer.parameters.map(\.param).filter(\.isInitialized) where p.updateRule?.enabled ?? false {
+        for p in optimizer.updatableParameters {
             guard var g = p._grad.take() else { continue }
             let std = noiseScale(eta, p.updateRule?.t ?? 0)
             g += r.normal(shape: g.shape, std: std, dtype: g.dtype)
             p._grad = g
         }
+    }
+}
+
+extension Optimizer {
+    /// The parameters a hook acts on: initialised, with an enabled update rule.
+    var updatableParameters: [Parameter] {
+        parameters.map(\.param).filter { $0.isInitialized && ($0.updateRule?.enabled ?? false) }
     }
 }

@@ -28,10 +28,7 @@ public final class Evaluator<I: DatasetIterator>: Extension {
             guard let model = target as? Classifier else {
                 typeCheckFailure("Evaluator: give an evalFunction, or evaluate a Classifier (got \(type(of: target)))")
             }
-            self.evalFunction = { arrays in
-                if arrays.count < 2 { typeCheckFailure("Evaluator: the converter gave \(arrays.count) arrays; a Classifier needs inputs and labels") }
-                _ = model(.constant(arrays[0]), .constant(arrays[1]))
-            }
+            self.evalFunction = { _ = model.loss(onArrays: $0, caller: "Evaluator") }
         }
     }
 
