@@ -35,28 +35,7 @@ extension NDArray {
         let xs = x.batchOffsets(to: batch), ys = y.batchOffsets(to: batch)
         let rsa = x.strides[x.ndim - 2], csa = x.strides[x.ndim - 1]
         let rsb = y.strides[y.ndim - 2], csb = y.strides[y.ndim - 1]
-        func run<T: GEMMScalar>(_: T.Type) {
-            let pa = x.pointer(T.self), pb = y.pointer(T.self), pc = out.pointer(T.self)
-            for i in 0..<batchCount {
-                GEMM.gemm(m: m, n: n, k: k, alpha: 1, a: MatrixOperand(pa + xs[i], rsa, csa), b: MatrixOperand(pb + ys[i], rsb, csb),
-                          c: pc + i * m * n, rsc: n, accumulate: false)
-            }
-        }
-        func runInt<T: NDNumeric>(_: T.Type) {
-            let pa = x.pointer(T.self), pb = y.pointer(T.self), pc = out.pointer(T.self)
-            for i in 0..<batchCount {
-                GEMM.naive(m: m, n: n, k: k, a: MatrixOperand(pa + xs[i], rsa, csa), b: MatrixOperand(pb + ys[i], rsb, csb),
-                           c: pc + i * m * n, rsc: n, accumulate: false)
-            }
-        }
-        switch a.dtype {
-        case .float32: run(Float.self)
-        case .float64: run(Double.self)
-        case .int32: runInt(Int32.self)
-        case .int64: runInt(Int64.self)
-        case .uint8: runInt(UInt8.self)
-        case .bool: break
-        }
+        products(x, y, into: out, m: m, n: n, k: k, strides: (rsa, csa, rsb, csb), offsets: (xs, ys))
         if aVector { outShape.remove(at: outShape.count - 2) }
         if bVector { outShape.removeLast() }
         return out.reshaped(outShape)
@@ -73,23 +52,39 @@ extension NDArray {
         let rsa = a.strides[transposeA ? 1 : 0], csa = a.strides[transposeA ? 0 : 1]
         let rsb = b.strides[transposeB ? 1 : 0], csb = b.strides[transposeB ? 0 : 1]
         let out = NDArray(uninitializedShape: [m, n], dtype: a.dtype)
-        func run<T: GEMMScalar>(_: T.Type) {
-            GEMM.gemm(m: m, n: n, k: k, alpha: 1, a: MatrixOperand(a.pointer(T.self), rsa, csa), b: MatrixOperand(b.pointer(T.self), rsb, csb),
-                      c: out.pointer(T.self), rsc: n, accumulate: false)
+        products(a, b, into: out, m: m, n: n, k: k, strides: (rsa, csa, rsb, csb), offsets: nil)
+        return out
+    }
+
+    /// `out[i] = a[i] · b[i]` for each matrix `i` (element offsets `offsets` into `a` and `b`, or one matrix each when
+    /// nil), the float kernel for float dtypes and a plain loop for integers; `out` holds the products contiguously.
+    private static func products(_ a: NDArray, _ b: NDArray, into out: NDArray, m: Int, n: Int, k: Int,
+                                 strides: (rsa: Int, csa: Int, rsb: Int, csb: Int), offsets: ([Int], [Int])?) {
+        let count = offsets?.0.count ?? 1
+        func run<T: NDNumeric>(_: T.Type, _ product: (Int, UnsafePointer<T>, UnsafePointer<T>, UnsafeMutablePointer<T>) -> Void) {
+            let pa = a.pointer(T.self), pb = b.pointer(T.self), pc = out.pointer(T.self)
+            for i in 0..<count { product(i, pa + (offsets?.0[i] ?? 0), pb + (offsets?.1[i] ?? 0), pc + i * m * n) }
         }
-        func runInt<T: NDNumeric>(_: T.Type) {
-            GEMM.naive(m: m, n: n, k: k, a: MatrixOperand(a.pointer(T.self), rsa, csa), b: MatrixOperand(b.pointer(T.self), rsb, csb),
-                       c: out.pointer(T.self), rsc: n, accumulate: false)
+        func float<T: GEMMScalar>(_: T.Type) {
+            run(T.self) { _, x, y, c in
+                GEMM.gemm(m: m, n: n, k: k, alpha: 1, a: MatrixOperand(x, strides.rsa, strides.csa), b: MatrixOperand(y, strides.rsb, strides.csb),
+                          c: c, rsc: n, accumulate: false)
+            }
+        }
+        func integer<T: NDNumeric>(_: T.Type) {
+            run(T.self) { _, x, y, c in
+                GEMM.naive(m: m, n: n, k: k, a: MatrixOperand(x, strides.rsa, strides.csa), b: MatrixOperand(y, strides.rsb, strides.csb),
+                           c: c, rsc: n, accumulate: false)
+            }
         }
         switch a.dtype {
-        case .float32: run(Float.self)
-        case .float64: run(Double.self)
-        case .int32: runInt(Int32.self)
-        case .int64: runInt(Int64.self)
-        case .uint8: runInt(UInt8.self)
+        case .float32: float(Float.self)
+        case .float64: float(Double.self)
+        case .int32: integer(Int32.self)
+        case .int64: integer(Int64.self)
+        case .uint8: integer(UInt8.self)
         case .bool: break
         }
-        return out
     }
 
     /// The element offset of each matrix when the leading (batch) axes are broadcast to `batch`.

@@ -55,8 +55,26 @@ public class NStepRNNBase: ChainList {
     let cell: NStepCell
     private let initialW: Initializer, initialBias: Initializer, rng: RandomState
 
-    init(cell: NStepCell, bidirectional: Bool, _ nLayers: Int, _ inSize: Int, _ outSize: Int, _ dropout: Double,
-         initialW: Initializer?, initialBias: Initializer?, dtype: DType, rng: RandomState) {
+    /// The cell of this class of link (each NStep link overrides it).
+    class var cellKind: NStepCell {
+        typeCheckFailure("\(self): create one of the NStep links (NStepLSTM, NStepGRU, NStepRNNTanh, …), or override cellKind")
+    }
+    /// Whether this class of link runs both directions (the `NStepBi…` links override it).
+    class var isBidirectional: Bool { false }
+
+    /// Chainer's `(n_layers, in_size, out_size, dropout)`.
+    /// - Parameters:
+    ///   - nLayers: stacked layers (at least 1).
+    ///   - inSize: the width of the first layer's input; later layers read `directions · outSize`.
+    ///   - outSize: units per layer and direction.
+    ///   - dropout: the ratio of dropout on the inputs of layers after the first (training mode only), in [0, 1).
+    ///   - initialW: every weight's initializer (LeCun normal, as Chainer's default).
+    ///   - initialBias: every bias's initializer (zeros).
+    ///   - dtype: the parameters' dtype.
+    ///   - rng: the generator the initializers draw from.
+    public required init(_ nLayers: Int, _ inSize: Int, _ outSize: Int, _ dropout: Double, initialW: Initializer? = nil,
+                         initialBias: Initializer? = nil, dtype: DType = .float32, rng: RandomState = .global) {
+        let cell = Self.cellKind, bidirectional = Self.isBidirectional
         let name = Self.linkName(cell, bidirectional)
         if nLayers < 1 || inSize < 1 || outSize < 1 {
             typeCheckFailure("\(name): nLayers, inSize and outSize must be positive, got \(nLayers), \(inSize), \(outSize)")
@@ -155,20 +173,8 @@ public class NStepRNNBase: ChainList {
     }
 
     public override func makeCopy() -> Link {
-        let args = (nLayers, inSize, outSize, dropout)
-        let dtype = (items[0] as! NStepRNNWeights).w0.dtype
-        let copy: NStepRNNBase
-        switch self {
-        case is NStepLSTM: copy = NStepLSTM(args.0, args.1, args.2, args.3, initialW: initialW, initialBias: initialBias, dtype: dtype, rng: rng)
-        case is NStepBiLSTM: copy = NStepBiLSTM(args.0, args.1, args.2, args.3, initialW: initialW, initialBias: initialBias, dtype: dtype, rng: rng)
-        case is NStepGRU: copy = NStepGRU(args.0, args.1, args.2, args.3, initialW: initialW, initialBias: initialBias, dtype: dtype, rng: rng)
-        case is NStepBiGRU: copy = NStepBiGRU(args.0, args.1, args.2, args.3, initialW: initialW, initialBias: initialBias, dtype: dtype, rng: rng)
-        case is NStepRNNTanh: copy = NStepRNNTanh(args.0, args.1, args.2, args.3, initialW: initialW, initialBias: initialBias, dtype: dtype, rng: rng)
-        case is NStepRNNReLU: copy = NStepRNNReLU(args.0, args.1, args.2, args.3, initialW: initialW, initialBias: initialBias, dtype: dtype, rng: rng)
-        case is NStepBiRNNTanh: copy = NStepBiRNNTanh(args.0, args.1, args.2, args.3, initialW: initialW, initialBias: initialBias, dtype: dtype, rng: rng)
-        case is NStepBiRNNReLU: copy = NStepBiRNNReLU(args.0, args.1, args.2, args.3, initialW: initialW, initialBias: initialBias, dtype: dtype, rng: rng)
-        default: typeCheckFailure("\(type(of: self)).copy(mode:): override makeCopy() in a subclass of NStepRNNBase")
-        }
+        let copy = type(of: self).init(nLayers, inSize, outSize, dropout, initialW: initialW, initialBias: initialBias,
+                                       dtype: (items[0] as! NStepRNNWeights).w0.dtype, rng: rng)
         copy.dropoutRNG = dropoutRNG
         return copy
     }
@@ -193,64 +199,44 @@ public class NStepLSTMBase: NStepRNNBase {
 /// Chainer's `L.NStepLSTM(n_layers, in_size, out_size, dropout)`: a stacked LSTM over sequences of different lengths,
 /// fused; parameters `l/w0 … l/w7`, `l/b0 … l/b7` per layer `l` (see ``NStepRNNBase``, ``F/nStepLSTM(_:_:_:_:_:_:_:rng:)``).
 public final class NStepLSTM: NStepLSTMBase {
-    public init(_ nLayers: Int, _ inSize: Int, _ outSize: Int, _ dropout: Double, initialW: Initializer? = nil, initialBias: Initializer? = nil,
-                dtype: DType = .float32, rng: RandomState = .global) {
-        super.init(cell: .lstm, bidirectional: false, nLayers, inSize, outSize, dropout, initialW: initialW, initialBias: initialBias, dtype: dtype, rng: rng)
-    }
+    override class var cellKind: NStepCell { .lstm }
 }
 
 /// Chainer's `L.NStepBiLSTM`: ``NStepLSTM`` in both directions; outputs `(length, 2·outSize)`, states `(2·nLayers, B, outSize)`.
 public final class NStepBiLSTM: NStepLSTMBase {
-    public init(_ nLayers: Int, _ inSize: Int, _ outSize: Int, _ dropout: Double, initialW: Initializer? = nil, initialBias: Initializer? = nil,
-                dtype: DType = .float32, rng: RandomState = .global) {
-        super.init(cell: .lstm, bidirectional: true, nLayers, inSize, outSize, dropout, initialW: initialW, initialBias: initialBias, dtype: dtype, rng: rng)
-    }
+    override class var cellKind: NStepCell { .lstm }
+    override class var isBidirectional: Bool { true }
 }
 
 /// Chainer's `L.NStepGRU`: a stacked GRU over sequences, fused; six weights and biases per layer (``NStepCell/gru``).
 public final class NStepGRU: NStepRNNBase {
-    public init(_ nLayers: Int, _ inSize: Int, _ outSize: Int, _ dropout: Double, initialW: Initializer? = nil, initialBias: Initializer? = nil,
-                dtype: DType = .float32, rng: RandomState = .global) {
-        super.init(cell: .gru, bidirectional: false, nLayers, inSize, outSize, dropout, initialW: initialW, initialBias: initialBias, dtype: dtype, rng: rng)
-    }
+    override class var cellKind: NStepCell { .gru }
 }
 
 /// Chainer's `L.NStepBiGRU`: ``NStepGRU`` in both directions.
 public final class NStepBiGRU: NStepRNNBase {
-    public init(_ nLayers: Int, _ inSize: Int, _ outSize: Int, _ dropout: Double, initialW: Initializer? = nil, initialBias: Initializer? = nil,
-                dtype: DType = .float32, rng: RandomState = .global) {
-        super.init(cell: .gru, bidirectional: true, nLayers, inSize, outSize, dropout, initialW: initialW, initialBias: initialBias, dtype: dtype, rng: rng)
-    }
+    override class var cellKind: NStepCell { .gru }
+    override class var isBidirectional: Bool { true }
 }
 
 /// Chainer's `L.NStepRNNTanh`: stacked tanh RNNs over sequences, fused; `w0`/`b0` from the input, `w1`/`b1` from the state.
 public final class NStepRNNTanh: NStepRNNBase {
-    public init(_ nLayers: Int, _ inSize: Int, _ outSize: Int, _ dropout: Double, initialW: Initializer? = nil, initialBias: Initializer? = nil,
-                dtype: DType = .float32, rng: RandomState = .global) {
-        super.init(cell: .rnnTanh, bidirectional: false, nLayers, inSize, outSize, dropout, initialW: initialW, initialBias: initialBias, dtype: dtype, rng: rng)
-    }
+    override class var cellKind: NStepCell { .rnnTanh }
 }
 
 /// Chainer's `L.NStepRNNReLU`: as ``NStepRNNTanh`` with ReLU units (with an ``Identity`` `w1`, an IRNN).
 public final class NStepRNNReLU: NStepRNNBase {
-    public init(_ nLayers: Int, _ inSize: Int, _ outSize: Int, _ dropout: Double, initialW: Initializer? = nil, initialBias: Initializer? = nil,
-                dtype: DType = .float32, rng: RandomState = .global) {
-        super.init(cell: .rnnReLU, bidirectional: false, nLayers, inSize, outSize, dropout, initialW: initialW, initialBias: initialBias, dtype: dtype, rng: rng)
-    }
+    override class var cellKind: NStepCell { .rnnReLU }
 }
 
 /// Chainer's `L.NStepBiRNNTanh`: ``NStepRNNTanh`` in both directions.
 public final class NStepBiRNNTanh: NStepRNNBase {
-    public init(_ nLayers: Int, _ inSize: Int, _ outSize: Int, _ dropout: Double, initialW: Initializer? = nil, initialBias: Initializer? = nil,
-                dtype: DType = .float32, rng: RandomState = .global) {
-        super.init(cell: .rnnTanh, bidirectional: true, nLayers, inSize, outSize, dropout, initialW: initialW, initialBias: initialBias, dtype: dtype, rng: rng)
-    }
+    override class var cellKind: NStepCell { .rnnTanh }
+    override class var isBidirectional: Bool { true }
 }
 
 /// Chainer's `L.NStepBiRNNReLU`: ``NStepRNNReLU`` in both directions.
 public final class NStepBiRNNReLU: NStepRNNBase {
-    public init(_ nLayers: Int, _ inSize: Int, _ outSize: Int, _ dropout: Double, initialW: Initializer? = nil, initialBias: Initializer? = nil,
-                dtype: DType = .float32, rng: RandomState = .global) {
-        super.init(cell: .rnnReLU, bidirectional: true, nLayers, inSize, outSize, dropout, initialW: initialW, initialBias: initialBias, dtype: dtype, rng: rng)
-    }
+    override class var cellKind: NStepCell { .rnnReLU }
+    override class var isBidirectional: Bool { true }
 }
