@@ -125,6 +125,10 @@ extension NDArray: GradientValue {
 /// A variable as a ``GradientValue``: every operation is an `F` function, recorded when backprop is enabled.
 /// (A wrapper because ``Variable`` is a class with subclasses, which cannot satisfy the protocol's `Self`
 /// requirements itself.)
+///
+/// Layering: this is the one place where Core calls into Functions, and it must: a recorded backward pass (double
+/// backprop) is itself a graph of differentiable functions, as in Chainer, whose backward machinery calls
+/// `chainer.functions`. Nothing else in Core names a function.
 struct Recorded: GradientValue {
     let variable: Variable
     init(_ variable: Variable) { self.variable = variable }

@@ -8,14 +8,14 @@ import Foundation
 
 /// The data behind a ``Parameter``, which links copied with `copy(mode: .share)` hold in common (Chainer shares
 /// the data array and the update rule between such copies, but not the gradient).
-public final class ParameterData {
+@usableFromInline final class ParameterData {
     // Read on every use of the parameter in a graph: no run-time exclusivity checks (as for Variable's fields).
     /// The parameter's values.
-    @exclusivity(unchecked) public var array: NDArray
+    @exclusivity(unchecked) @usableFromInline var array: NDArray
     /// Whether `array` holds real data yet (false for a lazy parameter before its first use).
-    @exclusivity(unchecked) public internal(set) var isInitialized: Bool
+    @exclusivity(unchecked) internal(set) var isInitialized: Bool
     /// The optimizer's per-parameter state and hyperparameters, set by `Optimizer.setup(_:)`.
-    @exclusivity(unchecked) public var updateRule: UpdateRule?
+    @exclusivity(unchecked) var updateRule: UpdateRule?
 
     init(array: NDArray, isInitialized: Bool) {
         self.array = array
@@ -45,7 +45,7 @@ public final class Parameter: Variable {
     /// The generator the initializer draws from (``RandomState/global`` unless the link was given one).
     @exclusivity(unchecked) public var rng: RandomState
     /// The data, shared with copies made by `copy(mode: .share)`.
-    public internal(set) var data: ParameterData {
+    var data: ParameterData {
         get { parameterData.unsafelyUnwrapped }
         set { parameterData = newValue }
     }
@@ -102,9 +102,6 @@ public final class Parameter: Variable {
 
     /// Re-reads the initialisation state after another parameter sharing this data initialised it.
     func refreshInitialized() { isUninitializedParameter = !data.isInitialized }
-
-    /// Sets the gradient to zeros of the data's shape (Chainer's `zerograd`).
-    public func zeroGrad() { _grad = NDArray.zerosLike(array) }
 
     /// Runs the update rule on this parameter, if it has one (Chainer's `Parameter.update`).
     public func update() { updateRule?.update(self) }

@@ -55,6 +55,9 @@ public class Variable {
     }
     @exclusivity(unchecked) @usableFromInline var _grad: NDArray?
 
+    /// Sets the gradient to zeros of the data's shape (Chainer's `zerograd`).
+    public func zeroGrad() { grad = NDArray.zerosLike(array) }
+
     /// The gradient as a variable (Chainer's `grad_var`). After `backward(enableDoubleBackprop: true)` it carries
     /// the graph of the backward computation, so it can be differentiated again; otherwise it is a variable over
     /// ``grad`` without a creator. Setting it sets ``grad`` to its data.

@@ -6,7 +6,7 @@ import Foundation
 /// parameter's learning rate except where a rule sets its own (`param.updateRule?.hyperparam["lr"] = 0.01`).
 public final class Hyperparameters {
     /// Where values not set here come from.
-    public var parent: Hyperparameters?
+    public internal(set) var parent: Hyperparameters?
     private var values: [String: Double] = [:]
 
     public init(parent: Hyperparameters? = nil, _ values: [String: Double] = [:]) {

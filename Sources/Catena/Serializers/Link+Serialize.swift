@@ -41,7 +41,20 @@ extension Link: Serializable {
 /// saved with another batch size). A mismatch throws, naming the key and both shapes — or, when
 /// `discardMismatch` (the link's `discardsMismatchedState`), drops the states with a warning, so that the next
 /// call starts from a fresh state.
-func serializeRecurrentState(_ s: Serializer, _ states: inout [(key: String, value: Variable?)], units: Int, link: String,
+///
+/// Call it from the `serialize(_:)` of your own stateful recurrent link, after its parameters, as the built-in
+/// links do:
+///
+/// ```swift
+/// public override func serialize(_ s: Serializer) throws {
+///     try serializeParametersAndChildren(s)
+///     guard serializesState else { return }
+///     var states = [(key: "h", value: h)]
+///     try serializeRecurrentState(s, &states, units: outSize, link: "MyRNN", discardMismatch: discardsMismatchedState)
+///     h = states[0].value
+/// }
+/// ```
+public func serializeRecurrentState(_ s: Serializer, _ states: inout [(key: String, value: Variable?)], units: Int, link: String,
                              discardMismatch: Bool) throws {
     var loaded: [NDArray?] = []
     for (key, v) in states {

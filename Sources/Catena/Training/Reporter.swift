@@ -45,7 +45,7 @@ public final class Reporter {
     /// The values reported in the current scope.
     public var observation: [String: Double] = [:]
     /// Reported variables with their graphs, kept only while ``Configuration/keepGraphOnReport`` is on.
-    public var variables: [String: Variable] = [:]
+    var variables: [String: Variable] = [:]
 
     public init() {}
 

@@ -33,8 +33,9 @@ open class Extension {
     /// Saves or loads the extension's state.
     open func serialize(_ s: Serializer) throws {}
     /// True for extensions that restore the trainer's state when they initialise (an autoloading snapshot): they
-    /// initialise before all others, so that the others start from the restored state.
-    var initializesFirst: Bool { false }
+    /// initialise before all others, so that the others start from the restored state. Override it in your own
+    /// extension that loads a run's state in ``initialize(_:)``.
+    open var initializesFirst: Bool { false }
 }
 
 /// An extension made from a closure.

@@ -42,7 +42,7 @@ public final class Snapshot: Extension {
     public override var defaultName: String { "_Snapshot" }
     public override func makeDefaultTrigger() -> Trigger { IntervalTrigger(1, .epoch) }
     public override var defaultPriority: Int { -100 }
-    override var initializesFirst: Bool { autoload }
+    override public var initializesFirst: Bool { autoload }
 
     /// The file name for the trainer's current state.
     public func name(for trainer: Trainer) -> String {
