@@ -29,6 +29,20 @@ protocol GEMMScalar: NDFloatingPoint {
     static func packRowsA(_ a: UnsafePointer<Self>, _ rs: Int, _ rows: Int, _ depth: Int, _ mr: Int, _ dst: UnsafeMutablePointer<Self>) -> Bool
 }
 
+/// A type without C edge and packing routines (float64) packs in Swift and computes edge tiles through a
+/// temporary.
+extension GEMMScalar {
+    @inline(__always) @usableFromInline
+    static func edgeKernel(_ k: Int, _ mr: Int, _ nr: Int, _ alpha: Self, _ a: UnsafePointer<Self>, _ rsa: Int, _ csa: Int,
+                           _ b: UnsafePointer<Self>, _ rsb: Int, _ c: UnsafeMutablePointer<Self>, _ rsc: Int, _ accumulate: Bool) -> Bool { false }
+    @inline(__always) @usableFromInline
+    static func packTransposedB(_ b: UnsafePointer<Self>, _ cs: Int, _ depth: Int, _ cols: Int, _ dst: UnsafeMutablePointer<Self>) -> Bool { false }
+    @inline(__always) @usableFromInline
+    static func packTransposedA(_ a: UnsafePointer<Self>, _ cs: Int, _ rows: Int, _ depth: Int, _ mr: Int, _ dst: UnsafeMutablePointer<Self>) -> Bool { false }
+    @inline(__always) @usableFromInline
+    static func packRowsA(_ a: UnsafePointer<Self>, _ rs: Int, _ rows: Int, _ depth: Int, _ mr: Int, _ dst: UnsafeMutablePointer<Self>) -> Bool { false }
+}
+
 extension Float: GEMMScalar {
     @usableFromInline static var mr: Int { Int(CATENA_SGEMM_MR) }
     @usableFromInline static var nr: Int { Int(CATENA_SGEMM_NR) }
@@ -76,14 +90,7 @@ extension Double: GEMMScalar {
                             _ b: UnsafePointer<Double>, _ rsb: Int, _ c: UnsafeMutablePointer<Double>, _ rsc: Int, _ accumulate: Bool) {
         catena_dgemm_kernel(k, alpha, a, rsa, csa, b, rsb, c, rsc, accumulate ? 1 : 0)
     }
-    @inline(__always) @usableFromInline
-    static func packTransposedB(_ b: UnsafePointer<Double>, _ cs: Int, _ depth: Int, _ cols: Int, _ dst: UnsafeMutablePointer<Double>) -> Bool { false }
-    @usableFromInline static func packTransposedA(_ a: UnsafePointer<Double>, _ cs: Int, _ rows: Int, _ depth: Int, _ mr: Int, _ dst: UnsafeMutablePointer<Double>) -> Bool { false }
-    @usableFromInline static func packRowsA(_ a: UnsafePointer<Double>, _ rs: Int, _ rows: Int, _ depth: Int, _ mr: Int, _ dst: UnsafeMutablePointer<Double>) -> Bool { false }
     @usableFromInline static func rowTile(_ m: Int) -> Int { mr }
-    @inline(__always) @usableFromInline
-    static func edgeKernel(_ k: Int, _ mr: Int, _ nr: Int, _ alpha: Double, _ a: UnsafePointer<Double>, _ rsa: Int, _ csa: Int,
-                           _ b: UnsafePointer<Double>, _ rsb: Int, _ c: UnsafeMutablePointer<Double>, _ rsc: Int, _ accumulate: Bool) -> Bool { false }
 }
 
 /// Strided matrix operand: element (i, j) at `base[i * rowStride + j * colStride]`.

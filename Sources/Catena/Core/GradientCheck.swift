@@ -7,7 +7,9 @@ public struct GradientCheckError: Error, CustomStringConvertible {
     public var description: String { message }
 }
 
-/// Checks a function's backward against central finite differences, in float64 (Chainer's `check_backward`).
+/// Checks a function's backward against central finite differences, in float64 (Chainer's `check_backward`; named
+/// `gradientCheck` because `check` alone says nothing in Swift's global namespace, and the double-backward check keeps
+/// Chainer's name, ``checkDoubleBackward(_:inputs:gradOutputs:gradGradInputs:eps:atol:rtol:seed:)``).
 ///
 /// Floating-point inputs are converted to float64 and perturbed by `±eps`; integer inputs (labels, ids) are passed
 /// through unchanged and not checked. The scalar `L = Σᵢ sum(yᵢ · gyᵢ)` — with `gyᵢ` from `gradOutputs` or drawn

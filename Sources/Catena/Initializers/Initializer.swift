@@ -9,7 +9,7 @@ public protocol Initializer {
 
 /// Chainer's fans of a weight shape: for `(out, in, k…)`, fan-in is `in · Πk` and fan-out `out · Πk`.
 /// - Precondition: at least two axes.
-public func fans(of shape: [Int]) -> (fanIn: Int, fanOut: Int) {
+func fans(of shape: [Int]) -> (fanIn: Int, fanOut: Int) {
     if shape.count < 2 { typeCheckFailure("initializer: fans need a shape of at least 2 axes, got \(shape)") }
     let receptive = shape[2...].reduce(1, *)
     return (shape[1] * receptive, shape[0] * receptive)

@@ -44,6 +44,23 @@ final class MatMulTests: XCTestCase {
         checkShapes([(7, 3, 9)], dtype: .float64)
     }
 
+    /// float32 has its C edge and packing routines (a signature drifting from the protocol's would silently select
+    /// the slower defaults that float64 uses).
+    func testFloat32UsesItsCRoutinesAndFloat64TheDefaults() {
+        let src = UnsafeMutablePointer<Float>.allocate(capacity: 16 * 16), dst = UnsafeMutablePointer<Float>.allocate(capacity: 16 * 16)
+        defer { src.deallocate(); dst.deallocate() }
+        src.initialize(repeating: 1, count: 256)
+        dst.initialize(repeating: 0, count: 256)
+        XCTAssertTrue(Float.packTransposedB(src, 16, 4, 16, dst))
+        XCTAssertTrue(Float.packTransposedA(src, 16, 6, 4, 6, dst))
+        XCTAssertTrue(Float.packRowsA(src, 16, 6, 4, 6, dst))
+        XCTAssertTrue(Float.edgeKernel(4, 5, 16, 1, src, 1, 6, src, 16, dst, 16, false))
+        let d = UnsafeMutablePointer<Double>.allocate(capacity: 64)
+        defer { d.deallocate() }
+        d.initialize(repeating: 0, count: 64)
+        XCTAssertFalse(Double.packRowsA(d, 8, 2, 2, 6, d))
+    }
+
     /// On a CPU with AVX-512 the single-precision tiles use it; the AVX2 ones must give the same products.
     func testAVX2KernelsGiveTheSameProductsWhereAVX512IsUsed() {
         catena_kernels_limit(1)

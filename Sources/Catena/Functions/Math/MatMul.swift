@@ -42,6 +42,9 @@ extension F {
     /// - Parameters:
     ///   - transA: use the transpose of `a`'s last two axes.
     ///   - transB: use the transpose of `b`'s last two axes.
+    ///
+    /// The labels are Chainer's (`F.matmul(a, b, transa=, transb=)`), camelCased; the array-level
+    /// ``NDArray/matmul(_:_:transposeA:transposeB:)`` spells them out, as NumPy has no such arguments to follow.
     public static func matmul(_ a: Variable, _ b: Variable, transA: Bool = false, transB: Bool = false) -> Variable {
         if a.ndim >= 2 && b.ndim >= 2 { return MatMul(transA: transA, transB: transB).call(a, b) }
         if a.ndim == 0 || b.ndim == 0 { typeCheckFailure("matmul: operands must have at least one axis (shapes \(a.shape) and \(b.shape))") }

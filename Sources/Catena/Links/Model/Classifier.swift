@@ -19,6 +19,9 @@ public final class Classifier: Link, UnaryLink {
     public private(set) var loss: Variable?
     public private(set) var accuracy: Variable?
 
+    /// Chainer's `Classifier(predictor, lossfun=…, accfun=…)`. The arguments are spelled out (`lossFunction`,
+    /// `accuracyFunction`) rather than camelCasing Chainer's abbreviations, as Swift's API guidelines ask; the
+    /// defaults are Chainer's (softmax cross entropy, accuracy).
     public init(_ predictor: any UnaryLink,
                 lossFunction: @escaping (Variable, Variable) -> Variable = { F.softmaxCrossEntropy($0, $1) },
                 accuracyFunction: @escaping (Variable, Variable) -> Variable = { F.accuracy($0, $1) }) {

@@ -2,6 +2,9 @@ import Foundation
 
 /// The parameters of Chainer's GRU links: `W_r`, `W_z`, `W` (input to reset gate, update gate and candidate) and
 /// `U_r`, `U_z`, `U` (state to the same), all ``Linear`` layers with biases.
+///
+/// The initializer arguments are Chainer's `init`, `inner_init` and `bias_init`, with `init` spelled `initialW`
+/// (as in ``Linear``) because `init` is a Swift keyword.
 public class GRUBase: Chain {
     public let W_r: Linear, U_r: Linear, W_z: Linear, U_z: Linear, W: Linear, U: Linear
     public let outSize: Int
