@@ -17,7 +17,7 @@ import Foundation
 /// rng.state = saved
 /// assert(rng.uniform(shape: [2]) == a)
 /// ```
-public final class RandomState: @unchecked Sendable {
+public final class RandomState {
     /// The complete state: the four xoshiro words and the cached second normal variate of the polar method.
     public struct State: Equatable, Sendable {
         public var words: (UInt64, UInt64, UInt64, UInt64)
@@ -34,6 +34,9 @@ public final class RandomState: @unchecked Sendable {
 
     /// The process-wide generator used when no generator is passed. Seeded with 0 at start; reseed it with
     /// ``seed(_:)`` for a reproducible run.
+    ///
+    /// A generator is not synchronised (RandomState is not `Sendable`): draw from one thread at a time, and give
+    /// each thread of your own its own `RandomState`.
     nonisolated(unsafe) public static var global = RandomState(seed: 0)
 
     /// A generator whose sequence is determined by `seed`.

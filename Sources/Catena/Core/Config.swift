@@ -24,7 +24,7 @@ public final class Configuration {
     @exclusivity(unchecked) var draining = false
     @exclusivity(unchecked) var releaseDepth = 0
     /// Whether reported variables are kept with their graphs (set by `DumpGraph`; Chainer's `keep_graph_on_report`).
-    @exclusivity(unchecked) public var keepGraphOnReport = false
+    public var keepGraphOnReport = false
 
     /// The counter that marks functions visited by one traversal (backward, unchainBackward).
     @inline(__always) func nextPass() -> Int {

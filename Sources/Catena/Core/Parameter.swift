@@ -39,11 +39,11 @@ import Foundation
 /// accumulates gradients instead of poisoning them.
 public final class Parameter: Variable {
     /// How the data is made when the parameter is initialised (or re-initialised by `copy(mode: .initialize)`).
-    @exclusivity(unchecked) public var initializer: Initializer?
+    public var initializer: Initializer?
     /// The dtype the data gets when it is initialised lazily.
-    @exclusivity(unchecked) public var initialDType: DType
+    public var initialDType: DType
     /// The generator the initializer draws from (``RandomState/global`` unless the link was given one).
-    @exclusivity(unchecked) public var rng: RandomState
+    public var rng: RandomState
     /// The data, shared with copies made by `copy(mode: .share)`.
     var data: ParameterData {
         get { parameterData.unsafelyUnwrapped }

@@ -88,7 +88,7 @@ public class Variable {
     /// arrays passed as data (``Variable/init(_:requiresGrad:name:)`` with `requiresGrad: false`) do not.
     public let requiresGrad: Bool
     /// An optional name, used in messages and graph dumps.
-    @exclusivity(unchecked) public var name: String?
+    public var name: String?
     /// Set by ``Parameter`` while it has no data yet.
     @exclusivity(unchecked) @usableFromInline var isUninitializedParameter = false
 

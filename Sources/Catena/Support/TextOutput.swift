@@ -8,8 +8,9 @@ import Glibc
 import Darwin
 #endif
 
-/// Where text-printing extensions write: standard output by default.
-public struct TextSink: @unchecked Sendable {
+/// Where text-printing extensions write: standard output by default. Not `Sendable`: a sink may hold any closure,
+/// and the trainer calls it from the thread that runs the training loop.
+public struct TextSink {
     /// Writes a piece of text.
     public let write: (String) -> Void
     /// Whether the destination is a terminal (progress bars redraw in place only then).
