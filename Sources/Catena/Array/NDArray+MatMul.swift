@@ -30,7 +30,6 @@ extension NDArray {
         let batch = NDArray.broadcastShapes(batchA, batchB, op: "matmul")
         var outShape = batch + [m, n]
         let out = NDArray(uninitializedShape: outShape, dtype: a.dtype)
-        let batchCount = batch.reduce(1, *)
         // Offsets of each batch's matrix in x and y (broadcast axes repeat the same matrix).
         let xs = x.batchOffsets(to: batch), ys = y.batchOffsets(to: batch)
         let rsa = x.strides[x.ndim - 2], csa = x.strides[x.ndim - 1]

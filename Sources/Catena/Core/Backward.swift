@@ -43,6 +43,8 @@ public func backward(_ outputs: [Variable], gradOutputs: [NDArray?]? = nil, reta
 /// ``Variable/grad`` (Chainer's `chainer.grad` without double backprop). An input the outputs do not depend on
 /// gets nil.
 /// - Parameters:
+///   - outputs: the variables to differentiate.
+///   - inputs: the variables to differentiate with respect to; the result has one gradient for each.
 ///   - gradOutputs: seeds for the outputs (default: 1 for one-element outputs; required otherwise).
 public func grad(_ outputs: [Variable], _ inputs: [Variable], gradOutputs: [NDArray?]? = nil) -> [NDArray?] {
     var engine = BackwardEngine<NDArray>(capture: inputs, retainGrad: false)

@@ -28,7 +28,16 @@ public struct GradientCheckError: Error, CustomStringConvertible {
 /// ```
 /// - Parameters:
 ///   - f: the computation, from variables to outputs; it must be deterministic.
+///   - inputs: the arrays `f` is checked at, one variable each; float ones are converted to float64.
+///   - gradOutputs: the output gradients `gyᵢ`, one per output with its shape (converted to float64); nil draws them
+///     from a normal distribution.
+///   - eps: the finite-difference step.
+///   - atol: the absolute tolerance of the comparison with finite differences.
+///   - rtol: the relative tolerance of the comparison with finite differences.
 ///   - noGradInputs: positions of float inputs to leave out of the check (they still get float64 data).
+///   - elementwiseLimit: the most elements, over all checked inputs, checked one by one; above it the check runs
+///     along three random directions.
+///   - seed: the seed of the random output gradients and directions.
 /// - Throws: ``GradientCheckError`` naming the input, the element and both values at the first mismatch beyond
 ///   `atol + rtol · |numerical|`, or the two passes that disagree.
 public func gradientCheck(

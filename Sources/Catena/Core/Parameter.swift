@@ -13,7 +13,7 @@ import Foundation
     /// The parameter's values.
     @exclusivity(unchecked) @usableFromInline var array: NDArray
     /// Whether `array` holds real data yet (false for a lazy parameter before its first use).
-    @exclusivity(unchecked) internal(set) var isInitialized: Bool
+    @exclusivity(unchecked) var isInitialized: Bool
     /// The optimizer's per-parameter state and hyperparameters, set by `Optimizer.setup(_:)`.
     @exclusivity(unchecked) var updateRule: UpdateRule?
 
@@ -26,7 +26,7 @@ import Foundation
 /// A trainable variable owned by a link (Chainer's `Parameter`).
 ///
 /// A parameter always requires a gradient. It may be created without data, from an initializer alone; it then
-/// gets its data from ``initialize(shape:)`` — links do this on their first call, once the input size is known
+/// gets its data from ``initialize(shape:dtype:)`` — links do this on their first call, once the input size is known
 /// (`Linear(nil, 100)`).
 ///
 /// ```swift

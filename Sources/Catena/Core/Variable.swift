@@ -4,7 +4,8 @@ import Foundation
 ///
 /// Calling a function on variables computes its result and, when ``Config/enableBackprop`` is on and some input
 /// requires a gradient, records the call: the result's ``creator`` is the function, which holds its inputs. Calling
-/// ``backward(retainGrad:)`` on a scalar result then fills the ``grad`` of every leaf variable that requires one.
+/// ``backward(retainGrad:enableDoubleBackprop:)`` on a scalar result then fills the ``grad`` of every leaf variable
+/// that requires one.
 ///
 /// ```swift
 /// let x = Variable(NDArray([[1, 2, 3]]))

@@ -88,6 +88,7 @@ struct MNISTFiles {
 ///   - scale: the value of a white pixel (255 in the files).
 ///   - dtype: the images' dtype; a float type, or an integer type with `scale: 255`.
 ///   - labelDType: the labels' dtype (int32, as Chainer's default).
+///   - rgbFormat: repeat the gray channel three times, giving images of shape `(3, 28, 28)`; needs `ndim: 3`.
 ///   - directory: the directory holding the four files; nil searches the standard places.
 /// - Throws: ``DatasetError`` listing every place searched when the files are not found, or naming the file and
 ///   the problem when one is damaged (truncated, not IDX, images and labels of different counts, a label outside

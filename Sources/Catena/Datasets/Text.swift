@@ -18,6 +18,8 @@ public enum TextLevel: String, Sendable, CaseIterable {
 /// // ["one", "line", ".", "<eos>", "another", ".", "<eos>"]
 /// ```
 /// - Parameters:
+///   - text: the text to split.
+///   - level: words or characters (``TextLevel``).
 ///   - lowercase: lowercase the text first.
 ///   - endOfLine: for `.word`, a token appended at the end of every non-blank line (Penn Treebank's `<eos>`, one
 ///     sentence per line); nil ignores line breaks. Ignored for `.character`, where "\n" is a token already.
@@ -90,6 +92,7 @@ public struct Vocabulary: Sendable, Equatable {
 
     /// Counts `tokens` into a vocabulary.
     /// - Parameters:
+    ///   - tokens: the token stream to count; ids go by decreasing count, ties by first occurrence.
     ///   - maxSize: the most ids, the unknown token's included (nil: no cap).
     ///   - minCount: tokens seen fewer times become unknown.
     ///   - unknownToken: the unknown token; occurrences of it in `tokens` count as unknown.
@@ -161,8 +164,12 @@ public struct TextCorpus: Sendable {
 /// let iterator = ParallelSequentialIterator(corpus.train, batchSize: 20)
 /// ```
 /// - Parameters:
+///   - paths: the files, read in order as one text.
+///   - level: how the text is split into tokens (``TextLevel``).
 ///   - vocabularySize: the most ids, the unknown token's included (nil: every training token).
-///   - lowercase, endOfLine: as for ``tokenize(_:level:lowercase:endOfLine:)``.
+///   - validationFraction: the share of the tokens, taken from the end, held out for validation.
+///   - lowercase: as for ``tokenize(_:level:lowercase:endOfLine:)``.
+///   - endOfLine: as for ``tokenize(_:level:lowercase:endOfLine:)``.
 /// - Throws: ``DatasetError`` when a file is missing, unreadable or not valid UTF-8, or when the text has too few
 ///   tokens to give both splits at least two.
 /// - Precondition: `0 < validationFraction < 1`.

@@ -50,6 +50,11 @@ public final class SerialIterator<D: Dataset>: DatasetIterator {
     private var previous = -1.0
 
     /// - Parameters:
+    ///   - dataset: the examples to read.
+    ///   - batchSize: the number of examples per batch.
+    ///   - repeats: go round the data forever, completing the last batch of an epoch from the next one; without it
+    ///     the last batch is short and `next()` then returns nil.
+    ///   - shuffle: read each epoch in a new random order rather than in the dataset's order.
     ///   - rng: the shuffling generator; by default a new one seeded from ``RandomState/global``.
     /// - Precondition: `batchSize > 0`.
     public init(_ dataset: D, batchSize: Int, repeats: Bool = true, shuffle: Bool = true, rng: RandomState? = nil) {

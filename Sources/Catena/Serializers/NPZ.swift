@@ -35,7 +35,10 @@ func decodeNPZ(_ bytes: [UInt8], source path: String) throws -> [(key: String, v
 /// Writes keys and values as an `.npz` file readable by `numpy.load` (pass `allow_pickle=True` if a value is
 /// None, as Chainer does). The file is written to a temporary name, flushed to disk and renamed, so an
 /// interrupted write never replaces a good file with a broken one.
-/// - Parameter compression: deflate the entries (as `numpy.savez_compressed` and Chainer's `save_npz`).
+/// - Parameters:
+///   - path: the file to write.
+///   - entries: the keys and values, in the archive's order; each key is saved once, as the entry `key.npy`.
+///   - compression: deflate the entries (as `numpy.savez_compressed` and Chainer's `save_npz`).
 public func writeNPZ(_ path: String, _ entries: [(key: String, value: SerializedValue)], compression: Bool = true) throws {
     var seen = Set<String>()
     for e in entries where !seen.insert(e.key).inserted {
@@ -57,6 +60,8 @@ public func saveNPZ(_ path: String, _ object: Serializable, compression: Bool = 
 /// `strict`), a shape or dtype that differs, or a damaged file throws an error naming the file, the key and what
 /// differed, and the object is left exactly as it was. Lazy parameters take their shape from the file.
 /// - Parameters:
+///   - file: the `.npz` file to read.
+///   - object: the link, optimizer, trainer or other ``Serializable`` whose state is loaded.
 ///   - path: the key prefix to read from, e.g. `updater/model:main/` to load a model out of a trainer snapshot.
 ///   - strict: require every key the object reads, and (within `path`) no others.
 public func loadNPZ(_ file: String, into object: Serializable, path: String = "", strict: Bool = true) throws {

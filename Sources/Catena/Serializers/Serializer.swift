@@ -341,7 +341,12 @@ public final class DictionaryDeserializer: Serializer {
     /// Loads `object`'s state from `values` (keys below `path`). With `strict`, every key the object reads must be
     /// present and every stored key below `path` must be read. On any error the object's previous state is put back
     /// before the error is thrown.
-    /// - Parameter source: names the origin (a file path) in error messages.
+    /// - Parameters:
+    ///   - object: the object whose state is loaded.
+    ///   - values: the stored values by full key, as ``DictionarySerializer/serialize(_:)`` produces them.
+    ///   - path: the key prefix to read from; empty reads keys from the top.
+    ///   - strict: require every key the object reads, and no stored key below `path` left unread.
+    ///   - source: names the origin (a file path) in error messages.
     public static func load(_ object: Serializable, from values: [String: SerializedValue], path: String = "",
                             strict: Bool = true, source: String = "state") throws {
         let backup = try DictionarySerializer.serialize(object)

@@ -49,9 +49,12 @@ open class StandardUpdater<I: DatasetIterator>: Updater {
     public var iteration = 0
 
     /// - Parameters:
+    ///   - iterator: the training batches, one per iteration.
+    ///   - optimizer: the optimizer that updates its target with the loss's gradients.
     ///   - converter: batch to arrays.
     ///   - lossFunction: arrays to a scalar loss; nil uses the optimizer's target, which must be a ``Classifier``,
     ///     called with the first two arrays as inputs and labels.
+    ///   - autoNewEpoch: call `optimizer.newEpoch()` when the iterator starts an epoch.
     public init(iterator: I, optimizer: Optimizer, converter: @escaping ([I.Element]) -> [NDArray],
                 lossFunction: (([NDArray]) -> Variable)? = nil, autoNewEpoch: Bool = true) {
         self.iterator = iterator
@@ -113,7 +116,8 @@ open class StandardUpdater<I: DatasetIterator>: Updater {
 }
 
 extension StandardUpdater where I.Element == [NDArray] {
-    /// An updater whose batches (lists of example components) are stacked with ``concatExamples(_:padding:)``.
+    /// An updater whose batches (lists of example components) are stacked with
+    /// ``concatExamples(_:padding:)->[NDArray]``.
     public convenience init(iterator: I, optimizer: Optimizer, lossFunction: (([NDArray]) -> Variable)? = nil, autoNewEpoch: Bool = true) {
         self.init(iterator: iterator, optimizer: optimizer, converter: { concatExamples($0) }, lossFunction: lossFunction, autoNewEpoch: autoNewEpoch)
     }

@@ -40,6 +40,8 @@ extension F {
     /// The matrix product `op(a) · op(b)` (NumPy's `matmul` semantics: leading axes broadcast; a 1-D `a` is a
     /// row, a 1-D `b` a column, and that axis is removed from the result).
     /// - Parameters:
+    ///   - a: the left operand, with one axis or more.
+    ///   - b: the right operand, with one axis or more.
     ///   - transA: use the transpose of `a`'s last two axes.
     ///   - transB: use the transpose of `b`'s last two axes.
     ///

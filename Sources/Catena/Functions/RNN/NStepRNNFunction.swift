@@ -447,10 +447,13 @@ extension F {
     /// - Parameters:
     ///   - nLayers: the number of layers S.
     ///   - dropoutRatio: dropout on the input of every layer after the first, in training mode (``Config/train``).
-    ///   - hx, cx: the initial states `(S, B, N)`.
-    ///   - ws, bs: per layer, eight weights `w0…w7` and biases `b0…b7` (Chainer's order; `w0…w3` are `(N, I)` for the
-    ///     first layer and `(N, N)` after it, `w4…w7` are `(N, N)`; biases `(N,)`).
+    ///   - hx: the initial hidden states `(S, B, N)`.
+    ///   - cx: the initial cell states `(S, B, N)`.
+    ///   - ws: per layer, eight weights `w0…w7` (Chainer's order; `w0…w3` are `(N, I)` for the first layer and
+    ///     `(N, N)` after it, `w4…w7` are `(N, N)`).
+    ///   - bs: per layer, eight biases `b0…b7` `(N,)`, in the order of `ws`.
     ///   - xs: the time steps: `xs[t]` is `(B_t, I)` with `B_0 ≥ B_1 ≥ …`, where `B_0 = B`.
+    ///   - rng: the source of the dropout masks (``RandomState/global`` when nil).
     /// - Returns: the final states `hy`, `cy` `(S, B, N)` (row `i` from the last step of sequence `i`) and the last
     ///   layer's output at every step, `ys[t]` `(B_t, N)`.
     ///

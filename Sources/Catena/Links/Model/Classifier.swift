@@ -10,7 +10,7 @@ public final class Classifier: Link, UnaryLink {
     public let predictor: any UnaryLink
     /// The loss of (output, labels); softmax cross entropy by default.
     public var lossFunction: (Variable, Variable) -> Variable
-    /// The accuracy of (output, labels); ``F/accuracy(_:_:ignoreLabel:)`` by default.
+    /// The accuracy of (output, labels); ``F/accuracy(_:_:ignoreLabel:)-(_,Variable,_)`` by default.
     public var accuracyFunction: (Variable, Variable) -> Variable
     /// Whether to compute and report the accuracy.
     public var computeAccuracy = true

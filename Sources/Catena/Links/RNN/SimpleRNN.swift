@@ -58,9 +58,13 @@ public final class SimpleRNN: Chain, UnaryLink {
 
     /// A layer from `inSize` (nil: inferred on the first call) to `outSize` units.
     /// - Parameters:
+    ///   - inSize: the input size; nil infers it from the first input.
+    ///   - outSize: the number of hidden units, the size of the state `h`.
+    ///   - activation: the nonlinearity `act` (``RNNActivation/tanh`` by default).
     ///   - upwardInit: the input weights' initializer (LeCun normal by default).
     ///   - lateralInit: the recurrent weights' initializer (LeCun normal by default; ``Identity`` for an IRNN).
     ///   - biasInit: the bias's initializer (zeros by default).
+    ///   - rng: the generator the initializers draw the weights from.
     public init(_ inSize: Int?, _ outSize: Int, activation: RNNActivation = .tanh, upwardInit: Initializer? = nil,
                 lateralInit: Initializer? = nil, biasInit: Initializer? = nil, rng: RandomState = .global) {
         upward = Linear(inSize, outSize, initialW: upwardInit, initialBias: biasInit, rng: rng)

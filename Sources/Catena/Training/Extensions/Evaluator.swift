@@ -14,6 +14,10 @@ public final class Evaluator<I: DatasetIterator>: Extension {
     public var evalFunction: ([NDArray]) -> Void
 
     /// - Parameters:
+    ///   - iterator: the validation batches; it is reset before every evaluation.
+    ///   - target: the link observed as `main`, whose reports (and its children's) are averaged.
+    ///   - converter: turns a batch of examples into the arrays `evalFunction` takes (Chainer's `converter`).
+    ///   - evalHook: runs at the start of every evaluation, before the iterator is reset (Chainer's `eval_hook`).
     ///   - evalFunction: computes (and reports) on one batch's arrays; nil calls `target`, which must be a
     ///     ``Classifier``, with the first two arrays.
     public init(_ iterator: I, _ target: Link, converter: @escaping ([I.Element]) -> [NDArray],
@@ -82,7 +86,7 @@ extension Evaluator {
 }
 
 extension Evaluator where I.Element == [NDArray] {
-    /// An evaluator whose batches are stacked with ``concatExamples(_:padding:)``.
+    /// An evaluator whose batches are stacked with ``concatExamples(_:padding:)->[NDArray]``.
     public convenience init(_ iterator: I, _ target: Link, evalHook: ((Evaluator) -> Void)? = nil, evalFunction: (([NDArray]) -> Void)? = nil) {
         self.init(iterator, target, converter: { concatExamples($0) }, evalHook: evalHook, evalFunction: evalFunction)
     }

@@ -13,7 +13,9 @@ public final class ExponentialShift: Extension {
 
     /// - Parameters:
     ///   - attribute: the hyperparameter name (`lr`, or `alpha` for Adam).
+    ///   - rate: the factor applied at each run; not negative.
     ///   - initial: the starting value (the optimizer's current value if nil).
+    ///   - target: the value not to go past: an upper bound when `rate > 1`, a lower one otherwise (nil: none).
     ///   - optimizer: the optimizer to change (the updater's `main` if nil).
     public init(_ attribute: String, rate: Double, initial: Double? = nil, target: Double? = nil, optimizer: Optimizer? = nil) {
         if rate < 0 { typeCheckFailure("ExponentialShift: the rate must not be negative, got \(rate)") }

@@ -153,6 +153,8 @@ public final class ProgressBar: Extension {
     private var drawn = false
 
     /// - Parameters:
+    ///   - updateInterval: draw every this many iterations (at least 1).
+    ///   - barLength: the width of the bars, in characters.
     ///   - out: where to draw (``TextSink/progress`` by default: standard output on a terminal, standard error
     ///     otherwise, so that a log table sent to a file stays clean).
     public init(updateInterval: Int = 100, barLength: Int = 50, out: TextSink = .progress) {

@@ -27,7 +27,10 @@ public final class PlotReport: Extension {
     public private(set) var data: [String: [(Double, Double)]] = [:]
 
     /// - Parameters:
+    ///   - yKeys: the reported keys to plot, one line each (`main/loss`, `validation/main/loss`).
     ///   - xKey: `iteration` or `epoch`.
+    ///   - trigger: when to add a point (the mean since the last one) and rewrite the file; every epoch by default.
+    ///   - filename: the chart's file name, in the trainer's output directory.
     ///   - yScale: `.log` for values spanning orders of magnitude.
     public init(_ yKeys: [String], xKey: String = "iteration", trigger: Trigger = IntervalTrigger(1, .epoch), filename: String = "plot.svg",
                 yScale: PlotScale = .linear) {
