@@ -11,8 +11,11 @@ cd "$(dirname "$0")/.."
 OUT=${OUT:-.build/docs}
 SCRATCH=.build-docs
 SG="$SCRATCH/symbol-graphs"
+# The compiler writes the symbol graph only when it emits Catena's module, which an up-to-date build skips: touching
+# one source makes the (incremental) build emit it again.
 rm -rf "$SG"
 mkdir -p "$SG"
+touch Sources/Catena/Array/DType.swift
 swift build --target Catena --scratch-path "$SCRATCH" -Xswiftc -emit-symbol-graph -Xswiftc -emit-symbol-graph-dir -Xswiftc "$(pwd)/$SG" >&2
 DOCC=${DOCC:-$(command -v docc || echo "$(dirname "$(command -v swift)")/docc")}
 flags=()
