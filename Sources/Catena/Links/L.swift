@@ -12,4 +12,12 @@ public enum L {
     public typealias SimpleRNN = Catena.SimpleRNN
     public typealias LayerNormalization = Catena.LayerNormalization
     public typealias Classifier = Catena.Classifier
+    public typealias NStepLSTM = Catena.NStepLSTM
+    public typealias NStepBiLSTM = Catena.NStepBiLSTM
+    public typealias NStepGRU = Catena.NStepGRU
+    public typealias NStepBiGRU = Catena.NStepBiGRU
+    public typealias NStepRNNTanh = Catena.NStepRNNTanh
+    public typealias NStepRNNReLU = Catena.NStepRNNReLU
+    public typealias NStepBiRNNTanh = Catena.NStepBiRNNTanh
+    public typealias NStepBiRNNReLU = Catena.NStepBiRNNReLU
 }
