@@ -185,7 +185,7 @@ open class Link {
 
     /// Saves or loads the parameters (by name), the persistent values and the children (Chainer's
     /// `Link.serialize`). A lazy parameter without data is saved as None; loading data into it initialises it with
-    /// the stored shape. Override to add state, calling ``serializeParametersAndChildren(_:)``.
+    /// the stored shape. Override to add state, calling ``Link/serializeParametersAndChildren(_:)``.
     open func serialize(_ s: Serializer) throws { try serializeParametersAndChildren(s) }
 
     // MARK: - Copies
@@ -223,7 +223,7 @@ open class Link {
         return clone
     }
 
-    /// A new, independent link of the same structure, used by ``copy(mode:)``. Links whose initializer takes
+    /// A new, independent link of the same structure, used by ``Link/copy(mode:)``. Links whose initializer takes
     /// arguments override this to build one; ``DefaultInitializableLink`` links need not.
     open func makeCopy() -> Link {
         if let d = self as? DefaultInitializableLink { return type(of: d).init() }

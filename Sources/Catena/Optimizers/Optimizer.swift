@@ -40,7 +40,7 @@ open class Optimizer {
         hyperparam = Hyperparameters(parent: nil, hyperparameters)
     }
 
-    /// A new rule for one parameter, inheriting ``hyperparam``.
+    /// A new rule for one parameter, inheriting ``Optimizer/hyperparam``.
     open func createUpdateRule() -> UpdateRule {
         fatalError("\(type(of: self)) must override createUpdateRule()")
     }
