@@ -70,21 +70,10 @@ enum BufferPool {
         }
     }
 
-    private static let key: pthread_key_t = {
-        var key = pthread_key_t()
-        pthread_key_create(&key) { pointer in
-            if let pointer { Unmanaged<Store>.fromOpaque(pointer).release() }
-        }
-        return key
-    }()
+    private static let stores = ThreadLocal { Store() }
 
     @inline(__always)
-    private static var store: Store {
-        if let p = pthread_getspecific(key) { return Unmanaged<Store>.fromOpaque(p).takeUnretainedValue() }
-        let s = Store()
-        pthread_setspecific(key, Unmanaged.passRetained(s).toOpaque())
-        return s
-    }
+    private static var store: Store { stores.value }
 
     /// This thread's cache of contiguous strides.
     @inline(__always)

@@ -46,26 +46,13 @@ public final class Configuration {
     }
 }
 
-private let configurationKey: pthread_key_t = {
-    var key = pthread_key_t()
-    pthread_key_create(&key) { pointer in
-        if let pointer { Unmanaged<Configuration>.fromOpaque(pointer).release() }
-    }
-    return key
-}()
+private let configurations = ThreadLocal { Configuration() }
 
 /// Chainer's `chainer.config`: the current thread's settings.
 public enum Config {
     /// The current thread's configuration object.
     @inline(__always)
-    public static var current: Configuration {
-        if let p = pthread_getspecific(configurationKey) {
-            return Unmanaged<Configuration>.fromOpaque(p).takeUnretainedValue()
-        }
-        let c = Configuration()
-        pthread_setspecific(configurationKey, Unmanaged.passRetained(c).toOpaque())
-        return c
-    }
+    public static var current: Configuration { configurations.value }
 
     /// Training mode on this thread (dropout active). Default true.
     public static var train: Bool {

@@ -1,31 +1,14 @@
 import Foundation
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 /// The reporters made current by ``Reporter/scope(_:)`` on one thread, innermost last. Kept here rather than in
 /// Core's configuration, which knows nothing of training.
 private final class ReporterStack {
     var reporters: [Reporter] = []
 
-    private static let key: pthread_key_t = {
-        var key = pthread_key_t()
-        pthread_key_create(&key) { pointer in
-            if let pointer { Unmanaged<ReporterStack>.fromOpaque(pointer).release() }
-        }
-        return key
-    }()
+    private static let stacks = ThreadLocal { ReporterStack() }
 
     /// This thread's stack.
-    static var current: ReporterStack {
-        if let p = pthread_getspecific(key) { return Unmanaged<ReporterStack>.fromOpaque(p).takeUnretainedValue() }
-        let stack = ReporterStack()
-        pthread_setspecific(key, Unmanaged.passRetained(stack).toOpaque())
-        return stack
-    }
+    static var current: ReporterStack { stacks.value }
 }
 
 /// Collects the values that code reports during one iteration (Chainer's `Reporter`).

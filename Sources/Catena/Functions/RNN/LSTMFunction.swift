@@ -61,29 +61,13 @@ struct LSTMState {
         s.tanhC = NDArray(uninitializedShape: [s.batch, s.units], dtype: c.dtype)
         let h = NDArray(uninitializedShape: [s.batch, s.units], dtype: c.dtype)
         let n = s.batch * s.units
-        func go<T: NDFloatingPoint>(_: T.Type, activate: (UnsafeMutablePointer<T>, UnsafeMutablePointer<T>, Int) -> Void,
-                                     tanh: (UnsafeMutablePointer<T>, UnsafeMutablePointer<T>, Int) -> Void) {
+        func go<T: NDFloatingPoint>(_: T.Type) {
             let g = s.gates.pointer(T.self), cp = s.cPrev.pointer(T.self), cn = cNew.pointer(T.self)
-            let tc = s.tanhC.pointer(T.self), ph = h.pointer(T.self)
-            activate(xc.pointer(T.self), g, 4 * n)
-            for k in 0..<n {
-                let a = g[4 * k], i = g[4 * k + 1], f = g[4 * k + 2]
-                cn[k] = a * i + f * cp[k]
-            }
-            tanh(cn, tc, n)
-            for k in 0..<n { ph[k] = g[4 * k + 3] * tc[k] }
+            RecurrentKernels.lstmGates(xc.pointer(T.self), g, 4 * n)
+            cellForward(g, cp, cn, s.tanhC.pointer(T.self), h.pointer(T.self), n)
             if s.fullBatch > s.batch { (cn + n).update(from: cp + n, count: (s.fullBatch - s.batch) * s.units) }
         }
-        if x.dtype == .float32 {
-            go(Float.self, activate: { catena_lstm_gates_f32($0, $1, $2) }, tanh: { catena_vtanh_f32($0, $1, $2) })
-        } else {
-            go(Double.self, activate: { src, dst, count in
-                for k in 0..<count {
-                    let v = src[k]
-                    dst[k] = k & 3 == 0 ? Foundation.tanh(v) : (v >= 0 ? 1 / (1 + Foundation.exp(-v)) : Foundation.exp(v) / (1 + Foundation.exp(v)))
-                }
-            }, tanh: { src, dst, count in for k in 0..<count { dst[k] = Foundation.tanh(src[k]) } })
-        }
+        if x.dtype == .float32 { go(Float.self) } else { go(Double.self) }
         return (s, cNew, h)
     }
 
@@ -94,20 +78,9 @@ struct LSTMState {
         let gx = NDArray(uninitializedShape: [batch, 4 * units], dtype: gates.dtype)
         let gcPrev = NDArray(uninitializedShape: [fullBatch, units], dtype: gates.dtype)
         func go<T: NDFloatingPoint>(_: T.Type) {
-            let g = gates.pointer(T.self), cp = cPrev.pointer(T.self), tc = tanhC.pointer(T.self)
-            let pgc = gc?.pointer(T.self), pgh = gh?.pointer(T.self)
-            let px = gx.pointer(T.self), pcp = gcPrev.pointer(T.self)
-            for k in 0..<n {
-                let a = g[4 * k], i = g[4 * k + 1], f = g[4 * k + 2], o = g[4 * k + 3]
-                let co = tc[k]
-                let ghk: T = pgh?[k] ?? 0
-                let total = ghk * o * (1 - co * co) + (pgc?[k] ?? 0)
-                px[4 * k] = total * i * (1 - a * a)
-                px[4 * k + 1] = total * a * i * (1 - i)
-                px[4 * k + 2] = total * cp[k] * f * (1 - f)
-                px[4 * k + 3] = ghk * co * o * (1 - o)
-                pcp[k] = total * f
-            }
+            let pgc = gc?.pointer(T.self), pcp = gcPrev.pointer(T.self)
+            LSTMState.cellBackward(gates.pointer(T.self), cPrev.pointer(T.self), tanhC.pointer(T.self), gh: gh?.pointer(T.self), gc: pgc,
+                                   gx: gx.pointer(T.self), gcPrev: pcp, n)
             let rest = (fullBatch - batch) * units
             if rest > 0 {
                 if let pgc { (pcp + n).update(from: pgc + n, count: rest) } else { (pcp + n).update(repeating: 0, count: rest) }
@@ -115,6 +88,35 @@ struct LSTMState {
         }
         if gates.dtype == .float32 { go(Float.self) } else { go(Double.self) }
         return (gcPrev, gx)
+    }
+
+    /// One LSTM cell update of `n` units from the activated, interleaved gates `g` (a, i, f, o per unit) and the
+    /// previous cell state `cp`: `cn = a·i + f·cp`, `tc = tanh(cn)`, `h = o·tc`. `cn` may be `cp` (in place).
+    @inline(__always)
+    static func cellForward<T: NDFloatingPoint>(_ g: UnsafePointer<T>, _ cp: UnsafePointer<T>, _ cn: UnsafeMutablePointer<T>,
+                                                _ tc: UnsafeMutablePointer<T>, _ h: UnsafeMutablePointer<T>, _ n: Int) {
+        for k in 0..<n { cn[k] = g[4 * k] * g[4 * k + 1] + g[4 * k + 2] * cp[k] }
+        RecurrentKernels.tanh(cn, tc, n)
+        for k in 0..<n { h[k] = g[4 * k + 3] * tc[k] }
+    }
+
+    /// The fused gradient of ``cellForward(_:_:_:_:_:_:)``: from the gradients of `h` and of the new cell state (nil:
+    /// zero), the gradient of the gate pre-activations `gx` (4n) and of the previous cell state `gcPrev` (n).
+    /// `gcPrev` may be `gc` (in place).
+    @inline(__always)
+    static func cellBackward<T: NDFloatingPoint>(_ g: UnsafePointer<T>, _ cp: UnsafePointer<T>, _ tc: UnsafePointer<T>, gh: UnsafePointer<T>?,
+                                                 gc: UnsafePointer<T>?, gx: UnsafeMutablePointer<T>, gcPrev: UnsafeMutablePointer<T>, _ n: Int) {
+        for k in 0..<n {
+            let a = g[4 * k], i = g[4 * k + 1], f = g[4 * k + 2], o = g[4 * k + 3]
+            let co = tc[k]
+            let ghk: T = gh?[k] ?? 0
+            let total = ghk * o * (1 - co * co) + (gc?[k] ?? 0)
+            gx[4 * k] = total * i * (1 - a * a)
+            gx[4 * k + 1] = total * a * i * (1 - i)
+            gx[4 * k + 2] = total * cp[k] * f * (1 - f)
+            gx[4 * k + 3] = ghk * co * o * (1 - o)
+            gcPrev[k] = total * f
+        }
     }
 
     /// The same gradient written with differentiable operations (its reference formula): `c = tanh(a)·σ(i) +

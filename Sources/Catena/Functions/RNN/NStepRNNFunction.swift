@@ -111,14 +111,9 @@ final class NStepRecurrence: FunctionNode {
                     for k in 0..<width { gr[k] = xr[k] + pb[k] }
                 }
                 stateTerm(b, o, g, accumulate: true)
-                NStepKernels.lstmGates(g, b * width)
-                for k in 0..<cells { pc[k] = g[4 * k] * g[4 * k + 1] + g[4 * k + 2] * pc[k] }
-                NStepKernels.tanh(pc, ptc + o * units, cells)
-                for k in 0..<cells {
-                    let v = g[4 * k + 3] * ptc[o * units + k]
-                    py[o * units + k] = v
-                    ph[k] = v
-                }
+                RecurrentKernels.lstmGates(g, g, b * width)
+                LSTMState.cellForward(g, pcp + o * units, pc, ptc + o * units, py + o * units, cells)
+                ph.update(from: py + o * units, count: cells)
             }
             outputs.append(c)
         case .gru:
@@ -133,13 +128,13 @@ final class NStepRecurrence: FunctionNode {
                 for r in 0..<b {
                     let a = pa + (o + r) * width, x = px + (o + r) * width, ur = pu + r * width
                     for k in 0..<(2 * units) { a[k] = x[k] + ur[k] }
-                    NStepKernels.sigmoid(a, a, 2 * units)
+                    RecurrentKernels.sigmoid(a, a, 2 * units)
                     let row = (o + r) * units
                     for k in 0..<units {
                         pun[row + k] = ur[2 * units + k]
                         a[2 * units + k] = x[2 * units + k] + a[k] * ur[2 * units + k]
                     }
-                    NStepKernels.tanh(a + 2 * units, a + 2 * units, units)
+                    RecurrentKernels.tanh(a + 2 * units, a + 2 * units, units)
                     for k in 0..<units {
                         let z = a[units + k], cand = a[2 * units + k]
                         let v = (1 - z) * cand + z * php[row + k]
@@ -157,7 +152,7 @@ final class NStepRecurrence: FunctionNode {
                     for k in 0..<units { yt[r * units + k] = x[r * units + k] + pb[k] }
                 }
                 stateTerm(b, o, yt, accumulate: true)
-                if cell == .rnnTanh { NStepKernels.tanh(yt, yt, cells) } else { for k in 0..<cells where !(yt[k] > 0) { yt[k] = 0 } }
+                if cell == .rnnTanh { RecurrentKernels.tanh(yt, yt, cells) } else { for k in 0..<cells where !(yt[k] > 0) { yt[k] = 0 } }
                 ph.update(from: yt, count: cells)
             }
             y = out
@@ -188,7 +183,7 @@ final class NStepRecurrence: FunctionNode {
         let gU = cell == .gru ? NDArray(uninitializedShape: [n, width], dtype: h0.dtype) : gPre
         let pgy = gy?.pointer(T.self), pdh = dh.pointer(T.self), pg = gPre.pointer(T.self), pgu = gU.pointer(T.self)
         let pw = wh.pointer(T.self), php = hPrev.pointer(T.self)
-        var dc: NDArray? = nil
+        let dc: NDArray? = cell == .lstm ? (gys[2].map { $0.copied() } ?? NDArray.zeros(h0.shape, dtype: h0.dtype)) : nil
         /// `dh[0 ..< b] (+)= gU[o ..< o+b] · wh`.
         func intoState(_ b: Int, _ o: Int, accumulate: Bool) {
             GEMM.gemm(m: b, n: units, k: width, alpha: 1, a: MatrixOperand(pgu + o * width, width, 1), b: MatrixOperand(pw, units, 1),
@@ -199,20 +194,9 @@ final class NStepRecurrence: FunctionNode {
             if let pgy { for k in 0..<cells { pdh[k] += pgy[o * units + k] } }
             switch cell {
             case .lstm:
-                if dc == nil { dc = gys[2].map { $0.copied() } ?? NDArray.zeros(h0.shape, dtype: h0.dtype) }
                 let pdc = dc!.pointer(T.self)
-                let g = act.pointer(T.self) + o * width, cp = cPrev.pointer(T.self) + o * units, tc = tanhC.pointer(T.self) + o * units
-                let gx = pg + o * width
-                for k in 0..<cells {
-                    let a = g[4 * k], i = g[4 * k + 1], f = g[4 * k + 2], og = g[4 * k + 3]
-                    let co = tc[k], ghk = pdh[k]
-                    let total = ghk * og * (1 - co * co) + pdc[k]
-                    gx[4 * k] = total * i * (1 - a * a)
-                    gx[4 * k + 1] = total * a * i * (1 - i)
-                    gx[4 * k + 2] = total * cp[k] * f * (1 - f)
-                    gx[4 * k + 3] = ghk * co * og * (1 - og)
-                    pdc[k] = total * f
-                }
+                LSTMState.cellBackward(act.pointer(T.self) + o * width, cPrev.pointer(T.self) + o * units, tanhC.pointer(T.self) + o * units,
+                                       gh: pdh, gc: pdc, gx: pg + o * width, gcPrev: pdc, cells)
                 intoState(b, o, accumulate: false)
             case .gru:
                 let pa = act.pointer(T.self), pun = uN.pointer(T.self)
@@ -247,7 +231,7 @@ final class NStepRecurrence: FunctionNode {
         GEMM.gemm(m: width, n: units, k: n, alpha: 1, a: MatrixOperand(pgu, 1, width), b: MatrixOperand(php, units, 1),
                   c: gwh.pointer(T.self), rsc: units, accumulate: false)
         var grads = [gPre, dh, gwh, gU.sum(axis: 0)]
-        if cell == .lstm { grads.append(dc ?? gys[2] ?? NDArray.zeros(h0.shape, dtype: h0.dtype)) }
+        if let dc { grads.append(dc) }
         return grads
     }
 
@@ -291,9 +275,9 @@ final class NStepRecurrence: FunctionNode {
     }
 }
 
-/// The element-wise activations of the fused recurrences: the kernel library's vectorised float32 ones, plain
-/// loops for float64.
-enum NStepKernels {
+/// The element-wise activations of the fused recurrent cells (``LSTMState`` and ``NStepRecurrence``): the kernel
+/// library's vectorised float32 loops, plain loops for float64. Each takes `dst == src` or non-overlapping buffers.
+enum RecurrentKernels {
     @inline(__always)
     static func sigmoid<T: NDFloatingPoint>(_ src: UnsafeMutablePointer<T>, _ dst: UnsafeMutablePointer<T>, _ n: Int) {
         if T.self == Float.self {
@@ -312,14 +296,13 @@ enum NStepKernels {
         }
     }
 
-    /// In place: tanh at positions `4j` (cell input), the sigmoid elsewhere (Chainer's interleaved gates).
+    /// Tanh at positions `4j` (cell input), the sigmoid elsewhere (Chainer's interleaved gates).
     @inline(__always)
-    static func lstmGates<T: NDFloatingPoint>(_ p: UnsafeMutablePointer<T>, _ n: Int) {
+    static func lstmGates<T: NDFloatingPoint>(_ src: UnsafeMutablePointer<T>, _ dst: UnsafeMutablePointer<T>, _ n: Int) {
         if T.self == Float.self {
-            let f = UnsafeMutableRawPointer(p).assumingMemoryBound(to: Float.self)
-            catena_lstm_gates_f32(f, f, n)
+            catena_lstm_gates_f32(UnsafeRawPointer(src).assumingMemoryBound(to: Float.self), UnsafeMutableRawPointer(dst).assumingMemoryBound(to: Float.self), n)
         } else {
-            for k in 0..<n { p[k] = k & 3 == 0 ? T._tanh(p[k]) : logistic(p[k]) }
+            for k in 0..<n { dst[k] = k & 3 == 0 ? T._tanh(src[k]) : logistic(src[k]) }
         }
     }
 
