@@ -6,6 +6,9 @@ let package = Package(
     products: [
         .library(name: "Catena", targets: ["Catena"]),
         .library(name: "CatenaModels", targets: ["CatenaModels"]),
+        // The bundled examples' command-line parsing and reporting set-up, for the examples of the CatenaMN package
+        // (Distributed/), which live in a package of their own.
+        .library(name: "CatenaExampleSupport", targets: ["ExampleSupport"]),
         .executable(name: "catena-bench", targets: ["CatenaBench"]),
         .executable(name: "repeat-count", targets: ["RepeatCount"]),
         .executable(name: "irnn-mnist", targets: ["IRNNMNIST"]),

@@ -34,6 +34,11 @@ open class Optimizer {
     /// The target's parameters as found by ``setup(_:)`` — the ones that have update rules. (As in Chainer,
     /// parameters added to the link later are not updated; call `setup` again to include them.)
     public private(set) var parameters: [(path: String, param: Parameter)] = []
+    /// A step run on the gradients at the start of every ``update()``, before missing gradients become zeros and
+    /// before the hooks: data-parallel training averages every process's gradients there (CatenaMN's
+    /// `createMultiNodeOptimizer` sets it). Returning false skips that update: nothing is changed and `t` stays.
+    /// Nil for a single process.
+    public var gradientExchange: ((Optimizer) -> Bool)?
 
     /// An optimizer with these default hyperparameters.
     public init(hyperparameters: [String: Double]) {
@@ -57,12 +62,13 @@ open class Optimizer {
         return self
     }
 
-    /// One update from the current gradients (Chainer's `update()`): missing gradients of initialised parameters
-    /// become zeros (so momentum and decay still act), the `pre` hooks run, `t` advances, every parameter is
-    /// updated in `params()` order, then the `post` hooks run.
+    /// One update from the current gradients (Chainer's `update()`): the ``gradientExchange`` runs if set, missing
+    /// gradients of initialised parameters become zeros (so momentum and decay still act), the `pre` hooks run, `t`
+    /// advances, every parameter is updated in `params()` order, then the `post` hooks run.
     /// - Precondition: ``setup(_:)`` was called.
     public func update() {
         guard target != nil else { typeCheckFailure("\(type(of: self)).update(): call setup(_:) with the link to optimise first") }
+        if let exchange = gradientExchange, !exchange(self) { return }
         let params = parameters.map(\.param)
         reallocateClearedGrads(params)
         for entry in hooks where entry.hook.timing == .pre {

@@ -21,8 +21,10 @@ public func readNPZ(_ path: String) throws -> [(key: String, value: SerializedVa
     return try decodeNPZ(Array(data), source: path)
 }
 
-/// The keys and values of an `.npz` archive held in memory; errors name `source`.
-func decodeNPZ(_ bytes: [UInt8], source path: String) throws -> [(key: String, value: SerializedValue)] {
+/// The keys and values of an `.npz` archive held in memory (a file's bytes, or a message from another process),
+/// in archive order, checked as ``readNPZ(_:)`` checks a file.
+/// - Throws: ``SerializationError`` naming `source` and what is wrong with the bytes.
+public func decodeNPZ(_ bytes: [UInt8], source path: String) throws -> [(key: String, value: SerializedValue)] {
     let entries = try Zip.read(bytes, source: path)
     var seen = Set<String>()
     return try entries.map { e in
@@ -40,12 +42,18 @@ func decodeNPZ(_ bytes: [UInt8], source path: String) throws -> [(key: String, v
 ///   - entries: the keys and values, in the archive's order; each key is saved once, as the entry `key.npy`.
 ///   - compression: deflate the entries (as `numpy.savez_compressed` and Chainer's `save_npz`).
 public func writeNPZ(_ path: String, _ entries: [(key: String, value: SerializedValue)], compression: Bool = true) throws {
+    try writeAtomically(Data(try encodeNPZ(entries, compression: compression, source: path)), to: path)
+}
+
+/// Keys and values as the bytes of an `.npz` archive, as ``writeNPZ(_:_:compression:)`` would write them, for
+/// sending to another process or storing elsewhere; ``decodeNPZ(_:source:)`` reads them back.
+/// - Throws: ``SerializationError`` (naming `source`) if a key is given twice.
+public func encodeNPZ(_ entries: [(key: String, value: SerializedValue)], compression: Bool = false, source: String = "archive") throws -> [UInt8] {
     var seen = Set<String>()
     for e in entries where !seen.insert(e.key).inserted {
-        throw SerializationError("\(path): the key '\(e.key)' is saved twice")
+        throw SerializationError("\(source): the key '\(e.key)' is saved twice")
     }
-    let zip = Zip.write(entries.map { Zip.Entry(name: $0.key + ".npy", data: NPY.encode($0.value)) }, compress: compression)
-    try writeAtomically(Data(zip), to: path)
+    return Zip.write(entries.map { Zip.Entry(name: $0.key + ".npy", data: NPY.encode($0.value)) }, compress: compression)
 }
 
 /// Saves an object's state as an `.npz` file with Chainer's key layout (Chainer's `save_npz`): a link's

@@ -10,8 +10,9 @@ open class Extension {
     /// Runs last (things that read observations: logs, reports).
     public static let priorityReader = 100
 
-    /// The name the trainer gave this extension (its default name, made unique).
-    public internal(set) var name: String?
+    /// The name the trainer gave this extension (its default name, made unique). An extension that wraps another
+    /// (CatenaMN's multi-node evaluator) passes its name on to the wrapped one.
+    public var name: String?
 
     public init() {}
 

@@ -68,8 +68,9 @@ public final class Snapshot: Extension {
         }
     }
 
-    /// Files in `dir` matching the pattern, oldest first (by modification time, then name).
-    func candidates(in dir: String) -> [(name: String, date: Date)] {
+    /// The files in `dir` that match the file name pattern, oldest first (by modification time, then name): the
+    /// snapshots `autoload` chooses from, newest first, and `nRetains` prunes.
+    public func candidates(in dir: String) -> [(name: String, date: Date)] {
         let prefix = String(filename.prefix { $0 != "{" })
         let suffix = filename.contains("}") ? String(filename[filename.index(after: filename.lastIndex(of: "}")!)...]) : ""
         let names = (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []
