@@ -15,13 +15,13 @@ export SWIFT_BACKTRACE=enable=no
 MPIRUN=(mpirun --oversubscribe --bind-to none)
 
 status=0
-# 2 and 3 processes; then 3 again with gradient segments of 7 elements, so that every gradient exchange crosses
-# segment boundaries and the larger gradients take the in-place path.
+# 2 and 3 processes; then 3 again with gradient segments of 7 elements and gradients of 5 or more elements
+# reduced in place, so that every exchange crosses segment boundaries and most gradients take the in-place path.
 for run in "2|" "3|" "3|7"; do
   np="${run%%|*}"; segment="${run#*|}"
-  echo "== mpirun -np $np catenamn-tests${segment:+ (CATENAMN_SEGMENT_ELEMENTS=$segment)}"
+  echo "== mpirun -np $np catenamn-tests${segment:+ (segments of $segment elements)}"
   log=$(mktemp)
-  if ! timeout 600 "${MPIRUN[@]}" -np "$np" ${segment:+-x CATENAMN_SEGMENT_ELEMENTS=$segment} "$bin" 2>&1 | tee "$log"; then status=1; fi
+  if ! timeout 600 "${MPIRUN[@]}" -np "$np" ${segment:+-x CATENAMN_SEGMENT_ELEMENTS=$segment -x CATENAMN_IN_PLACE_ELEMENTS=5} "$bin" 2>&1 | tee "$log"; then status=1; fi
   # The driver's closing line, read by CI: N passed, N failed.
   if ! grep -Eq '^[0-9]+ passed, 0 failed$' "$log"; then echo "FAILED: -np $np did not end with 'N passed, 0 failed'"; status=1; fi
   rm -f "$log"
@@ -31,6 +31,7 @@ done
 scenarios=(
   "throw-on-rank-1|rank 1/2: the data file of rank 1 is damaged"
   "precondition-on-rank-1|add: shapes [2] and [3] cannot be broadcast together"
+  "different-settings|the ranks differ in exchange settings: in place from 65536, segments of 131072: rank 1 has exchange settings: in place from 65536, segments of 99"
   "different-models|rank 0 has 4 initialised parameters, rank 1 has 4; initialised parameter 0 is '/l1/W float32 [5, 4]' on rank 0 but '/l1/W float32 [6, 4]' on rank 1"
 )
 for entry in "${scenarios[@]}"; do

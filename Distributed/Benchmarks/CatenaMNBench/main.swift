@@ -1,9 +1,10 @@
 // catenamn-bench: CatenaMN's benchmarks, run under mpirun (Scripts/bench.sh runs them all and prints the ratios).
 //
 //   mpirun -np 2 catenamn-bench allreduce --params 1000000 [--reps 150]
-//       allreduceGrad on a model of that many float32 parameters (1000×1000 Linear layers) against a bare
-//       MPI_Allreduce of one buffer of the same size, measured call by call side by side (alternating which goes
-//       first); median seconds of each, and the median of the per-call ratios.
+//       allreduceGrad on a model of that many float32 parameters (1000×1000 Linear layers), given the model (which
+//       it searches for parameters) and given the parameter list (as the multi-node optimizer calls it), against a
+//       bare MPI_Allreduce of one buffer of the same size, measured call by call side by side (alternating the
+//       order); median seconds of each, and the medians of the per-call ratios.
 //   mpirun -np N catenamn-bench mlp|patch [--steps 30]
 //       data-parallel training throughput, each process single-threaded with its own batch (B4c: MLP
 //       784-1000-1000-10, batch 100, Adam; B3: tanh RNN over 112 patches of 7, 128 units, batch 50, RMSprop);
@@ -57,7 +58,8 @@ func benchAllreduce() {
     for p in model.params() { p.grad = rng.normal(shape: p.array.shape) }
     let count = model.params().reduce(0) { $0 + $1.array.count }
     var bare = [Float](repeating: 1e-3, count: count)
-    var ours: [Double] = [], plain: [Double] = []
+    var ours: [Double] = [], listed: [Double] = [], plain: [Double] = []
+    let parameters = model.namedParams(includeUninitialized: false)
     func timed(_ body: () -> Void) -> Double {
         comm.barrier()
         let t0 = now()
@@ -65,33 +67,40 @@ func benchAllreduce() {
         return now() - t0
     }
     let catenamn = { comm.allreduceGrad(model) }
+    let catenamnListed = { comm.allreduceGrad(parameters: parameters) }   // as the multi-node optimizer calls it
     let plainCall = {
         bare.withUnsafeMutableBufferPointer { b in _ = MPI_Allreduce(cmn_in_place(), b.baseAddress, Int32(count), cmn_float(), cmn_op_sum(), cmn_comm_world()) }
     }
     for rep in 0..<(reps + 3) {
         // Alternately first and second, so that neither always runs after the other.
-        var a = 0.0, b = 0.0
+        var a = 0.0, b = 0.0, c = 0.0
         if rep % 2 == 0 {
             a = timed(catenamn)
             b = timed(plainCall)
+            c = timed(catenamnListed)
         } else {
+            c = timed(catenamnListed)
             b = timed(plainCall)
             a = timed(catenamn)
         }
         if rep >= 3 {   // warm-up: buffers allocated, connections set up
             ours.append(a)
             plain.append(b)
+            listed.append(c)
         }
     }
     // The slowest rank's time is the step's time; the ratio is the median of the per-call ratios (calls measured
     // side by side), steadier than the ratio of two medians on a shared machine.
-    var times = [median(ours), median(plain)]
+    var times = [median(ours), median(plain), median(listed)]
     comm.allreduce(&times, .max)
-    var ratios = zip(plain, ours).map { $0 / $1 }
+    var ratios = zip(plain, ours).map { $0 / $1 }, listedRatios = zip(plain, listed).map { $0 / $1 }
     comm.allreduce(&ratios, .min)
+    comm.allreduce(&listedRatios, .min)
     emit([("bench", "\"allreduce\""), ("ranks", "\(comm.size)"), ("params", "\(count)"), ("megabytes", String(format: "%.1f", Double(count * 4) / 1e6)),
           ("s_allreduceGrad", String(format: "%.6f", times[0])), ("s_MPI_Allreduce", String(format: "%.6f", times[1])),
-          ("ratio_bare_over_catenamn", String(format: "%.3f", median(ratios)))])
+          ("ratio_bare_over_catenamn", String(format: "%.3f", median(ratios))),
+          ("s_allreduceGrad_parameters", String(format: "%.6f", times[2])),
+          ("ratio_bare_over_catenamn_parameters", String(format: "%.3f", median(listedRatios)))])
 }
 
 final class MLP: Chain {

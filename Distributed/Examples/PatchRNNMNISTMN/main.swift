@@ -98,7 +98,8 @@ runExample(parser) {
         let trainer = Trainer(updater: updater, stopTrigger: IntervalTrigger(Double(epochs.value), .epoch), out: out.value)
         trainer.extend(createMultiNodeEvaluator(Evaluator(SerialIterator(myValid, batchSize: batchSize.value, repeats: false, shuffle: false), model), comm))
         trainer.extend(FailOnNonNumber())
-        trainer.extend(multiNodeSnapshot(comm, snapshot(autoload: resume.value)), trigger: IntervalTrigger(1, .epoch))
+        let snapshots = multiNodeSnapshot(comm, snapshot(autoload: resume.value))
+        trainer.extend(snapshots, trigger: IntervalTrigger(1, .epoch))
         if comm.rank == 0 {
             trainer.extend(LogReport(trigger: IntervalTrigger(1, .epoch)))
             trainer.extend(PrintReport(["epoch", "main/loss", "main/accuracy", "validation/main/loss", "validation/main/accuracy", "elapsed_time"]))
@@ -111,6 +112,7 @@ runExample(parser) {
         try trainer.run()
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         if comm.rank == 0 {
+            if let path = snapshots.autoloaded { print("(Resumed from \(path), which every process loaded.)") }
             try requireFiniteLog(trainer, ["main/loss"])
             if let accuracy = lastLogged(trainer, "validation/main/accuracy") {
                 print(String(format: "Validation accuracy after %d epochs: %.4f.", updater.epoch, accuracy))

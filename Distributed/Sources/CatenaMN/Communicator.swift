@@ -45,6 +45,33 @@ public final class Communicator {
     /// The packing buffers of ``allreduceGrad(_:zeroFill:)``, kept between steps so that a step allocates nothing.
     let buffers = GradientBuffers()
 
+    /// How ``allreduceGrad(_:zeroFill:)`` cuts its messages.
+    public struct ExchangeSettings: Sendable {
+        /// Gradients with at least this many elements are reduced where they lie; smaller ones are packed into
+        /// one buffer (default 64 Ki, or CATENAMN_IN_PLACE_ELEMENTS).
+        public var inPlaceElements: Int
+        /// Elements per MPI call (default 128 Ki, or CATENAMN_SEGMENT_ELEMENTS): each segment is divided by the
+        /// process count right after its reduction, while it is in cache. Between machines on a slow network,
+        /// where each call costs a round trip, larger segments (a few Mi) cut the latency per step.
+        public var segmentElements: Int
+
+        public init(inPlaceElements: Int = 1 << 16, segmentElements: Int = 1 << 17) {
+            self.inPlaceElements = max(1, inPlaceElements)
+            self.segmentElements = max(1, segmentElements)
+        }
+
+        static func fromEnvironment() -> ExchangeSettings {
+            let env = ProcessInfo.processInfo.environment
+            var s = ExchangeSettings()
+            if let v = env["CATENAMN_IN_PLACE_ELEMENTS"].flatMap(Int.init), v > 0 { s.inPlaceElements = v }
+            if let v = env["CATENAMN_SEGMENT_ELEMENTS"].flatMap(Int.init), v > 0 { s.segmentElements = v }
+            return s
+        }
+    }
+
+    /// How gradient exchanges are cut into messages. Every rank must use the same settings.
+    public var exchangeSettings = ExchangeSettings.fromEnvironment()
+
     init(comm: MPI_Comm) {
         self.comm = comm
         var r: Int32 = 0, s: Int32 = 0

@@ -56,10 +56,17 @@ extension Communicator {
     /// Every rank must hold the same model; if the ranks' parameters differ (paths, shapes, dtypes, which are
     /// initialised), the job ends with a message naming the first that differs.
     public func allreduceGrad(_ model: Link, zeroFill: Bool = false) {
-        allreduceGrad(model.namedParams(includeUninitialized: false), zeroFill: zeroFill)
+        allreduceGrad(parameters: model.namedParams(includeUninitialized: false), zeroFill: zeroFill)
     }
 
-    func allreduceGrad(_ params: [(path: String, param: Parameter)], zeroFill: Bool) {
+    /// ``allreduceGrad(_:zeroFill:)`` for a list of parameters already found (as ``Link/namedParams(includeUninitialized:)``
+    /// gives them, initialised ones only): what the multi-node optimizer calls with the list it keeps from `setup`,
+    /// saving the search through the link's properties on every step.
+    /// - Precondition: every parameter is initialised, and every rank passes the same list.
+    public func allreduceGrad(parameters params: [(path: String, param: Parameter)], zeroFill: Bool = false) {
+        if let lazy = params.first(where: { !$0.param.isInitialized }) {
+            abort("allreduceGrad(parameters:): parameter \(lazy.path) has no data yet; pass initialised parameters only")
+        }
         checkSameLayout(params, operation: "allreduceGrad")
         for group in dtypeGroups(params) {
             switch group.dtype {
@@ -71,7 +78,7 @@ extension Communicator {
     }
 
     private func reduceGradients<T: BinaryFloatingPoint & NDArrayElement>(_ params: [(path: String, param: Parameter)], _: T.Type, zeroFill: Bool) {
-        // Gradients of fewer than `segmentElements` elements are packed (tensor fusion) into one buffer that starts
+        // Gradients of fewer than `inPlaceElements` elements are packed (tensor fusion) into one buffer that starts
         // with one presence count per parameter; larger ones are reduced where they lie, needing no copy. Both go
         // through MPI a segment at a time, each segment divided by the size right after its reduction, while it
         // is still in cache, so that the exchange costs little beyond MPI's own reduction.
@@ -92,8 +99,9 @@ extension Communicator {
             entry.param.grad = nil
             return g
         }
-        let large = params.indices.filter { params[$0].param.array.count >= segmentElements }
-        let small = params.indices.filter { params[$0].param.array.count < segmentElements }
+        let inPlaceElements = exchangeSettings.inPlaceElements, segmentElements = exchangeSettings.segmentElements
+        let large = params.indices.filter { params[$0].param.array.count >= inPlaceElements }
+        let small = params.indices.filter { params[$0].param.array.count < inPlaceElements }
         let flags = params.count
         let packed = flags + small.reduce(0) { $0 + params[$1].param.array.count }
         var present = [Bool](repeating: false, count: params.count)
@@ -165,19 +173,21 @@ extension Communicator {
         return check[0] == mine && check[1] == ~mine
     }
 
-    /// Stops the job unless every rank holds parameters with the same paths, dtypes and shapes, in the same order.
+    /// Stops the job unless every rank holds parameters with the same paths, dtypes and shapes, in the same order,
+    /// and cuts its messages alike (the same ``exchangeSettings``).
     func checkSameLayout(_ params: [(path: String, param: Parameter)], operation: String) {
-        requireAgreement(params.map { "\($0.path) \($0.param.array.dtype) \($0.param.array.shape)" }, operation: operation, subject: "models",
+        let settings = "exchange settings: in place from \(exchangeSettings.inPlaceElements), segments of \(exchangeSettings.segmentElements)"
+        requireAgreement(params.map { "\($0.path) \($0.param.array.dtype) \($0.param.array.shape)" }, also: settings, operation: operation, subject: "models",
                          item: "initialised parameter",
                          hint: "build the same model on every rank, and initialise lazy parameters, for example with one forward pass, before training")
     }
 
-    /// Stops the job unless `lines` are the same on every rank. One message of two integers when they agree (the
+    /// Stops the job unless `lines` (and `also`) are the same on every rank. One message of two integers when they agree (the
     /// lines' hash and its complement, reduced with max: both come back unchanged exactly when every rank sent the
     /// same hash); when they differ, rank 0 gathers them and ends the job naming the first difference.
-    func requireAgreement(_ lines: [String], operation: String, subject: String, item: String, hint: String) {
+    func requireAgreement(_ lines: [String], also: String = "", operation: String, subject: String, item: String, hint: String) {
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for line in lines {
+        for line in lines + [also] {
             for byte in line.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
             hash = (hash ^ 0x0a) &* 0x100_0000_01b3
         }
@@ -186,11 +196,14 @@ extension Communicator {
         allreduce(&check, .max)
         if check[0] == mine && check[1] == ~mine { return }
         // They differ, so every rank is here.
-        let all = gather(Array(lines.joined(separator: "\n").utf8))
+        let all = gather(Array((lines + [also]).joined(separator: "\n").utf8))
         if rank == 0 {
             let split = all.map { String(decoding: $0, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).map(String.init) }
+            for r in 1..<size where split[r].last != split[0].last {
+                abort("\(operation): the ranks differ in \(split[0].last ?? ""): rank \(r) has \(split[r].last ?? "")")
+            }
             for r in 1..<size where split[r] != split[0] {
-                let a = split[0], b = split[r]
+                let a = Array(split[0].dropLast()), b = Array(split[r].dropLast())
                 let first = (0..<min(a.count, b.count)).first { a[$0] != b[$0] } ?? min(a.count, b.count)
                 let onRoot = first < a.count ? "'\(a[first])'" : "nothing"
                 let onOther = first < b.count ? "'\(b[first])'" : "nothing"
@@ -238,14 +251,6 @@ private func pack<T: NDArrayElement>(_ arrays: [NDArray], into buf: UnsafeMutabl
         offset += a.count
     }
 }
-
-/// Elements per segment of a gradient exchange, and the size from which a gradient is reduced in place rather than
-/// packed: 128 Ki elements (512 KiB of float32), which stays in a core's cache between MPI's reduction and the
-/// division. CATENAMN_SEGMENT_ELEMENTS overrides it, for measurements.
-let segmentElements: Int = {
-    if let s = ProcessInfo.processInfo.environment["CATENAMN_SEGMENT_ELEMENTS"], let n = Int(s), n > 0 { return n }
-    return 1 << 17
-}()
 
 /// The packing buffers of one communicator (one per float dtype), grown as needed.
 final class GradientBuffers {

@@ -54,7 +54,7 @@ final class MultiNodeExchange {
                 return false
             }
         }
-        comm.allreduceGrad(params, zeroFill: zeroFill)
+        comm.allreduceGrad(parameters: params, zeroFill: zeroFill)
         return true
     }
 }

@@ -8,7 +8,7 @@
 //
 // `catenamn-tests --scenario NAME` runs one failure scenario instead (Scripts/test.sh checks that each ends the job
 // with its message and a non-zero status, without hanging): `throw-on-rank-1`, `precondition-on-rank-1`,
-// `different-models`.
+// `different-settings`, `different-models`.
 import CMPI
 import Catena
 import CatenaMN
@@ -103,6 +103,11 @@ if let i = CommandLine.arguments.firstIndex(of: "--scenario"), i + 1 < CommandLi
         // A misuse stopped by a Catena precondition on one rank (a process that traps) ends the job too.
         if comm.rank == 1 { _ = NDArray.zeros([2]) + NDArray.zeros([3]) }
         comm.barrier()
+    case "different-settings":
+        // Rank 1 cuts its messages differently: the exchange must refuse to start, naming the settings.
+        if comm.rank == 1 { comm.exchangeSettings.segmentElements = 99 }
+        let model = MLP(4, 5, 2, rng: RandomState(seed: 1))
+        comm.allreduceGrad(model, zeroFill: true)
     case "different-models":
         // Rank 1 builds a wider model: the first gradient exchange must end the job naming the parameter.
         let model = MLP(4, comm.rank == 1 ? 6 : 5, 2, rng: RandomState(seed: 1))

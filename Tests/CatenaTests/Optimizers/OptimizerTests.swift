@@ -102,6 +102,35 @@ final class OptimizerTests: XCTestCase {
         assertClose(link.w.array, [0.85, 0.85, 0.85], atol: 1e-12)
     }
 
+    func testGradientExchangeRunsFirstAndCanSkipTheUpdate() {
+        let link = OneParam([1, 2, 3])
+        let opt = SGD(lr: 0.5)
+        opt.setup(link)
+        var seen: [[Double]?] = []
+        var allow = true
+        // Stands in for a data-parallel mean: halves the gradient before the update and its hooks.
+        opt.gradientExchange = { o in
+            let w = (o.target as! OneParam).w
+            seen.append(w.grad?.toDoubles())
+            if let g = w.grad { w.grad = g * 0.5 }
+            return allow
+        }
+        opt.addHook(GradientClipping(threshold: 1e9))
+        link.w.grad = NDArray([2, 4, 6], dtype: .float64)
+        opt.update()   // p -= 0.5 · (0.5 · g) = p - [0.5, 1, 1.5]
+        assertClose(link.w.array, [0.5, 1, 1.5], atol: 1e-15)
+        XCTAssertEqual(opt.t, 1)
+        allow = false
+        link.w.clearGrad()
+        opt.update()   // skipped: the exchange sees no gradient (before zero-filling), nothing changes
+        assertClose(link.w.array, [0.5, 1, 1.5], atol: 1e-15)
+        XCTAssertEqual(opt.t, 1)
+        XCTAssertEqual(link.w.updateRule?.t, 1)
+        XCTAssertEqual(seen.count, 2)
+        XCTAssertEqual(seen[0], [2, 4, 6])
+        XCTAssertNil(seen[1] ?? nil)
+    }
+
     func testHyperparametersFallBackOnTheOptimizer() {
         let link = OneParam([1, 1, 1])
         let opt = SGD(lr: 0.1)

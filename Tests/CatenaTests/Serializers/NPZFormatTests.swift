@@ -43,6 +43,28 @@ final class NPZFormatTests: TemporaryDirectoryTestCase {
         }
     }
 
+    func testArchivesInMemoryAreTheFilesBytes() throws {
+        let dir = dirs.make("npz-bytes")
+        let entries = everyKindOfArray() + [(key: "string value", value: SerializedValue.string("a string")), (key: "none value", value: .none)]
+        for compression in [false, true] {
+            let bytes = try encodeNPZ(entries, compression: compression)
+            let path = dir + "/file-\(compression).npz"
+            try writeNPZ(path, entries, compression: compression)
+            XCTAssertEqual(bytes, Array(FileManager.default.contents(atPath: path)!), "encodeNPZ gives writeNPZ's bytes")
+            let back = try decodeNPZ(bytes, source: "message")
+            XCTAssertEqual(back.map(\.key), entries.map(\.key))
+            for (a, b) in zip(entries, back) { XCTAssertEqual(a.value, b.value, a.key) }
+        }
+        XCTAssertThrowsError(try encodeNPZ([(key: "k", value: .none), (key: "k", value: .none)], source: "state")) { error in
+            XCTAssertEqual("\(error)", "state: the key 'k' is saved twice")
+        }
+        var damaged = try encodeNPZ(entries)
+        damaged.removeLast(10)
+        XCTAssertThrowsError(try decodeNPZ(damaged, source: "rank 1's state")) { error in
+            XCTAssertTrue("\(error)".hasPrefix("rank 1's state"), "\(error)")
+        }
+    }
+
     func testNonContiguousViewsAreSavedInLogicalOrder() throws {
         let path = dirs.make("npz") + "/views.npz"
         let base = testArray([3, 4])
