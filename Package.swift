@@ -27,7 +27,7 @@ let package = Package(
         .target(name: "ExampleSupport", dependencies: ["Catena"], path: "Examples/Support"),
         .executableTarget(name: "RepeatCount", dependencies: ["Catena", "CatenaModels", "ExampleSupport"], path: "Examples/RepeatCount"),
         .executableTarget(name: "IRNNMNIST", dependencies: ["Catena", "ExampleSupport"], path: "Examples/IRNNMNIST"),
-        .executableTarget(name: "PatchRNNMNIST", dependencies: ["Catena", "ExampleSupport"], path: "Examples/PatchRNNMNIST"),
+        .executableTarget(name: "PatchRNNMNIST", dependencies: ["Catena", "CatenaModels", "ExampleSupport"], path: "Examples/PatchRNNMNIST"),
         .executableTarget(name: "RNNLM", dependencies: ["Catena", "CatenaModels", "ExampleSupport"], path: "Examples/RNNLM"),
         .executableTarget(name: "DotProduct", dependencies: ["Catena", "ExampleSupport"], path: "Examples/DotProduct"),
         .testTarget(name: "CatenaTests", dependencies: ["Catena", "CatenaModels"], path: "Tests/CatenaTests",

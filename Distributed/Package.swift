@@ -26,6 +26,7 @@ let package = Package(
         .executableTarget(name: "CatenaMNBench", dependencies: ["CatenaMN", "CMPI", .product(name: "Catena", package: "Catena")],
                           path: "Benchmarks/CatenaMNBench"),
         .executableTarget(name: "PatchRNNMNISTMN", dependencies: ["CatenaMN", .product(name: "Catena", package: "Catena"),
+                                                                  .product(name: "CatenaModels", package: "Catena"),
                                                                   .product(name: "CatenaExampleSupport", package: "Catena")],
                           path: "Examples/PatchRNNMNISTMN"),
     ],

@@ -74,29 +74,19 @@ public final class Communicator {
 
     init(comm: MPI_Comm) {
         self.comm = comm
-        var r: Int32 = 0, s: Int32 = 0
-        MPI_Comm_rank(comm, &r)
-        MPI_Comm_size(comm, &s)
-        rank = Int(r)
-        size = Int(s)
+        (rank, size) = rankAndSize(comm)
 
         // The processes sharing this machine's memory form the intra-node group; its rank-0 processes, one per
         // machine, number the machines.
         var node: MPI_Comm? = cmn_comm_null()
-        MPI_Comm_split_type(comm, cmn_comm_type_shared(), r, cmn_info_null(), &node)
-        var ir: Int32 = 0, isz: Int32 = 0
-        MPI_Comm_rank(node, &ir)
-        MPI_Comm_size(node, &isz)
-        intraRank = Int(ir)
-        intraSize = Int(isz)
+        MPI_Comm_split_type(comm, cmn_comm_type_shared(), Int32(rank), cmn_info_null(), &node)
+        (intraRank, intraSize) = rankAndSize(node)
         var leaders: MPI_Comm? = cmn_comm_null()
-        MPI_Comm_split(comm, ir == 0 ? 0 : cmn_undefined(), r, &leaders)
+        MPI_Comm_split(comm, intraRank == 0 ? 0 : cmn_undefined(), Int32(rank), &leaders)
         var machine: [Int64] = [0, 0]   // this machine's index and the number of machines
-        if ir == 0 {
-            var lr: Int32 = 0, ls: Int32 = 0
-            MPI_Comm_rank(leaders, &lr)
-            MPI_Comm_size(leaders, &ls)
-            machine = [Int64(lr), Int64(ls)]
+        if intraRank == 0 {
+            let (index, count) = rankAndSize(leaders)
+            machine = [Int64(index), Int64(count)]
             MPI_Comm_free(&leaders)
         }
         machine.withUnsafeMutableBytes { b in _ = MPI_Bcast(b.baseAddress, 2, cmn_int64(), 0, node) }
@@ -233,6 +223,14 @@ public final class Communicator {
             abort("\(error)")
         }
     }
+}
+
+/// This process's rank in `comm` and the number of processes in it.
+private func rankAndSize(_ comm: MPI_Comm?) -> (Int, Int) {
+    var r: Int32 = 0, s: Int32 = 0
+    MPI_Comm_rank(comm, &r)
+    MPI_Comm_size(comm, &s)
+    return (Int(r), Int(s))
 }
 
 /// Calls `body(start, count)` for consecutive pieces of at most 1 GiB covering `0..<byteCount` (MPI counts are 32-bit).
