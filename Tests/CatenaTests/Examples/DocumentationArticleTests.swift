@@ -113,4 +113,163 @@ final class DocumentationArticleTests: TemporaryDirectoryTestCase {
         CatenaRuntime.threads = 1
         XCTAssertEqual(CatenaRuntime.threads, 1)
     }
+
+    /// WorkingWithArrays.md
+    func testArrays() {
+        let a = NDArray([[1, 2, 3], [4, 5, 6]])
+        XCTAssertEqual(a.dtype, .float32)
+        XCTAssertEqual(a.shape, [2, 3])
+        let b = NDArray.arange(6, dtype: .float64).reshaped(2, 3)
+        let z = NDArray.zeros([2, 3]), r = RandomState(seed: 0).normal(shape: [3, 4])
+        let s = a + 1, p = a * a, q = a.astype(.float64) / b
+        let rows = a.sum(axis: 1)
+        let m = NDArray.matmul(a, r)
+        XCTAssertEqual(s.toDoubles(), [2, 3, 4, 5, 6, 7])
+        XCTAssertEqual(p.toDoubles(), [1, 4, 9, 16, 25, 36])
+        XCTAssertEqual(q.dtype, .float64)
+        XCTAssertEqual(Array(q.toDoubles().dropFirst()), [2, 1.5, 4.0 / 3, 1.25, 1.2])
+        XCTAssertEqual(z.toDoubles(), Array(repeating: 0, count: 6))
+        XCTAssertEqual(rows.toDoubles(), [6, 15])
+        XCTAssertEqual(a.sum(axis: 1, keepDims: true).shape, [2, 1])
+        let av = a.toDoubles(), rv = r.toDoubles()
+        var expected: [Double] = []
+        for i in 0..<2 {
+            for j in 0..<4 {
+                var sum = 0.0
+                for k in 0..<3 { sum += av[i * 3 + k] * rv[k * 4 + j] }
+                expected.append(sum)
+            }
+        }
+        assertClose(m, expected, atol: 1e-5)
+        XCTAssertEqual((a + NDArray([10, 20, 30])).toDoubles(), [11, 22, 33, 14, 25, 36])
+
+        let first = a[0]
+        let column = a[.all, 1]
+        let tail = a[.all, 1...]
+        var c = a
+        c[0, .all] = NDArray([7, 8, 9])
+        XCTAssertEqual(first.toDoubles(), [1, 2, 3])
+        XCTAssertEqual(column.toDoubles(), [2, 5])
+        XCTAssertEqual(tail.toDoubles(), [2, 3, 5, 6])
+        XCTAssertEqual(c.toDoubles(), [7, 8, 9, 4, 5, 6])
+        XCTAssertEqual(a.toDoubles(), [1, 2, 3, 4, 5, 6], "a is unchanged")
+        XCTAssertEqual(a[1, 2].item(), 6)
+    }
+
+    final class ArticleMLP: Chain, UnaryLink {
+        let l1 = Linear(nil, 100)
+        let l2 = Linear(100, 10)
+        func callAsFunction(_ x: Variable) -> Variable { l2(F.relu(l1(x))) }
+    }
+
+    /// WritingAModel.md
+    func testWritingAModel() {
+        let x = RandomState(seed: 1).uniform(shape: [2, 784])
+        let model = ArticleMLP()
+        XCTAssertFalse(model.l1.W.isInitialized, "no data before the first call")
+        let y = model(.constant(x))
+        XCTAssertEqual(y.shape, [2, 10])
+        XCTAssertEqual(model.l1.W.shape, [100, 784])
+        XCTAssertEqual(model.namedParams().map(\.path), ["/l1/W", "/l1/b", "/l2/W", "/l2/b"])
+        XCTAssertEqual(model.countParams(), 784 * 100 + 100 + 100 * 10 + 10)
+
+        let mlp = Sequential(Linear(nil, 100), F.relu, Linear(100, 10))
+        XCTAssertEqual(mlp(.constant(x)).shape, [2, 10])
+        let copy = model.copy(mode: .copy) as! ArticleMLP
+        XCTAssertEqual(copy.l2.W.array.toDoubles(), model.l2.W.array.toDoubles())
+        copy.l2.W.array = copy.l2.W.array * 0
+        XCTAssertNotEqual(model.l2.W.array.toDoubles(), copy.l2.W.array.toDoubles(), ".copy gives the copy its own parameters")
+    }
+
+    /// TrainingLoop.md
+    func testTrainingLoop() throws {
+        let rng = RandomState(seed: 2)
+        let x = rng.uniform(shape: [60, 4]), vx = rng.uniform(shape: [30, 4])
+        let t = NDArray(values: (0..<60).map { Int32($0 % 3) }, shape: [60]), vt = NDArray(values: (0..<30).map { Int32($0 % 3) }, shape: [30])
+        let out = tempDir("training-loop") + "/result"
+
+        let train = TupleDataset(x, t), valid = TupleDataset(vx, vt)
+        let model = Classifier(MLP())
+        let optimizer = MomentumSGD(lr: 0.05)
+        optimizer.setup(model)
+        let updater = StandardUpdater(iterator: SerialIterator(train, batchSize: 10), optimizer: optimizer)
+        let trainer = Trainer(updater: updater, stopTrigger: IntervalTrigger(10, .epoch), out: out)
+        trainer.extend(Evaluator(SerialIterator(valid, batchSize: 10, repeats: false, shuffle: false), model))
+        trainer.extend(ExponentialShift("lr", rate: 0.5), trigger: IntervalTrigger(5, .epoch))
+        trainer.extend(observeLR())
+        trainer.extend(LogReport())
+        trainer.extend(PrintReport(["epoch", "main/loss", "validation/main/accuracy", "lr"], out: TextSink(isTerminal: false) { _ in }))
+        trainer.extend(PlotReport(["main/loss", "validation/main/loss"], xKey: "epoch", filename: "loss.svg"))
+        trainer.extend(snapshot(), trigger: IntervalTrigger(5, .epoch))
+        try trainer.run()
+
+        let log = (trainer.getExtension("LogReport") as! LogReport).log
+        XCTAssertEqual(log.count, 10, "one row per epoch")
+        XCTAssertNotNil(log.last?["validation/main/accuracy"])
+        XCTAssertEqual(optimizer.lr, 0.05 * 0.25, accuracy: 1e-15, "halved at epochs 5 and 10")
+        XCTAssertEqual(log[0]["lr"], 0.05)
+        for file in ["log", "loss.svg", "snapshot_iter_30", "snapshot_iter_60"] {
+            XCTAssertTrue(FileManager.default.fileExists(atPath: out + "/" + file), file)
+        }
+
+        let second = Trainer(updater: StandardUpdater(iterator: SerialIterator(train, batchSize: 10), optimizer: optimizer),
+                             stopTrigger: IntervalTrigger(6, .epoch), out: tempDir("training-loop-2"))
+        second.extend(makeExtension(name: "halve", trigger: IntervalTrigger(3, .epoch)) { trainer in
+            trainer.updater.optimizer()!.lr *= 0.5
+        })
+        let before = optimizer.lr
+        try second.run()
+        XCTAssertEqual(optimizer.lr, before / 4, accuracy: 1e-15, "halved at epochs 3 and 6")
+    }
+
+    /// SnapshotsAndFiles.md
+    func testSnapshotsAndFiles() throws {
+        let dir = tempDir("snapshots-article")
+        let rng = RandomState(seed: 3)
+        let x = rng.uniform(shape: [20, 4]), t = NDArray(values: (0..<20).map { Int32($0 % 3) }, shape: [20])
+        let model = Classifier(MLP())
+        let optimizer = Adam()
+        optimizer.setup(model)
+        func makeTrainer(_ epochs: Double) -> Trainer {
+            let trainer = Trainer(updater: StandardUpdater(iterator: SerialIterator(TupleDataset(x, t), batchSize: 5), optimizer: optimizer),
+                                  stopTrigger: IntervalTrigger(epochs, .epoch), out: dir + "/result")
+            trainer.extend(snapshot(autoload: true), trigger: IntervalTrigger(1, .epoch))
+            return trainer
+        }
+        try makeTrainer(2).run()
+
+        try saveNPZ(dir + "/model.npz", model)
+        XCTAssertEqual(try readNPZ(dir + "/model.npz").map(\.key).sorted(), ["predictor/l1/W", "predictor/l1/b", "predictor/l2/W", "predictor/l2/b"])
+        let fresh = Classifier(MLP())
+        _ = fresh(.constant(x), .constant(t))
+        try loadNPZ(dir + "/model.npz", into: fresh)
+        XCTAssertEqual(fresh.params().map { $0.array.toDoubles() }, model.params().map { $0.array.toDoubles() })
+        let fromSnapshot = Classifier(MLP())
+        try loadNPZ(dir + "/result/snapshot_iter_8", into: fromSnapshot, path: "updater/model:main/")
+        XCTAssertEqual(fromSnapshot.params().map { $0.array.toDoubles() }, model.params().map { $0.array.toDoubles() })
+
+        // A damaged file: an error naming it, and the model as it was.
+        var bytes = Array(FileManager.default.contents(atPath: dir + "/model.npz")!)
+        bytes.removeLast(20)
+        FileManager.default.createFile(atPath: dir + "/damaged.npz", contents: Data(bytes))
+        let kept = fresh.params().map { $0.array.toDoubles() }
+        XCTAssertThrowsError(try loadNPZ(dir + "/damaged.npz", into: fresh)) { error in
+            XCTAssertTrue(error is SerializationError)
+            XCTAssertTrue("\(error)".contains("damaged.npz"), "\(error)")
+        }
+        XCTAssertEqual(fresh.params().map { $0.array.toDoubles() }, kept)
+
+        // Resuming: a new trainer over the same directory starts from the newest snapshot.
+        let resumed = makeTrainer(3)
+        try resumed.run()
+        XCTAssertEqual((resumed.getExtension("_Snapshot") as! Snapshot).autoloaded, dir + "/result/snapshot_iter_8")
+        XCTAssertEqual(resumed.updater.iteration, 12)
+
+        try saveNPY(dir + "/a.npy", x)
+        XCTAssertEqual(try loadNPY(dir + "/a.npy").toDoubles(), x.toDoubles())
+        let archive = try encodeNPZ([(key: "x", value: .array(x))])
+        XCTAssertEqual(try decodeNPZ(archive, source: "memory").first?.key, "x")
+    }
 }
+
+extension DocumentationArticleTests.ArticleMLP: DefaultInitializableLink {}
