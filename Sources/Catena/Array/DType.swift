@@ -9,11 +9,17 @@ import Foundation
 /// Integer arithmetic wraps around on overflow, as NumPy's does (`uint8` 250 + 10 is 4); convert with
 /// ``NDArray/astype(_:)`` before arithmetic that must not wrap.
 public enum DType: String, Sendable, CaseIterable, CustomStringConvertible {
+    /// 32-bit IEEE float (NumPy's `float32`, Swift's `Float`): the default.
     case float32
+    /// 64-bit IEEE float (NumPy's `float64`, Swift's `Double`).
     case float64
+    /// 32-bit signed integer (Swift's `Int32`).
     case int32
+    /// 64-bit signed integer (Swift's `Int64`).
     case int64
+    /// 8-bit unsigned integer (Swift's `UInt8`).
     case uint8
+    /// Boolean, one byte per element (Swift's `Bool`).
     case bool
 
     /// Bytes per element.

@@ -6,16 +6,19 @@ import Foundation
 
 /// A per-element function of one float value.
 public protocol UnaryFloatKernel {
+    /// The result for one element `x`, the same formula for `Float` and `Double`.
     func callAsFunction<T: NDFloatingPoint>(_ x: T) -> T
 }
 
 /// A per-element function of two float values.
 public protocol BinaryFloatKernel {
+    /// The result for one pair of corresponding elements, the same formula for `Float` and `Double`.
     func callAsFunction<T: NDFloatingPoint>(_ x: T, _ y: T) -> T
 }
 
 /// A per-element function of three float values.
 public protocol TernaryFloatKernel {
+    /// The result for one triple of corresponding elements, the same formula for `Float` and `Double`.
     func callAsFunction<T: NDFloatingPoint>(_ x: T, _ y: T, _ z: T) -> T
 }
 

@@ -14,13 +14,23 @@ extension NDArray {
     /// zero gives 0 (NumPy gives 0 with a warning).
     public static func / (lhs: NDArray, rhs: NDArray) -> NDArray { arithmetic(lhs, rhs, .div) }
 
+    /// Adds `rhs` to every element; the scalar takes the array's dtype (integer arrays take only integral scalars).
     public static func + (lhs: NDArray, rhs: Double) -> NDArray { arithmetic(lhs, lhs.scalarOperand(rhs, op: "add"), .add) }
+    /// Subtracts `rhs` from every element; the scalar takes the array's dtype (integral for integer arrays).
     public static func - (lhs: NDArray, rhs: Double) -> NDArray { arithmetic(lhs, lhs.scalarOperand(rhs, op: "sub"), .sub) }
+    /// Multiplies every element by `rhs`; the scalar takes the array's dtype (integral for integer arrays).
     public static func * (lhs: NDArray, rhs: Double) -> NDArray { arithmetic(lhs, lhs.scalarOperand(rhs, op: "mul"), .mul) }
+    /// Divides every element by `rhs`; the scalar takes the array's dtype (integral for integer arrays, whose
+    /// division truncates toward zero).
     public static func / (lhs: NDArray, rhs: Double) -> NDArray { arithmetic(lhs, lhs.scalarOperand(rhs, op: "div"), .div) }
+    /// Adds `lhs` to every element; the scalar takes the array's dtype (integral for integer arrays).
     public static func + (lhs: Double, rhs: NDArray) -> NDArray { arithmetic(rhs.scalarOperand(lhs, op: "add"), rhs, .add) }
+    /// `lhs` minus each element; the scalar takes the array's dtype (integral for integer arrays).
     public static func - (lhs: Double, rhs: NDArray) -> NDArray { arithmetic(rhs.scalarOperand(lhs, op: "sub"), rhs, .sub) }
+    /// Multiplies every element by `lhs`; the scalar takes the array's dtype (integral for integer arrays).
     public static func * (lhs: Double, rhs: NDArray) -> NDArray { arithmetic(rhs.scalarOperand(lhs, op: "mul"), rhs, .mul) }
+    /// `lhs` divided by each element; the scalar takes the array's dtype (integral for integer arrays, whose division
+    /// truncates toward zero).
     public static func / (lhs: Double, rhs: NDArray) -> NDArray { arithmetic(rhs.scalarOperand(lhs, op: "div"), rhs, .div) }
 
     /// Element-wise negation.
@@ -61,9 +71,13 @@ extension NDArray {
     public static func *= (lhs: inout NDArray, rhs: NDArray) { lhs.updateInPlace(rhs, .mul) }
     /// Divides in place; does not allocate when the storage is unique.
     public static func /= (lhs: inout NDArray, rhs: NDArray) { lhs.updateInPlace(rhs, .div) }
+    /// Adds `rhs` to every element in place; does not allocate when the storage is unique.
     public static func += (lhs: inout NDArray, rhs: Double) { lhs.updateInPlace(lhs.scalarOperand(rhs, op: "add"), .add) }
+    /// Subtracts `rhs` from every element in place; does not allocate when the storage is unique.
     public static func -= (lhs: inout NDArray, rhs: Double) { lhs.updateInPlace(lhs.scalarOperand(rhs, op: "sub"), .sub) }
+    /// Multiplies every element by `rhs` in place; does not allocate when the storage is unique.
     public static func *= (lhs: inout NDArray, rhs: Double) { lhs.updateInPlace(lhs.scalarOperand(rhs, op: "mul"), .mul) }
+    /// Divides every element by `rhs` in place; does not allocate when the storage is unique.
     public static func /= (lhs: inout NDArray, rhs: Double) { lhs.updateInPlace(lhs.scalarOperand(rhs, op: "div"), .div) }
 
     // MARK: - Named binary operations
@@ -103,17 +117,29 @@ extension NDArray {
     /// Element-wise `>=`, a bool mask.
     public func greaterEqual(_ other: NDArray) -> NDArray { NDArray.compare(self, other, .greaterEqual) }
 
+    /// Element-wise `==` with broadcasting, a bool mask (the same as ``equal(_:)``).
     public static func .== (lhs: NDArray, rhs: NDArray) -> NDArray { compare(lhs, rhs, .equal) }
+    /// Element-wise `!=` with broadcasting, a bool mask (the same as ``notEqual(_:)``).
     public static func .!= (lhs: NDArray, rhs: NDArray) -> NDArray { compare(lhs, rhs, .notEqual) }
+    /// Element-wise `<` with broadcasting, a bool mask (the same as ``less(_:)``).
     public static func .< (lhs: NDArray, rhs: NDArray) -> NDArray { compare(lhs, rhs, .less) }
+    /// Element-wise `<=` with broadcasting, a bool mask (the same as ``lessEqual(_:)``).
     public static func .<= (lhs: NDArray, rhs: NDArray) -> NDArray { compare(lhs, rhs, .lessEqual) }
+    /// Element-wise `>` with broadcasting, a bool mask (the same as ``greater(_:)``).
     public static func .> (lhs: NDArray, rhs: NDArray) -> NDArray { compare(lhs, rhs, .greater) }
+    /// Element-wise `>=` with broadcasting, a bool mask (the same as ``greaterEqual(_:)``).
     public static func .>= (lhs: NDArray, rhs: NDArray) -> NDArray { compare(lhs, rhs, .greaterEqual) }
+    /// Each element `==` a number, a bool mask; integer arrays take only integral numbers.
     public static func .== (lhs: NDArray, rhs: Double) -> NDArray { compare(lhs, lhs.comparisonScalar(rhs), .equal) }
+    /// Each element `!=` a number, a bool mask; integer arrays take only integral numbers.
     public static func .!= (lhs: NDArray, rhs: Double) -> NDArray { compare(lhs, lhs.comparisonScalar(rhs), .notEqual) }
+    /// Each element `<` a number, a bool mask; integer arrays take only integral numbers.
     public static func .< (lhs: NDArray, rhs: Double) -> NDArray { compare(lhs, lhs.comparisonScalar(rhs), .less) }
+    /// Each element `<=` a number, a bool mask; integer arrays take only integral numbers.
     public static func .<= (lhs: NDArray, rhs: Double) -> NDArray { compare(lhs, lhs.comparisonScalar(rhs), .lessEqual) }
+    /// Each element `>` a number, a bool mask; integer arrays take only integral numbers.
     public static func .> (lhs: NDArray, rhs: Double) -> NDArray { compare(lhs, lhs.comparisonScalar(rhs), .greater) }
+    /// Each element `>=` a number, a bool mask; integer arrays take only integral numbers.
     public static func .>= (lhs: NDArray, rhs: Double) -> NDArray { compare(lhs, lhs.comparisonScalar(rhs), .greaterEqual) }
 
     private func comparisonScalar(_ value: Double) -> NDArray {

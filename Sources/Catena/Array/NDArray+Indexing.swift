@@ -18,24 +18,36 @@ public enum NDIndex: Sendable, Equatable {
 
 /// Anything that can appear in an ``NDArray`` subscript: `Int`, Swift ranges, and ``NDIndex``.
 public protocol NDIndexExpression {
+    /// The index this expression stands for.
     var ndIndex: NDIndex { get }
 }
 
-extension NDIndex: NDIndexExpression { public var ndIndex: NDIndex { self } }
-extension Int: NDIndexExpression { public var ndIndex: NDIndex { .index(self) } }
+extension NDIndex: NDIndexExpression {
+    /// The index itself.
+    public var ndIndex: NDIndex { self }
+}
+extension Int: NDIndexExpression {
+    /// One position, ``NDIndex/index(_:)``: the axis is dropped; negative values count from the end.
+    public var ndIndex: NDIndex { .index(self) }
+}
 extension Range: NDIndexExpression where Bound == Int {
+    /// `a..<b` is NumPy's `a:b`.
     public var ndIndex: NDIndex { .slice(start: lowerBound, stop: upperBound, step: 1) }
 }
 extension ClosedRange: NDIndexExpression where Bound == Int {
+    /// `a...b` is NumPy's `a:b+1`; `a...(-1)` runs to the end.
     public var ndIndex: NDIndex { .slice(start: lowerBound, stop: upperBound == -1 ? nil : upperBound + 1, step: 1) }
 }
 extension PartialRangeFrom: NDIndexExpression where Bound == Int {
+    /// `a...` is NumPy's `a:`.
     public var ndIndex: NDIndex { .slice(start: lowerBound, stop: nil, step: 1) }
 }
 extension PartialRangeUpTo: NDIndexExpression where Bound == Int {
+    /// `..<b` is NumPy's `:b`.
     public var ndIndex: NDIndex { .slice(start: nil, stop: upperBound, step: 1) }
 }
 extension PartialRangeThrough: NDIndexExpression where Bound == Int {
+    /// `...b` is NumPy's `:b+1`; `...(-1)` runs to the end.
     public var ndIndex: NDIndex { .slice(start: nil, stop: upperBound == -1 ? nil : upperBound + 1, step: 1) }
 }
 

@@ -20,7 +20,10 @@ import Foundation
 public final class RandomState {
     /// The complete state: the four xoshiro words and the cached second normal variate of the polar method.
     public struct State: Equatable, Sendable {
+        /// The four 64-bit words of the xoshiro256** state.
         public var words: (UInt64, UInt64, UInt64, UInt64)
+        /// The unused second variate of the last polar-method draw, which the next normal draw returns; nil when
+        /// there is none.
         public var spareNormal: Double?
 
         public static func == (l: State, r: State) -> Bool {

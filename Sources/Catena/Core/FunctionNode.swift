@@ -63,6 +63,7 @@ open class FunctionNode {
         return e
     }
 
+    /// A node not yet in the graph; `apply(_:)` runs it on its inputs and records the call (a node is applied once).
     public init() {}
 
     deinit {

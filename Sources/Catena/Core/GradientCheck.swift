@@ -3,6 +3,8 @@ import Foundation
 /// A gradient computed by backward disagrees with the finite-difference estimate (or two ways of computing it
 /// disagree with each other).
 public struct GradientCheckError: Error, CustomStringConvertible {
+    /// What disagreed: the input and element (or the random direction) with the two values, or a mismatch of
+    /// shapes or counts.
     public let message: String
     public var description: String { message }
 }

@@ -2,6 +2,7 @@ import Foundation
 
 /// Anything indexable with a count: the source of examples for an iterator (Chainer's dataset protocol).
 public protocol Dataset {
+    /// The type of one example (e.g. `[NDArray]` for a ``TupleDataset``).
     associatedtype Example
     /// The number of examples.
     var count: Int { get }
@@ -24,6 +25,8 @@ public struct TupleDataset: Dataset {
     /// - Precondition: at least one array, all of the same length along the first axis.
     public init(_ arrays: NDArray...) { self.init(arrays: arrays) }
 
+    /// A dataset reading `arrays` in parallel along their first axes.
+    /// - Precondition: at least one array, all of the same length along the first axis.
     public init(arrays: [NDArray]) {
         guard let first = arrays.first, first.ndim > 0 else { typeCheckFailure("TupleDataset: needs at least one array with a first axis") }
         for (i, a) in arrays.enumerated() where a.ndim == 0 || a.shape[0] != first.shape[0] {
@@ -38,8 +41,11 @@ public struct TupleDataset: Dataset {
 
 /// A contiguous range of another dataset, optionally through a reordering (Chainer's `SubDataset`).
 public struct SubDataset<Base: Dataset>: Dataset {
+    /// The dataset the examples come from.
     public let base: Base
+    /// The range `start..<finish` of positions in `base` (after `order`) that this dataset covers.
     public let start: Int, finish: Int
+    /// The reordering of `base`'s indices applied before taking the range; nil for `base`'s own order.
     public let order: [Int]?
 
     /// Examples `start..<finish` of `base`, after `order` if given.
@@ -77,8 +83,11 @@ public func splitDatasetRandom<D: Dataset>(_ dataset: D, firstSize: Int, seed: U
 
 /// Another dataset's examples passed through a function when read (Chainer's `TransformDataset`).
 public struct TransformDataset<Base: Dataset, Example>: Dataset {
+    /// The dataset whose examples are transformed.
     public let base: Base
+    /// The function applied to each example when it is read.
     public let transform: (Base.Example) -> Example
+    /// A dataset of `transform` applied to each example of `base`, lazily (on every read).
     public init(_ base: Base, _ transform: @escaping (Base.Example) -> Example) {
         self.base = base
         self.transform = transform

@@ -3,7 +3,9 @@ import Foundation
 /// A problem with a dataset on disk: files not found, or a file that is truncated or not what it claims to be.
 /// The message names the file (or every place searched) and what was wrong.
 public struct DatasetError: Error, CustomStringConvertible, Equatable {
+    /// What went wrong, naming the file or the places searched.
     public let message: String
+    /// An error with the given message.
     public init(_ message: String) { self.message = message }
     public var description: String { message }
 }

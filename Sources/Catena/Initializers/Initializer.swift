@@ -17,26 +17,32 @@ func fans(of shape: [Int]) -> (fanIn: Int, fanOut: Int) {
 
 /// Every element equal to `value` (Chainer's `Constant`).
 public struct Constant: Initializer {
+    /// The value every element is set to.
     public var value: Double
+    /// An initializer that fills every element with `value`.
     public init(_ value: Double) { self.value = value }
     public func makeArray(shape: [Int], dtype: DType, rng: RandomState) -> NDArray { .full(shape, value, dtype: dtype) }
 }
 
 /// Zeros (Chainer's `Zero`).
 public struct Zero: Initializer {
+    /// The zero initializer.
     public init() {}
     public func makeArray(shape: [Int], dtype: DType, rng: RandomState) -> NDArray { .zeros(shape, dtype: dtype) }
 }
 
 /// Ones (Chainer's `One`).
 public struct One: Initializer {
+    /// The ones initializer.
     public init() {}
     public func makeArray(shape: [Int], dtype: DType, rng: RandomState) -> NDArray { .ones(shape, dtype: dtype) }
 }
 
 /// Normal values with mean 0 and standard deviation `scale` (Chainer's `Normal`, default scale 0.05).
 public struct Normal: Initializer {
+    /// The standard deviation.
     public var scale: Double
+    /// A normal initializer with standard deviation `scale` (0.05 by default).
     public init(scale: Double = 0.05) { self.scale = scale }
     public func makeArray(shape: [Int], dtype: DType, rng: RandomState) -> NDArray {
         rng.normal(shape: shape, std: scale, dtype: dtype)
@@ -45,7 +51,9 @@ public struct Normal: Initializer {
 
 /// Uniform values in `[-scale, scale)` (Chainer's `Uniform`, default scale 0.05).
 public struct Uniform: Initializer {
+    /// The half-width of the interval.
     public var scale: Double
+    /// A uniform initializer over `[-scale, scale)` (`scale` 0.05 by default).
     public init(scale: Double = 0.05) { self.scale = scale }
     public func makeArray(shape: [Int], dtype: DType, rng: RandomState) -> NDArray {
         rng.uniform(shape: shape, low: -scale, high: scale, dtype: dtype)
@@ -54,7 +62,9 @@ public struct Uniform: Initializer {
 
 /// `N(0, scale² / fan_in)` — the default for weights (Chainer's `LeCunNormal`).
 public struct LeCunNormal: Initializer {
+    /// The factor on the standard deviation `√(1 / fan_in)`.
     public var scale: Double
+    /// A LeCun normal initializer whose standard deviation is `scale · √(1 / fan_in)` (`scale` 1 by default).
     public init(scale: Double = 1) { self.scale = scale }
     public func makeArray(shape: [Int], dtype: DType, rng: RandomState) -> NDArray {
         let f = fans(of: shape)
@@ -64,7 +74,9 @@ public struct LeCunNormal: Initializer {
 
 /// `U(±scale·√(3 / fan_in))` (Chainer's `LeCunUniform`).
 public struct LeCunUniform: Initializer {
+    /// The factor on the bound `√(3 / fan_in)`.
     public var scale: Double
+    /// A LeCun uniform initializer with bound `scale · √(3 / fan_in)` (`scale` 1 by default).
     public init(scale: Double = 1) { self.scale = scale }
     public func makeArray(shape: [Int], dtype: DType, rng: RandomState) -> NDArray {
         let s = scale * (3 / Double(fans(of: shape).fanIn)).squareRoot()
@@ -74,7 +86,10 @@ public struct LeCunUniform: Initializer {
 
 /// `N(0, scale² · 2 / (fan_in + fan_out))` (Chainer's `GlorotNormal`).
 public struct GlorotNormal: Initializer {
+    /// The factor on the standard deviation `√(2 / (fan_in + fan_out))`.
     public var scale: Double
+    /// A Glorot (Xavier) normal initializer with standard deviation `scale · √(2 / (fan_in + fan_out))`
+    /// (`scale` 1 by default).
     public init(scale: Double = 1) { self.scale = scale }
     public func makeArray(shape: [Int], dtype: DType, rng: RandomState) -> NDArray {
         let f = fans(of: shape)
@@ -84,7 +99,9 @@ public struct GlorotNormal: Initializer {
 
 /// `U(±scale·√(6 / (fan_in + fan_out)))` (Chainer's `GlorotUniform`).
 public struct GlorotUniform: Initializer {
+    /// The factor on the bound `√(6 / (fan_in + fan_out))`.
     public var scale: Double
+    /// A Glorot (Xavier) uniform initializer with bound `scale · √(6 / (fan_in + fan_out))` (`scale` 1 by default).
     public init(scale: Double = 1) { self.scale = scale }
     public func makeArray(shape: [Int], dtype: DType, rng: RandomState) -> NDArray {
         let f = fans(of: shape)
@@ -94,12 +111,22 @@ public struct GlorotUniform: Initializer {
 }
 
 /// Which fan ``HeNormal`` scales by.
-public enum FanOption: Sendable { case fanIn, fanOut }
+public enum FanOption: Sendable {
+    /// Fan-in, `in · Πk` for a weight of shape `(out, in, k…)` (the default; keeps the forward signal's
+    /// variance).
+    case fanIn
+    /// Fan-out, `out · Πk` (keeps the variance of the gradients in the backward pass).
+    case fanOut
+}
 
 /// `N(0, scale² · 2 / fan)` (Chainer's `HeNormal`).
 public struct HeNormal: Initializer {
+    /// The factor on the standard deviation `√(2 / fan)`.
     public var scale: Double
+    /// Which fan the variance is divided by (fan-in by default, as in Chainer).
     public var fanOption: FanOption
+    /// A He (Kaiming) normal initializer with standard deviation `scale · √(2 / fan)`, `fan` chosen by `fanOption`
+    /// (`scale` 1 and fan-in by default).
     public init(scale: Double = 1, fanOption: FanOption = .fanIn) {
         self.scale = scale
         self.fanOption = fanOption
@@ -113,7 +140,9 @@ public struct HeNormal: Initializer {
 
 /// `U(±scale·√(6 / fan_in))` (Chainer's `HeUniform`).
 public struct HeUniform: Initializer {
+    /// The factor on the bound `√(6 / fan_in)`.
     public var scale: Double
+    /// A He (Kaiming) uniform initializer with bound `scale · √(6 / fan_in)` (`scale` 1 by default).
     public init(scale: Double = 1) { self.scale = scale }
     public func makeArray(shape: [Int], dtype: DType, rng: RandomState) -> NDArray {
         let s = scale * (6 / Double(fans(of: shape).fanIn)).squareRoot()
@@ -124,7 +153,9 @@ public struct HeUniform: Initializer {
 /// `scale` times the identity matrix (Chainer's `Identity`; the recurrent weight of an IRNN).
 /// - Precondition: a square 2-D shape.
 public struct Identity: Initializer {
+    /// The value on the diagonal.
     public var scale: Double
+    /// An identity initializer with `scale` on the diagonal (1 by default).
     public init(scale: Double = 1) { self.scale = scale }
     public func makeArray(shape: [Int], dtype: DType, rng: RandomState) -> NDArray {
         if shape.count != 2 || shape[0] != shape[1] { typeCheckFailure("Identity initializer: needs a square 2-D shape, got \(shape)") }
@@ -136,7 +167,9 @@ public struct Identity: Initializer {
 /// there are fewer) of the `(shape[0], Π shape[1...])` matrix are orthonormal, from the QR factorisation of a normal
 /// random matrix with the signs fixed by the diagonal of R.
 public struct Orthogonal: Initializer {
+    /// The factor the orthonormal rows (or columns) are multiplied by.
     public var scale: Double
+    /// An orthogonal initializer with gain `scale` (1.1 by default, as in Chainer).
     public init(scale: Double = 1.1) { self.scale = scale }
     public func makeArray(shape: [Int], dtype: DType, rng: RandomState) -> NDArray {
         if shape.isEmpty { return NDArray(scalar: scale * (rng.nextInt(below: 2) == 0 ? -1 : 1), dtype: dtype) }

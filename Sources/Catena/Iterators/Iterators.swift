@@ -2,6 +2,7 @@ import Foundation
 
 /// Produces batches from a dataset and keeps track of epochs (Chainer's `Iterator`).
 public protocol DatasetIterator: AnyObject, Serializable {
+    /// The type of one example of a batch.
     associatedtype Element
     /// The next batch, or nil once a non-repeating iterator has gone through the data.
     func next() -> [Element]?
@@ -35,9 +36,11 @@ extension DatasetIterator {
 /// `next()` then returns nil. Shuffling draws each epoch's order from the iterator's own generator, which snapshots
 /// save along with the order, so a resumed run sees the same batches.
 public final class SerialIterator<D: Dataset>: DatasetIterator {
+    /// The examples read.
     public let dataset: D
     public let batchSize: Int
     public let repeats: Bool
+    /// Whether each epoch is read in a new random order (on by default).
     public let shuffle: Bool
     /// The generator that shuffles the order.
     public let rng: RandomState
@@ -109,8 +112,6 @@ public final class SerialIterator<D: Dataset>: DatasetIterator {
         return indices.map { dataset[$0] }
     }
 
-    /// Chainer's keys (`current_position`, `epoch`, `is_new_epoch`, `order`, `previous_epoch_detail`) plus the
-    /// shuffling generator's state under `rng/state`.
     /// For a repeating iterator, the examples read so far divided by the batch size, when that is exact.
     public var batchesTaken: Int? {
         guard repeats, dataset.count > 0 else { return nil }
@@ -118,6 +119,10 @@ public final class SerialIterator<D: Dataset>: DatasetIterator {
         return read % batchSize == 0 ? read / batchSize : nil
     }
 
+    /// Saves or loads the position: Chainer's keys (`current_position`, `epoch`, `is_new_epoch`, `order` when
+    /// shuffling, `previous_epoch_detail`) plus the shuffling generator's state under `rng/state` (read only when
+    /// present, so Chainer's snapshots load). Loading checks that the order is a permutation of the dataset's
+    /// indices.
     public func serialize(_ s: Serializer) throws {
         try s("current_position", &currentPosition, in: 0...Swift.max(dataset.count, 0))
         try s("epoch", &epoch, in: 0...(maximumSavedCounter / Swift.max(dataset.count, 1)))
@@ -144,7 +149,9 @@ public final class SerialIterator<D: Dataset>: DatasetIterator {
 /// around), so consecutive batches continue each stream — what truncated BPTT needs. An epoch is `count` tokens:
 /// `epochDetail = iteration · batchSize / count`.
 public final class ParallelSequentialIterator<D: Dataset>: DatasetIterator {
+    /// One stream's step: the token at its position and the one after it (the first, at the end of the sequence).
     public typealias Element = (current: D.Example, next: D.Example)
+    /// The sequence read (one token per example).
     public let dataset: D
     public let batchSize: Int
     public let repeats: Bool
@@ -194,10 +201,12 @@ public final class ParallelSequentialIterator<D: Dataset>: DatasetIterator {
         return batch
     }
 
-    /// Chainer's keys (`iteration`, `epoch`, `previous_epoch_detail`) plus `is_new_epoch`, which Chainer leaves out
-    /// (read only when present, so Chainer's snapshots load).
+    /// The batches read so far: the iteration count.
     public var batchesTaken: Int? { iteration }
 
+    /// Saves or loads the position: Chainer's keys (`iteration`, `epoch`, `previous_epoch_detail`) plus
+    /// `is_new_epoch`, read only when present so Chainer's snapshots load. Loading checks that the epoch agrees with
+    /// the iteration.
     public func serialize(_ s: Serializer) throws {
         try s("iteration", &iteration, in: 0...(maximumSavedCounter / batchSize))
         try s.counter("epoch", &epoch)

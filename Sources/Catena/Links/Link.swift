@@ -37,6 +37,7 @@ open class Link {
     /// Persistent arrays by name: saved and copied with the link, never trained.
     public var persistents: [String: NDArray] = [:]
 
+    /// A link with no parameters of its own yet; subclasses declare theirs as stored properties.
     public init() {}
 
     // MARK: - Discovery
@@ -233,12 +234,15 @@ open class Link {
 
 /// A link that can be built with `init()`, so ``Link/copy(mode:)`` works without overriding ``Link/makeCopy()``.
 public protocol DefaultInitializableLink: Link {
+    /// A new link with its default structure and freshly initialised parameters.
     init()
 }
 
 /// Holds a link without making it a child (parameter discovery does not look inside).
 public struct Unowned<Wrapped: AnyObject> {
+    /// The object held, referenced without being retained.
     public unowned let value: Wrapped
+    /// Wraps `value` without retaining it or making it a child.
     public init(_ value: Wrapped) { self.value = value }
 }
 
@@ -250,6 +254,7 @@ open class ChainList: Link {
     /// The children in order.
     public private(set) var items: [Link] = []
 
+    /// A list of the given links, children `0`, `1`, … in order (empty by default).
     public init(_ links: [Link] = []) {
         items = links
         super.init()
@@ -276,6 +281,7 @@ open class ChainList: Link {
 
 /// A link called with one variable, returning one: what ``Sequential`` chains.
 public protocol UnaryLink: Link {
+    /// The link applied to `x`.
     func callAsFunction(_ x: Variable) -> Variable
 }
 
@@ -289,7 +295,9 @@ public protocol UnaryLink: Link {
 public final class Sequential: Link, UnaryLink {
     /// One step: a link or a function.
     public enum Layer {
+        /// A link, a child of the ``Sequential``.
         case link(any UnaryLink)
+        /// A plain function (``F/relu(_:)`` and the like), with no parameters.
         case function((Variable) -> Variable)
     }
 
@@ -302,6 +310,7 @@ public final class Sequential: Link, UnaryLink {
         for l in layers { append(l) }
     }
 
+    /// A sequence of the given steps, in order.
     public init(layers: [Layer]) {
         self.layers = layers
         super.init()
@@ -327,6 +336,7 @@ public final class Sequential: Link, UnaryLink {
         return out
     }
 
+    /// Applies the steps in order, each to the previous one's output.
     public func callAsFunction(_ x: Variable) -> Variable {
         var h = x
         for l in layers {

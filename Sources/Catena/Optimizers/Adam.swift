@@ -7,6 +7,15 @@ import Foundation
 /// `m += (1−β1)(g − m)`, `v += (1−β2)(g² − v)`, `v̂ = amsgrad ? max(v̂, v) : v`,
 /// `p = (1 − η·wd)·p − η·αₜ·m / (√v̂ + eps)` with `αₜ = α·√(1−β2ᵗ)/(1−β1ᵗ)` and t the rule's step count.
 public final class Adam: Optimizer {
+    /// An Adam optimizer; every argument is a hyperparameter (`hyperparam["alpha"]`, …) that schedules may change.
+    /// - Parameters:
+    ///   - alpha: the base step size α (0.001).
+    ///   - beta1: the decay rate of the first moment `m` (0.9).
+    ///   - beta2: the decay rate of the second moment `v` (0.999).
+    ///   - eps: the constant added to `√v̂` (1e-8).
+    ///   - eta: the schedule multiplier η of the step and the weight decay (1).
+    ///   - weightDecayRate: AdamW's decoupled weight decay rate (0: none).
+    ///   - amsgrad: use AMSGrad's running maximum `v̂` of `v` (off).
     public init(alpha: Double = 0.001, beta1: Double = 0.9, beta2: Double = 0.999, eps: Double = 1e-8, eta: Double = 1,
                 weightDecayRate: Double = 0, amsgrad: Bool = false) {
         super.init(hyperparameters: ["alpha": alpha, "beta1": beta1, "beta2": beta2, "eps": eps, "eta": eta,

@@ -2,6 +2,8 @@ import Foundation
 
 /// AdaGrad: `h += g²; p -= lr·g / (√h + eps)` (Chainer's `AdaGrad`, defaults lr 0.001, eps 1e-8; state `h`).
 public final class AdaGrad: Optimizer {
+    /// An AdaGrad optimizer with learning rate `lr` (0.001) and `eps` (1e-8) added to `√h`; both are hyperparameters
+    /// (`hyperparam["lr"]`, `hyperparam["eps"]`) that schedules may change.
     public init(lr: Double = 0.001, eps: Double = 1e-8) { super.init(hyperparameters: ["lr": lr, "eps": eps]) }
     public override func createUpdateRule() -> UpdateRule { AdaGradRule(parent: hyperparam) }
 }
@@ -28,6 +30,8 @@ public final class AdaGradRule: UpdateRule {
 /// AdaDelta (Chainer's `AdaDelta`, defaults rho 0.95, eps 1e-6, no learning rate; state `msg`, `msdx`):
 /// `msg = ρ·msg + (1−ρ)g²; dx = √((msdx + eps)/(msg + eps))·g; msdx = ρ·msdx + (1−ρ)dx²; p −= dx`.
 public final class AdaDelta: Optimizer {
+    /// An AdaDelta optimizer with decay rate `rho` (0.95) of both running means and `eps` (1e-6) inside the square
+    /// roots; both are hyperparameters (`hyperparam["rho"]`, `hyperparam["eps"]`).
     public init(rho: Double = 0.95, eps: Double = 1e-6) { super.init(hyperparameters: ["rho": rho, "eps": eps]) }
     public override func createUpdateRule() -> UpdateRule { AdaDeltaRule(parent: hyperparam) }
 }
@@ -56,6 +60,13 @@ public final class AdaDeltaRule: UpdateRule {
 /// RMSprop: `ms = α·ms + (1−α)g²; p −= lr·g / (√ms + eps)` (or `/ √(ms + eps)` with `epsInsideSqrt`)
 /// (Chainer's `RMSprop`, defaults lr 0.01, alpha 0.99, eps 1e-8; state `ms`).
 public final class RMSprop: Optimizer {
+    /// An RMSprop optimizer.
+    /// - Parameters:
+    ///   - lr: the learning rate (0.01).
+    ///   - alpha: the decay rate of the running mean of squared gradients (0.99).
+    ///   - eps: the constant added to the root, or with `epsInsideSqrt` under it (1e-8); a value that rounds to 0
+    ///     in float32 stops the program at the first update of a float32 parameter.
+    ///   - epsInsideSqrt: divide by `√(ms + eps)` rather than `√ms + eps` (Chainer's `eps_inside_sqrt`).
     public init(lr: Double = 0.01, alpha: Double = 0.99, eps: Double = 1e-8, epsInsideSqrt: Bool = false) {
         super.init(hyperparameters: ["lr": lr, "alpha": alpha, "eps": eps, "eps_inside_sqrt": epsInsideSqrt ? 1 : 0])
     }

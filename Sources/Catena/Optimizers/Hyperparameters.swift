@@ -9,6 +9,7 @@ public final class Hyperparameters {
     public internal(set) var parent: Hyperparameters?
     private var values: [String: Double] = [:]
 
+    /// A set of hyperparameters holding `values` itself and falling back on `parent` (nil: none) for the others.
     public init(parent: Hyperparameters? = nil, _ values: [String: Double] = [:]) {
         self.parent = parent
         self.values = values

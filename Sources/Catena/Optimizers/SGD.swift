@@ -2,6 +2,7 @@ import Foundation
 
 /// Plain stochastic gradient descent: `p -= lr · g` (Chainer's `SGD`, default lr 0.01).
 public final class SGD: Optimizer {
+    /// An SGD optimizer with learning rate `lr` (0.01), the hyperparameter `hyperparam["lr"]`.
     public init(lr: Double = 0.01) { super.init(hyperparameters: ["lr": lr]) }
     public override func createUpdateRule() -> UpdateRule { SGDRule(parent: hyperparam) }
 }
@@ -23,6 +24,7 @@ public final class SGDRule: UpdateRule {
 
 /// SGD with momentum: `v = μv − lr·g; p += v` (Chainer's `MomentumSGD`, defaults lr 0.01, momentum 0.9; state `v`).
 public final class MomentumSGD: Optimizer {
+    /// A momentum SGD optimizer with learning rate `lr` (0.01) and momentum coefficient `momentum` (0.9).
     public init(lr: Double = 0.01, momentum: Double = 0.9) { super.init(hyperparameters: ["lr": lr, "momentum": momentum]) }
     public override func createUpdateRule() -> UpdateRule { MomentumSGDRule(parent: hyperparam) }
     /// The momentum coefficient μ.
@@ -54,6 +56,8 @@ public final class MomentumSGDRule: UpdateRule {
 /// Nesterov's accelerated gradient (Chainer's `NesterovAG`, defaults lr 0.01, momentum 0.9; state `v`):
 /// `v = μv − lr·g; p += μ²v − (1 + μ)·lr·g`.
 public final class NesterovAG: Optimizer {
+    /// A Nesterov accelerated gradient optimizer with learning rate `lr` (0.01) and momentum coefficient `momentum`
+    /// (0.9).
     public init(lr: Double = 0.01, momentum: Double = 0.9) { super.init(hyperparameters: ["lr": lr, "momentum": momentum]) }
     public override func createUpdateRule() -> UpdateRule { NesterovAGRule(parent: hyperparam) }
     /// The momentum coefficient μ.

@@ -144,5 +144,8 @@ open class UpdateRule {
 /// }
 /// ```
 public protocol UpdateKernel {
+    /// Updates the `n` elements of `p` in place from the gradient `g` and the state arrays `states` (in the order of
+    /// the names given to `withBuffers`), all `n` long. Large parameters are split into chunks updated concurrently,
+    /// so the kernel must treat each element independently and keep no mutable state of its own.
     func callAsFunction<T: NDFloatingPoint>(_ p: UnsafeMutablePointer<T>, _ g: UnsafePointer<T>, _ states: [UnsafeMutablePointer<T>], _ n: Int)
 }

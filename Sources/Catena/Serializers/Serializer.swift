@@ -2,8 +2,11 @@ import Foundation
 
 /// A value stored under one key of a serialized object: an array, a string, or nothing (Chainer's `None`).
 public enum SerializedValue: Equatable, Sendable {
+    /// An array of any dtype and shape (a 0-d one for a number or a flag).
     case array(NDArray)
+    /// A string (NumPy's `<U` 0-d array in an `.npz` file).
     case string(String)
+    /// Nothing: an absent optional value (Chainer's `None`, a pickled 0-d object array in an `.npz` file).
     case none
 
     public static func == (a: SerializedValue, b: SerializedValue) -> Bool {
@@ -18,7 +21,9 @@ public enum SerializedValue: Equatable, Sendable {
 
 /// A problem with saved state: a missing or unexpected key, a shape or dtype that differs, a damaged file.
 public struct SerializationError: Error, CustomStringConvertible, Equatable {
+    /// What is wrong, naming the key or file where known.
     public let message: String
+    /// An error with the given message.
     public init(_ message: String) { self.message = message }
     public var description: String { message }
 }
@@ -83,6 +88,8 @@ public enum ValueExpectation: Sendable {
 
 /// Anything whose state can be saved and restored through a ``Serializer``.
 public protocol Serializable {
+    /// Saves the state into `s`, or replaces it with what `s` holds when ``Serializer/isLoading``; throws (a
+    /// ``SerializationError``) when a stored value is missing or does not fit.
     func serialize(_ s: Serializer) throws
 }
 
@@ -184,6 +191,7 @@ public final class DictionarySerializer: Serializer {
     private let path: String
     private weak var root: DictionarySerializer?
 
+    /// A serializer at the root of an empty list of entries.
     public init() {
         path = ""
         root = nil

@@ -16,6 +16,8 @@ public struct TextSink {
     /// Whether the destination is a terminal (progress bars redraw in place only then).
     public let isTerminal: Bool
 
+    /// A sink that passes each piece of text to `write`; `isTerminal` says whether it reaches a terminal (to redraw
+    /// progress bars in place).
     public init(isTerminal: Bool, _ write: @escaping (String) -> Void) {
         self.write = write
         self.isTerminal = isTerminal

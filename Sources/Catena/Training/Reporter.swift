@@ -30,6 +30,7 @@ public final class Reporter {
     /// Reported variables with their graphs, kept only while ``Configuration/keepGraphOnReport`` is on.
     var variables: [String: Variable] = [:]
 
+    /// A reporter with no observers and an empty observation.
     public init() {}
 
     /// Registers `observer` so that its reports are prefixed with `name/`.
@@ -100,10 +101,14 @@ public func report(_ values: [String: Variable], observer: AnyObject? = nil) {
 
 /// Running mean and standard deviation of reported values, accumulated in float64 (Chainer's `Summary`).
 public struct Summary: Sendable {
+    /// The weighted sum of the values added (Chainer's `_x`).
     public private(set) var sum = 0.0
+    /// The weighted sum of their squares (Chainer's `_x2`).
     public private(set) var sumOfSquares = 0.0
+    /// The total weight of the values added, as a count (Chainer's `_n`).
     public private(set) var count = 0
 
+    /// An empty summary.
     public init() {}
 
     /// Adds a value (with a weight, counting it that many times).
@@ -132,9 +137,12 @@ public struct Summary: Sendable {
 
 /// Summaries of many named values (Chainer's `DictSummary`), keeping the order in which names first appear.
 public struct DictSummary: Sendable {
+    /// The names seen, in the order they first appeared (names new in the same observation in sorted order).
     public private(set) var names: [String] = []
+    /// The summary of each name.
     public private(set) var summaries: [String: Summary] = [:]
 
+    /// An empty summary.
     public init() {}
 
     /// Adds every value of an observation.

@@ -14,6 +14,7 @@ open class Extension {
     /// (CatenaMN's multi-node evaluator) passes its name on to the wrapped one.
     public var name: String?
 
+    /// An extension with no name yet (the trainer gives it one when it is added).
     public init() {}
 
     /// The name used when none is given to ``Trainer/extend(_:name:trigger:priority:callBeforeTraining:)``.
@@ -46,6 +47,13 @@ public final class FunctionExtension: Extension {
     private let triggerMaker: () -> Trigger
     private let priorityValue: Int
 
+    /// An extension that calls `body` with the trainer whenever `trigger` fires.
+    /// - Parameters:
+    ///   - name: its default name.
+    ///   - trigger: its default trigger, made afresh for each
+    ///     ``Trainer/extend(_:name:trigger:priority:callBeforeTraining:)``.
+    ///   - priority: its default priority.
+    ///   - body: the work to run.
     public init(name: String, trigger: @escaping @autoclosure () -> Trigger, priority: Int, _ body: @escaping (Trainer) throws -> Void) {
         self.body = body
         nameValue = name
@@ -80,6 +88,7 @@ public func makeExtension(name: String, trigger: @escaping @autoclosure () -> Tr
 /// `main/loss`) and by extensions (`validation/main/accuracy`, `lr`) collect there for the logging extensions.
 /// If the loop throws, every extension's `onError` runs, then every `finalize`, and the error is rethrown.
 public final class Trainer {
+    /// The updater that runs each iteration (and holds the iterators, optimizers and iteration count).
     public let updater: Updater
     /// Ends training when it fires; evaluated before every update (as in Chainer).
     public var stopTrigger: Trigger
@@ -105,6 +114,12 @@ public final class Trainer {
     private var elapsedBeforeResume = 0.0
     private var done = false
 
+    /// A trainer for `updater`, whose optimizers' targets are registered with the ``reporter`` as `main`, `main/…`.
+    /// - Parameters:
+    ///   - updater: the updater to drive.
+    ///   - stopTrigger: ends training when it fires; nil never fires (the loop then ends only by an error, such as
+    ///     a non-repeating iterator running out).
+    ///   - out: the directory for logs, plots and snapshots (`result` by default).
     public init(updater: Updater, stopTrigger: Trigger? = nil, out: String = "result") {
         self.updater = updater
         self.stopTrigger = stopTrigger ?? NeverTrigger()

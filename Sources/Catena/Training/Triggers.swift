@@ -2,6 +2,8 @@ import Foundation
 
 /// The unit of a trigger's period.
 public enum TriggerUnit: String, Sendable {
+    /// `iteration` counts updates (one batch each); `epoch` counts passes over the training set, fractionally
+    /// (``Updater/epochDetail``).
     case iteration, epoch
 }
 
@@ -30,7 +32,9 @@ extension Trigger {
 /// A trigger remembers where it last looked, so give each extension its own: one instance shared by two
 /// extensions fires for whichever asks first.
 public final class IntervalTrigger: Trigger {
+    /// The interval between firings, in `unit`s (fractional for epochs).
     public let period: Double
+    /// Whether `period` counts iterations or epochs.
     public let unit: TriggerUnit
     private var previousIteration = 0
     private var previousEpochDetail = 0.0
@@ -68,12 +72,16 @@ public final class IntervalTrigger: Trigger {
 
 /// Fires when the iteration or epoch passes one of the given points (Chainer's `ManualScheduleTrigger`).
 public final class ManualScheduleTrigger: Trigger {
+    /// The iterations or epochs at which the trigger fires.
     public let points: [Double]
+    /// Whether `points` are iterations or epochs.
     public let unit: TriggerUnit
     private var previousIteration = 0
     private var previousEpochDetail = 0.0
     public private(set) var finished = false
 
+    /// A trigger that fires once as training passes each of `points`, in `unit`s; it is finished after the last.
+    /// - Precondition: `points` is not empty.
     public init(_ points: [Double], _ unit: TriggerUnit) {
         if points.isEmpty { typeCheckFailure("ManualScheduleTrigger: give at least one point") }
         self.points = points
@@ -109,6 +117,8 @@ public final class OnceTrigger: Trigger {
     private var flagResumed: Bool
     private let callOnResume: Bool
 
+    /// A trigger that fires on its first call; with `callOnResume`, also on the first call after a snapshot is
+    /// loaded into it.
     public init(callOnResume: Bool = false) {
         self.callOnResume = callOnResume
         flagResumed = false
@@ -132,6 +142,7 @@ public final class OnceTrigger: Trigger {
 /// Fires when the mean of a reported value over each check interval is the best so far (Chainer's
 /// `MaxValueTrigger` / `MinValueTrigger`), e.g. to snapshot the best model.
 public final class BestValueTrigger: Trigger {
+    /// The observation key whose mean is compared (e.g. `"validation/main/accuracy"`).
     public let key: String
     private let better: (Double, Double) -> Bool
     private let interval: Trigger
@@ -184,8 +195,18 @@ public func MinValueTrigger(_ key: String, trigger: Trigger = IntervalTrigger(1,
 /// or at `maxTrigger` in any case. `patience` counts check intervals without improvement; with mode `.auto` a key
 /// containing "accuracy" is maximised and anything else minimised.
 public final class EarlyStoppingTrigger: Trigger {
-    public enum Mode: Sendable { case auto, min, max }
+    /// Whether smaller or larger values of the monitored key are better.
+    public enum Mode: Sendable {
+        /// Maximise keys containing "accuracy", minimise anything else (Chainer's `'auto'`).
+        case auto
+        /// Smaller is better (a loss).
+        case min
+        /// Larger is better (an accuracy).
+        case max
+    }
+    /// The observation key watched (`"main/loss"` by default).
     public let monitor: String
+    /// How many checks in a row without improvement end training (3 by default).
     public let patience: Int
     private let checkTrigger: Trigger
     private let maxTrigger: Trigger
@@ -194,6 +215,15 @@ public final class EarlyStoppingTrigger: Trigger {
     private var best: Double
     private var count = 0
 
+    /// A stop trigger that ends training after `patience` checks without improvement of `monitor`, or at
+    /// `maxTrigger`.
+    /// - Parameters:
+    ///   - checkTrigger: when the mean of `monitor` since the last check is compared with the best (every epoch by
+    ///     default).
+    ///   - monitor: the observation key to watch.
+    ///   - patience: checks in a row without improvement before training stops.
+    ///   - mode: whether smaller or larger values are better (``Mode/auto`` decides from the key's name).
+    ///   - maxTrigger: the trigger that ends training in any case (100 epochs by default).
     public init(checkTrigger: Trigger = IntervalTrigger(1, .epoch), monitor: String = "main/loss", patience: Int = 3,
                 mode: Mode = .auto, maxTrigger: Trigger = IntervalTrigger(100, .epoch)) {
         self.checkTrigger = checkTrigger

@@ -2,7 +2,9 @@ import Foundation
 
 /// An error that stops training (thrown out of ``Trainer/run()`` after the extensions' `onError`).
 public struct TrainingError: Error, CustomStringConvertible {
+    /// What went wrong (also the error's `description`).
     public let message: String
+    /// An error with the given message.
     public init(_ message: String) { self.message = message }
     public var description: String { message }
 }
@@ -13,8 +15,11 @@ public protocol Updater: AnyObject, Serializable {
     var iteration: Int { get set }
     /// The main iterator's epoch, fraction, previous fraction and new-epoch flag.
     var epoch: Int { get }
+    /// The epoch as a fraction: completed epochs plus the part of the current one done.
     var epochDetail: Double { get }
+    /// `epochDetail` before the last batch was taken; nil before the first.
     var previousEpochDetail: Double? { get }
+    /// True when the last iteration crossed into a new epoch.
     var isNewEpoch: Bool { get }
     /// The optimizers by name (`main` first).
     var optimizers: [(name: String, optimizer: Optimizer)] { get }
@@ -38,7 +43,9 @@ extension Updater {
 /// ```
 /// By default the loss is the optimizer's target called on the first two arrays, which suits a ``Classifier``.
 open class StandardUpdater<I: DatasetIterator>: Updater {
+    /// The iterator the training batches come from (Chainer's `main` iterator).
     public let iterator: I
+    /// The optimizer that updates its target (Chainer's `main` optimizer).
     public let optimizer: Optimizer
     /// Turns a batch into the arrays the loss function takes.
     public var converter: ([I.Element]) -> [NDArray]
@@ -72,8 +79,11 @@ open class StandardUpdater<I: DatasetIterator>: Updater {
     }
 
     public var epoch: Int { iterator.epoch }
+    /// The iterator's ``DatasetIterator/epochDetail``.
     public var epochDetail: Double { iterator.epochDetail }
+    /// The iterator's ``DatasetIterator/previousEpochDetail``.
     public var previousEpochDetail: Double? { iterator.previousEpochDetail }
+    /// The iterator's ``DatasetIterator/isNewEpoch``.
     public var isNewEpoch: Bool { iterator.isNewEpoch }
     public var optimizers: [(name: String, optimizer: Optimizer)] { [(name: "main", optimizer: optimizer)] }
 
@@ -133,6 +143,15 @@ public final class BPTTUpdater<I: DatasetIterator>: StandardUpdater<I> {
     /// The number of time steps per update.
     public let bpropLen: Int
 
+    /// A truncated-BPTT updater.
+    /// - Parameters:
+    ///   - iterator: the batches, one per time step (a ``ParallelSequentialIterator`` for a token stream).
+    ///   - optimizer: the optimizer that updates its target once per `bpropLen` steps.
+    ///   - bpropLen: the number of time steps whose losses are summed before each backward pass and update.
+    ///   - converter: batch to arrays.
+    ///   - lossFunction: arrays to a scalar loss; nil uses the optimizer's target, which must be a ``Classifier``,
+    ///     called with the first two arrays as inputs and labels.
+    /// - Precondition: `bpropLen > 0`.
     public init(iterator: I, optimizer: Optimizer, bpropLen: Int, converter: @escaping ([I.Element]) -> [NDArray],
                 lossFunction: (([NDArray]) -> Variable)? = nil) {
         if bpropLen <= 0 { typeCheckFailure("BPTTUpdater: bpropLen must be positive, got \(bpropLen)") }

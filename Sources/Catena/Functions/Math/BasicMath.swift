@@ -173,31 +173,55 @@ extension F {
 }
 
 extension Variable {
+    /// Element-wise sum with NumPy broadcasting (``F/add(_:_:)``); each gradient is summed back to its input's shape.
     public static func + (lhs: Variable, rhs: Variable) -> Variable { F.add(lhs, rhs) }
+    /// Element-wise difference with NumPy broadcasting (``F/sub(_:_:)``).
     public static func - (lhs: Variable, rhs: Variable) -> Variable { F.sub(lhs, rhs) }
+    /// Element-wise product with NumPy broadcasting (``F/mul(_:_:)``).
     public static func * (lhs: Variable, rhs: Variable) -> Variable { F.mul(lhs, rhs) }
+    /// Element-wise quotient with NumPy broadcasting (``F/div(_:_:)``).
     public static func / (lhs: Variable, rhs: Variable) -> Variable { F.div(lhs, rhs) }
+    /// Element-wise power `lhs ** rhs` with NumPy broadcasting (`F.pow`), differentiable in both operands.
     public static func ** (lhs: Variable, rhs: Variable) -> Variable { F.pow(lhs, rhs) }
 
+    /// Element-wise sum with NumPy broadcasting; the array is a constant (no gradient flows to it).
     public static func + (lhs: Variable, rhs: NDArray) -> Variable { F.add(lhs, .constant(rhs)) }
+    /// Element-wise difference with NumPy broadcasting; the array is a constant.
     public static func - (lhs: Variable, rhs: NDArray) -> Variable { F.sub(lhs, .constant(rhs)) }
+    /// Element-wise product with NumPy broadcasting; the array is a constant (a mask, a weight).
     public static func * (lhs: Variable, rhs: NDArray) -> Variable { F.mul(lhs, .constant(rhs)) }
+    /// Element-wise quotient with NumPy broadcasting; the array is a constant.
     public static func / (lhs: Variable, rhs: NDArray) -> Variable { F.div(lhs, .constant(rhs)) }
+    /// Element-wise sum with NumPy broadcasting; the array is a constant (no gradient flows to it).
     public static func + (lhs: NDArray, rhs: Variable) -> Variable { F.add(.constant(lhs), rhs) }
+    /// Element-wise difference with NumPy broadcasting; the array is a constant.
     public static func - (lhs: NDArray, rhs: Variable) -> Variable { F.sub(.constant(lhs), rhs) }
+    /// Element-wise product with NumPy broadcasting; the array is a constant (a mask, a weight).
     public static func * (lhs: NDArray, rhs: Variable) -> Variable { F.mul(.constant(lhs), rhs) }
+    /// Element-wise quotient with NumPy broadcasting; the array is a constant.
     public static func / (lhs: NDArray, rhs: Variable) -> Variable { F.div(.constant(lhs), rhs) }
 
+    /// Adds a constant to every element (Chainer's `AddConstant`).
     public static func + (lhs: Variable, rhs: Double) -> Variable { ScalarOp(.add, rhs).call(lhs) }
+    /// Subtracts a constant from every element (Chainer's `AddConstant` with `-rhs`).
     public static func - (lhs: Variable, rhs: Double) -> Variable { ScalarOp(.add, -rhs).call(lhs) }
+    /// Multiplies every element by a constant (Chainer's `MulConstant`).
     public static func * (lhs: Variable, rhs: Double) -> Variable { ScalarOp(.mul, rhs).call(lhs) }
+    /// Divides every element by a constant (a multiplication by `1 / rhs`).
     public static func / (lhs: Variable, rhs: Double) -> Variable { ScalarOp(.mul, 1 / rhs).call(lhs) }
+    /// Adds a constant to every element (Chainer's `AddConstant`).
     public static func + (lhs: Double, rhs: Variable) -> Variable { ScalarOp(.add, lhs).call(rhs) }
+    /// A constant minus each element (Chainer's `SubFromConstant`).
     public static func - (lhs: Double, rhs: Variable) -> Variable { ScalarOp(.rsub, lhs).call(rhs) }
+    /// Multiplies every element by a constant (Chainer's `MulConstant`).
     public static func * (lhs: Double, rhs: Variable) -> Variable { ScalarOp(.mul, lhs).call(rhs) }
+    /// A constant divided by each element (Chainer's `DivFromConstant`).
     public static func / (lhs: Double, rhs: Variable) -> Variable { ScalarOp(.rdiv, lhs).call(rhs) }
+    /// Each element to a constant power (Chainer's `PowVarConst`).
     public static func ** (lhs: Variable, rhs: Double) -> Variable { F.pow(lhs, rhs) }
+    /// A constant base to the power of each element (Chainer's `PowConstVar`).
     public static func ** (lhs: Double, rhs: Variable) -> Variable { F.pow(lhs, rhs) }
 
+    /// Element-wise negation (``F/neg(_:)``).
     public static prefix func - (x: Variable) -> Variable { F.neg(x) }
 }

@@ -8,6 +8,13 @@ public final class EmbedID: Link, UnaryLink {
     /// Ids that map to zeros and receive no gradient.
     public let ignoreLabel: Int?
 
+    /// A table of `inSize` ids, each an `outSize`-wide vector: `x`: ids of any shape → `x.shape + [outSize]`.
+    /// - Parameters:
+    ///   - inSize: the number of ids (the vocabulary size); ids run over `0..<inSize`.
+    ///   - outSize: the width of each vector.
+    ///   - initialW: the table's initializer (N(0, 1) by default, as in Chainer).
+    ///   - ignoreLabel: an id that gives a zero vector and no gradient (nil: none).
+    ///   - rng: the generator the initializer draws from.
     public init(_ inSize: Int, _ outSize: Int, initialW: Initializer? = nil, ignoreLabel: Int? = nil, rng: RandomState = .global) {
         W = Parameter(initializer: initialW ?? Normal(scale: 1), shape: [inSize, outSize], rng: rng, name: "W")
         self.ignoreLabel = ignoreLabel

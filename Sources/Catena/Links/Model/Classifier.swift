@@ -16,7 +16,9 @@ public final class Classifier: Link, UnaryLink {
     public var computeAccuracy = true
     /// The last output, loss and accuracy.
     public private(set) var y: Variable?
+    /// The loss of the last call with labels (nil before the first).
     public private(set) var loss: Variable?
+    /// The accuracy of the last call with labels (nil before the first, or when ``computeAccuracy`` was off for it).
     public private(set) var accuracy: Variable?
 
     /// Chainer's `Classifier(predictor, lossfun=…, accfun=…)`. The arguments are spelled out (`lossFunction`,

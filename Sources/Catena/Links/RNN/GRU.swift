@@ -6,7 +6,11 @@ import Foundation
 /// The initializer arguments are Chainer's `init`, `inner_init` and `bias_init`, with `init` spelled `initialW`
 /// (as in ``Linear``) because `init` is a Swift keyword.
 public class GRUBase: Chain {
+    /// The six projections, each a ``Linear`` with bias: `W_r`, `W_z`, `W` `(outSize, inSize)` from the input to the
+    /// reset gate, the update gate and the candidate; `U_r`, `U_z`, `U` `(outSize, outSize)` from the state to the
+    /// same.
     public let W_r: Linear, U_r: Linear, W_z: Linear, U_z: Linear, W: Linear, U: Linear
+    /// The number of units (the width of the state).
     public let outSize: Int
     let initW: Initializer?, innerInit: Initializer?, biasInit: Initializer?
 
@@ -30,6 +34,15 @@ public class GRUBase: Chain {
 /// A GRU step without internal state (Chainer's `L.StatelessGRU`; note the state comes first):
 /// `r = σ(W_r x + U_r h)`, `z = σ(W_z x + U_z h)`, `h̄ = tanh(W x + U(r·h))`, `h' = z·h̄ + (1 − z)·h`.
 public final class StatelessGRU: GRUBase {
+    /// A GRU step from `inSize` input features to `outSize` units: `h`: (batch, outSize), `x`: (batch, inSize) →
+    /// (batch, outSize).
+    /// - Parameters:
+    ///   - inSize: the number of input features.
+    ///   - outSize: the number of units.
+    ///   - initialW: the input weights' initializer (Chainer's `init`; LeCun normal by default).
+    ///   - innerInit: the state weights' initializer (Chainer's `inner_init`; LeCun normal by default).
+    ///   - biasInit: every bias's initializer (Chainer's `bias_init`; zeros by default).
+    ///   - rng: the generator the initializers draw from.
     public override init(_ inSize: Int, _ outSize: Int, initialW: Initializer? = nil, innerInit: Initializer? = nil, biasInit: Initializer? = nil,
                          rng: RandomState = .global) {
         super.init(inSize, outSize, initialW: initialW, innerInit: innerInit, biasInit: biasInit, rng: rng)
@@ -66,6 +79,14 @@ public final class StatefulGRU: GRUBase, UnaryLink {
         h = states[0].value
     }
 
+    /// A stateful GRU layer from `inSize` input features to `outSize` units: `x`: (batch, inSize) → (batch, outSize).
+    /// - Parameters:
+    ///   - inSize: the number of input features.
+    ///   - outSize: the number of units.
+    ///   - initialW: the input weights' initializer (Chainer's `init`; LeCun normal by default).
+    ///   - innerInit: the state weights' initializer (Chainer's `inner_init`; LeCun normal by default).
+    ///   - biasInit: every bias's initializer (Chainer's `bias_init`; zeros by default).
+    ///   - rng: the generator the initializers draw from.
     public override init(_ inSize: Int, _ outSize: Int, initialW: Initializer? = nil, innerInit: Initializer? = nil, biasInit: Initializer? = nil,
                          rng: RandomState = .global) {
         super.init(inSize, outSize, initialW: initialW, innerInit: innerInit, biasInit: biasInit, rng: rng)

@@ -11,6 +11,7 @@ public class LSTMBase: Chain {
     public let upward: Linear
     /// Hidden state to gates: `W (4·outSize, outSize)`.
     public let lateral: Linear
+    /// The number of units (the width of `c` and `h`).
     public let outSize: Int
     let lateralInit: Initializer, upwardInit: Initializer, biasInit: Initializer, forgetBiasInit: Initializer
     let rng: RandomState
@@ -137,6 +138,16 @@ public final class LSTM: LSTMBase, UnaryLink {
 
 /// An LSTM layer without internal state (Chainer's `L.StatelessLSTM`): the caller passes and keeps `c` and `h`.
 public final class StatelessLSTM: LSTMBase {
+    /// A stateless LSTM from `inSize` (nil: inferred on the first call) to `outSize` units: `x`: (batch, inSize),
+    /// `c`, `h`: (batch, outSize) → new `c`, `h`: (batch, outSize).
+    /// - Parameters:
+    ///   - inSize: the number of input features; nil creates `upward`'s weight on the first call.
+    ///   - outSize: the number of units.
+    ///   - lateralInit: the state weights' initializer (LeCun normal by default).
+    ///   - upwardInit: the input weights' initializer (LeCun normal by default).
+    ///   - biasInit: the bias's initializer except at the forget gates (zeros by default).
+    ///   - forgetBiasInit: the forget gates' bias initializer (ones by default).
+    ///   - rng: the generator the initializers draw from.
     public override init(_ inSize: Int?, _ outSize: Int, lateralInit: Initializer? = nil, upwardInit: Initializer? = nil,
                          biasInit: Initializer? = nil, forgetBiasInit: Initializer? = nil, rng: RandomState = .global) {
         super.init(inSize, outSize, lateralInit: lateralInit, upwardInit: upwardInit, biasInit: biasInit,

@@ -4,9 +4,16 @@ import Foundation
 /// `(outSize,)`, named as in Chainer (its `NStepRNNBase` children are plain links holding exactly these), so that
 /// the keys of `save_npz` files are `0/w0`, `0/b0`, …
 public final class NStepRNNWeights: Link {
+    /// `w0` and `w1`, present in every cell: `(outSize, in)` and `(outSize, outSize)` for the simple RNNs (input and
+    /// state); for the LSTM and GRU the first two weights from the layer's input, `(outSize, in)` each.
     public let w0: Parameter, w1: Parameter
+    /// `w2 … w7`, `nil` where the cell has fewer weights: the LSTM's `w2`, `w3` from the input and `w4 … w7` from the
+    /// state; the GRU's `w2` from the input and `w3 … w5` from the state (`w6`, `w7` `nil`). See ``NStepCell`` for
+    /// the gates each one feeds.
     public let w2: Parameter?, w3: Parameter?, w4: Parameter?, w5: Parameter?, w6: Parameter?, w7: Parameter?
+    /// `b0` and `b1`, `(outSize,)`, present in every cell: the biases added with `w0` and `w1`.
     public let b0: Parameter, b1: Parameter
+    /// `b2 … b7`, `(outSize,)`, `nil` where the cell has fewer weights: the biases added with `w2 … w7`.
     public let b2: Parameter?, b3: Parameter?, b4: Parameter?, b5: Parameter?, b6: Parameter?, b7: Parameter?
 
     /// `count` weights (2, 6 or 8): the first half read the layer's input (`inSize` wide), the rest the state.

@@ -2,9 +2,11 @@ import Foundation
 
 /// L2 regularisation: `g += rate · p` for every parameter, before the update (Chainer's `WeightDecay`).
 public struct WeightDecay: OptimizerHook {
+    /// The coefficient of the L2 penalty (`rate · p` is added to each gradient).
     public var rate: Double
     public let name = "WeightDecay"
     public let timing = HookTiming.pre
+    /// A weight-decay hook with coefficient `rate`, for ``Optimizer/addHook(_:name:)``.
     public init(rate: Double) { self.rate = rate }
     public func callAsFunction(_ optimizer: Optimizer) {
         for p in optimizer.updatableParameters {
@@ -17,9 +19,11 @@ public struct WeightDecay: OptimizerHook {
 
 /// L1 regularisation: `g += rate · sign(p)` (Chainer's `Lasso`).
 public struct Lasso: OptimizerHook {
+    /// The coefficient of the L1 penalty (`rate · sign(p)` is added to each gradient).
     public var rate: Double
     public let name = "Lasso"
     public let timing = HookTiming.pre
+    /// A lasso hook with coefficient `rate`.
     public init(rate: Double) { self.rate = rate }
     public func callAsFunction(_ optimizer: Optimizer) {
         for p in optimizer.updatableParameters {
@@ -34,9 +38,11 @@ public struct Lasso: OptimizerHook {
 /// `GradientClipping`): with `norm = √(Σ g²)` over every parameter, each gradient is multiplied by
 /// `threshold / norm` when that is below 1.
 public struct GradientClipping: OptimizerHook {
+    /// The largest global L2 norm the gradients may have.
     public var threshold: Double
     public let name = "GradientClipping"
     public let timing = HookTiming.pre
+    /// A hook that rescales the gradients whenever their global L2 norm exceeds `threshold`.
     public init(threshold: Double) { self.threshold = threshold }
     public func callAsFunction(_ optimizer: Optimizer) {
         let params = optimizer.parameters.map(\.param).filter(\.isInitialized)
@@ -55,9 +61,11 @@ public struct GradientClipping: OptimizerHook {
 
 /// Clips every gradient element to `[lowerBound, upperBound]` (Chainer's `GradientHardClipping`).
 public struct GradientHardClipping: OptimizerHook {
+    /// The interval every gradient element is clipped to: `lowerBound` its smallest value, `upperBound` its largest.
     public var lowerBound: Double, upperBound: Double
     public let name = "GradientHardClipping"
     public let timing = HookTiming.pre
+    /// A hook that clips every gradient element to `[lowerBound, upperBound]`.
     public init(lowerBound: Double, upperBound: Double) {
         self.lowerBound = lowerBound
         self.upperBound = upperBound
@@ -74,12 +82,20 @@ public struct GradientHardClipping: OptimizerHook {
 /// it advances). Noise is drawn from `rng` (``RandomState/global`` unless given), parameter by parameter in
 /// `params()` order.
 public struct GradientNoise: OptimizerHook {
+    /// The noise scale `η` passed to `noiseScale` (Chainer's default schedule gives variance `η / (1 + t)^0.55`).
     public var eta: Double
+    /// The generator the noise is drawn from; `nil` means ``RandomState/global``.
     public var rng: RandomState?
     /// The standard deviation for a parameter whose rule has run `t` times.
     public var noiseScale: (Double, Int) -> Double
     public let name = "GradientNoise"
     public let timing = HookTiming.pre
+    /// A gradient-noise hook.
+    /// - Parameters:
+    ///   - eta: the noise scale `η`.
+    ///   - rng: the generator of the noise (``RandomState/global`` when `nil`).
+    ///   - noiseScale: the standard deviation for `(eta, t)`, `t` the parameter's update count; by default
+    ///     `√(eta / (1 + t)^0.55)`, as in Chainer.
     public init(eta: Double, rng: RandomState? = nil, noiseScale: @escaping (Double, Int) -> Double = { eta, t in (eta / Foundation.pow(1 + Double(t), 0.55)).squareRoot() }) {
         self.eta = eta
         self.rng = rng

@@ -3,11 +3,15 @@ import Foundation
 /// Writes the computational graph behind a reported variable as a Graphviz `dot` file, once, on the first
 /// iteration (Chainer's `DumpGraph`). Render it with `dot -Tsvg cg.dot -o cg.svg`.
 public final class DumpGraph: Extension {
+    /// The observation key of the reported variable whose graph is written (`main/loss` by default).
     public let rootName: String
+    /// The `dot` file's name in the trainer's output directory (`cg.dot` by default).
     public let filename: String
     private var called = false
     private var savedFlag = false
 
+    /// An extension that writes the graph behind the variable reported as `rootName` to `filename`; while it waits
+    /// for its first call, reports keep their graphs (``Configuration/keepGraphOnReport``).
     public init(_ rootName: String = "main/loss", filename: String = "cg.dot") {
         self.rootName = rootName
         self.filename = filename

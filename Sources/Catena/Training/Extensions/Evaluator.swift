@@ -7,10 +7,15 @@ import Foundation
 /// each reported value over the batches (per batch, unweighted, as Chainer). `evalHook` runs first — use it to
 /// reset an RNN's state. A repeating iterator is read for one epoch.
 public final class Evaluator<I: DatasetIterator>: Extension {
+    /// The validation batches (Chainer's `main` iterator of the evaluator), reset before every evaluation.
     public let iterator: I
+    /// The link evaluated, observed as `main` (its children as `main/…`).
     public let target: Link
+    /// Turns a batch of examples into the arrays ``evalFunction`` takes.
     public var converter: ([I.Element]) -> [NDArray]
+    /// Runs at the start of every evaluation, before the iterator is reset (Chainer's `eval_hook`).
     public var evalHook: ((Evaluator) -> Void)?
+    /// Computes, and reports, on one batch's arrays (Chainer's `eval_func`).
     public var evalFunction: ([NDArray]) -> Void
 
     /// - Parameters:

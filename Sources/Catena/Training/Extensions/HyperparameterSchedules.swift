@@ -3,8 +3,11 @@ import Foundation
 /// Multiplies an optimizer hyperparameter by `rate` each time it runs (Chainer's `ExponentialShift`): the value is
 /// `initial · rateᵗ`, clamped at `target` if given.
 public final class ExponentialShift: Extension {
+    /// The hyperparameter changed (`lr`; `alpha` for ``Adam``).
     public let attribute: String
+    /// The factor applied at each run.
     public let rate: Double
+    /// The value not to go past (an upper bound when `rate > 1`, a lower one otherwise); nil for none.
     public let target: Double?
     private var initial: Double?
     private let optimizer: Optimizer?
@@ -54,13 +57,20 @@ public final class ExponentialShift: Extension {
 /// Moves an optimizer hyperparameter linearly from `valueRange.0` to `valueRange.1` between calls
 /// `timeRange.0` and `timeRange.1` (Chainer's `LinearShift`).
 public final class LinearShift: Extension {
+    /// The hyperparameter changed (`lr`; `alpha` for ``Adam``).
     public let attribute: String
+    /// The start and end values.
     public let valueRange: (Double, Double)
+    /// The runs of the extension between which the value moves: `valueRange.0` up to run `timeRange.0`,
+    /// `valueRange.1` from run `timeRange.1` on.
     public let timeRange: (Int, Int)
     private let optimizer: Optimizer?
     private var t = 0
     private var lastValue: Double?
 
+    /// A linear schedule of `attribute` on `optimizer` (the updater's `main` when nil), run every iteration by
+    /// default: the hyperparameter is set to `valueRange.0` when training starts and moves linearly to `valueRange.1`
+    /// over the runs `timeRange.0` to `timeRange.1`.
     public init(_ attribute: String, valueRange: (Double, Double), timeRange: (Int, Int), optimizer: Optimizer? = nil) {
         self.attribute = attribute
         self.valueRange = valueRange

@@ -2,8 +2,10 @@ import Foundation
 
 /// A log row: keys in order, each an integer (epoch, iteration) or a float.
 public struct LogEntry: Equatable, Sendable {
+    /// The row's values in order, each with its key and whether it is printed as an integer (`epoch`, `iteration`).
     public var items: [(key: String, value: Double, isInteger: Bool)]
 
+    /// A row of the given items (empty by default).
     public init(_ items: [(key: String, value: Double, isInteger: Bool)] = []) { self.items = items }
 
     /// The value under `key`.

@@ -18,6 +18,12 @@ public final class LogReport: Extension {
     /// The rows so far.
     public private(set) var log: [LogEntry] = []
 
+    /// A log of the means of the reported values over each `trigger` interval.
+    /// - Parameters:
+    ///   - keys: the keys to log; nil logs every reported key.
+    ///   - trigger: when a row is made (once per epoch by default); the extension itself runs every iteration.
+    ///   - postprocess: called on each row before it is stored.
+    ///   - filename: the JSON file inside the trainer's output directory (`log`); nil writes none.
     public init(keys: [String]? = nil, trigger: Trigger = IntervalTrigger(1, .epoch), postprocess: ((inout LogEntry) -> Void)? = nil,
                 filename: String? = "log") {
         self.keys = keys
@@ -82,12 +88,19 @@ func serializeSummary(_ summary: inout DictSummary, _ s: Serializer) throws {
 /// Prints the rows of a ``LogReport`` as a table (Chainer's `PrintReport`): a header of the chosen entries, then
 /// one line per row, each value in Python's `{:g}` format, left-aligned in a column at least 10 wide.
 public final class PrintReport: Extension {
+    /// The log keys printed, one column each, in order (`epoch`, `main/loss`, …).
     public let entries: [String]
+    /// The name of the ``LogReport`` extension whose rows are printed (`LogReport` by default).
     public let logReportName: String
     private let out: TextSink
     private var printed = 0
     private var headerDone = false
 
+    /// A table of the given log keys.
+    /// - Parameters:
+    ///   - entries: the keys to print, one column each; a row without a key leaves its cell blank.
+    ///   - logReport: the name of the ``LogReport`` extension to read.
+    ///   - out: where to print (standard output by default).
     public init(_ entries: [String], logReport: String = "LogReport", out: TextSink = .standardOutput) {
         self.entries = entries
         logReportName = logReport
@@ -146,7 +159,9 @@ public final class PrintReport: Extension {
 /// A progress bar with speed and estimated time left (Chainer's `ProgressBar`). On a terminal it redraws in place
 /// every `updateInterval` iterations; elsewhere (a file, a pipe) it prints one plain line instead.
 public final class ProgressBar: Extension {
+    /// How many iterations pass between redraws.
     public let updateInterval: Int
+    /// The width of the bars, in characters.
     public let barLength: Int
     private let out: TextSink
     private var recent: [(iteration: Int, epochDetail: Double, time: Double)] = []

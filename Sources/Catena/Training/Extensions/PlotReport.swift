@@ -2,6 +2,7 @@ import Foundation
 
 /// How the value axis of a ``PlotReport`` is scaled.
 public enum PlotScale: String, Sendable {
+    /// Linear: the default.
     case linear
     /// Logarithmic: for values that fall over several orders of magnitude (a loss from 0.4 to 0.0006); values
     /// that are not positive are left out.
@@ -16,8 +17,11 @@ public enum PlotScale: String, Sendable {
 /// (a loss) does not go below 0, and one of values within [0, 1] (an accuracy) does not go above 1. The legend is
 /// sized to the longest key.
 public final class PlotReport: Extension {
+    /// The reported keys plotted, one line each.
     public let yKeys: [String]
+    /// The horizontal axis: `iteration` or `epoch`.
     public let xKey: String
+    /// The chart's file name in the trainer's output directory (`plot.svg` by default).
     public let filename: String
     /// Linear or logarithmic value axis.
     public let yScale: PlotScale

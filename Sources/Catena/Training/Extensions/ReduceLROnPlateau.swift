@@ -22,7 +22,12 @@ import Foundation
 /// save) is kept in snapshots, so a resumed run continues the schedule.
 public final class ReduceLROnPlateau: Extension {
     /// Whether smaller (a loss) or larger (an accuracy) values are better.
-    public enum Mode: String, Sendable { case min, max }
+    public enum Mode: String, Sendable {
+        /// Smaller is better (a loss).
+        case min
+        /// Larger is better (an accuracy).
+        case max
+    }
     /// What a new value is compared with.
     public enum Comparison: String, Sendable {
         /// The best value so far (PyTorch).
@@ -35,12 +40,21 @@ public final class ReduceLROnPlateau: Extension {
     public let key: String
     /// The hyperparameter changed (`lr`; `alpha` for ``Adam``).
     public let attribute: String
+    /// The multiplier applied at each reduction, in (0, 1) (0.1 by default).
     public let factor: Double
+    /// How many checks in a row without improvement are tolerated; the next one reduces the hyperparameter
+    /// (0 by default).
     public let patience: Int
+    /// Whether smaller (``Mode/min``, the default) or larger values are better.
     public let mode: Mode
+    /// The margin, relative to the reference's magnitude, by which a value must beat the reference to count as an
+    /// improvement (0 by default).
     public let threshold: Double
+    /// Whether a value is compared with the best so far (the default) or with the previous check's.
     public let comparison: Comparison
+    /// How many checks after a reduction are skipped before counting again (0 by default).
     public let cooldown: Int
+    /// The floor the hyperparameter is never reduced below (0 by default).
     public let minValue: Double
     private let trigger: Trigger
     private let optimizer: Optimizer?

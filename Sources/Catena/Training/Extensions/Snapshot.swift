@@ -16,18 +16,35 @@ import Foundation
 /// iterator's position and order, every random generator the training uses, extension and trigger states, and the
 /// log.
 public final class Snapshot: Extension {
+    /// The file name pattern, relative to the trainer's output directory (`snapshot_iter_{iteration}` by default).
     public let filename: String
+    /// The object saved; nil saves the trainer itself.
     public let target: Serializable?
+    /// How many of the newest snapshots to keep; zero or negative (the default, -1) keeps them all.
     public let nRetains: Int
+    /// Whether to restore the newest loadable snapshot in the output directory before training starts.
     public let autoload: Bool
+    /// Whether the `.npz` entries are deflated, as by `numpy.savez_compressed` (on by default).
     public let compression: Bool
+    /// Whether to save a snapshot, best effort, when training stops with an error.
     public let snapshotOnError: Bool
+    /// An extra test made each time the trigger fires; the snapshot is skipped when it returns false.
     public let condition: ((Trainer) -> Bool)?
     /// The file loaded by `autoload`, if any.
     public private(set) var autoloaded: String?
     /// Snapshots that `autoload` could not read: kept, and not counted by `nRetains`.
     public private(set) var unreadable: Set<String> = []
 
+    /// A snapshot extension, triggered every epoch unless given another trigger (Chainer's `snapshot` with its
+    /// `target`, `condition` and `snapshot_on_error`).
+    /// - Parameters:
+    ///   - target: the object to save; nil saves the trainer.
+    ///   - filename: the file name pattern, with `{iteration}` and `{epoch}` replaced.
+    ///   - nRetains: how many of the newest snapshots to keep (all when not positive).
+    ///   - autoload: restore the newest loadable snapshot before training starts.
+    ///   - compression: deflate the `.npz` entries.
+    ///   - snapshotOnError: also save when training stops with an error.
+    ///   - condition: save only when this returns true.
     public init(target: Serializable? = nil, filename: String = "snapshot_iter_{iteration}", nRetains: Int = -1,
                 autoload: Bool = false, compression: Bool = true, snapshotOnError: Bool = false, condition: ((Trainer) -> Bool)? = nil) {
         self.target = target
