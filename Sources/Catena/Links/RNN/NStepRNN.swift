@@ -205,6 +205,13 @@ public class NStepLSTMBase: NStepRNNBase {
 
 /// Chainer's `L.NStepLSTM(n_layers, in_size, out_size, dropout)`: a stacked LSTM over sequences of different lengths,
 /// fused; parameters `l/w0 … l/w7`, `l/b0 … l/b7` per layer `l` (see ``NStepRNNBase``, ``F/nStepLSTM(_:_:_:_:_:_:_:rng:)``).
+///
+/// ```swift
+/// let lstm = NStepLSTM(2, 3, 8, 0.1)            // 2 layers, 3 inputs, 8 units, dropout 0.1 between layers
+/// let (hy, cy, ys) = lstm(nil, nil, [a, b])     // a: (5, 3), b: (2, 3) → ys: (5, 8), (2, 8); hy, cy: (2, 2, 8)
+/// ```
+/// Made with ``NStepRNNBase/init(_:_:_:_:initialW:initialBias:dtype:rng:)``, called with
+/// ``NStepLSTMBase/callAsFunction(_:_:_:)`` (nil states start from zeros).
 public final class NStepLSTM: NStepLSTMBase {
     override class var cellKind: NStepCell { .lstm }
 }
@@ -216,6 +223,13 @@ public final class NStepBiLSTM: NStepLSTMBase {
 }
 
 /// Chainer's `L.NStepGRU`: a stacked GRU over sequences, fused; six weights and biases per layer (``NStepCell/gru``).
+///
+/// ```swift
+/// let gru = NStepGRU(1, 3, 8, 0)
+/// let (hy, ys) = gru(nil, [a, b])               // a: (5, 3), b: (2, 3) → ys: (5, 8), (2, 8); hy: (1, 2, 8)
+/// ```
+/// Made with ``NStepRNNBase/init(_:_:_:_:initialW:initialBias:dtype:rng:)``, called with
+/// ``NStepRNNBase/callAsFunction(_:_:)`` (a nil state starts from zeros). The simple RNNs are used the same way.
 public final class NStepGRU: NStepRNNBase {
     override class var cellKind: NStepCell { .gru }
 }
