@@ -170,8 +170,7 @@ public final class Communicator {
         checkRoot(dest, "send")
         var count: [Int64] = [Int64(bytes.count)]
         count.withUnsafeMutableBytes { _ = MPI_Send($0.baseAddress, 1, cmn_int64(), Int32(dest), messageTag, comm) }
-        var copy = bytes
-        copy.withUnsafeMutableBytes { b in
+        bytes.withUnsafeBytes { b in
             forEachPiece(b.count) { start, n in _ = MPI_Send(b.baseAddress.map { $0 + start }, Int32(n), cmn_uint8(), Int32(dest), messageTag, comm) }
         }
     }
