@@ -30,6 +30,7 @@ done
 # scenario, the message the job must print
 scenarios=(
   "throw-on-rank-1|rank 1/2: the data file of rank 1 is damaged"
+  "exit-on-rank-1|rank 1 gives up: no data"
   "precondition-on-rank-1|add: shapes [2] and [3] cannot be broadcast together"
   "different-settings|the ranks differ in exchange settings: in place from 65536, segments of 131072: rank 1 has exchange settings: in place from 65536, segments of 99"
   "different-models|rank 0 has 4 initialised parameters, rank 1 has 4; initialised parameter 0 is '/l1/W float32 [5, 4]' on rank 0 but '/l1/W float32 [6, 4]' on rank 1"

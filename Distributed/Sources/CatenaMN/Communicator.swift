@@ -247,7 +247,10 @@ private func forEachPiece(_ byteCount: Int, _ body: (Int, Int) -> Void) {
 nonisolated(unsafe) private var world: Communicator?
 
 /// The communicator of every process in the job (ChainerMN's `create_communicator`), initialising MPI on first use
-/// and finalising it when the process exits.
+/// and finalising it when the process exits with status 0. A process that exits with another status (after printing
+/// its error) ends the whole job with that status (`MPI_Abort`), so that the others, which may be waiting for it in
+/// a collective, do not hang; errors thrown inside ``Communicator/abortingOnError(_:)`` do the same with the
+/// rank's message.
 ///
 /// CatenaMN has one CPU implementation, which packs all gradients of a step into one buffer per dtype and reduces it
 /// with one `MPI_Allreduce`; `"naive"` and `"flat"` (ChainerMN's CPU-capable names) both select it.
@@ -264,11 +267,8 @@ public func createCommunicator(_ communicatorName: String = "naive") throws -> C
         var provided: Int32 = 0
         // Catena's worker threads never call MPI: only the thread that trains does.
         MPI_Init_thread(nil, nil, cmn_thread_funneled(), &provided)
-        atexit {
-            var finalized: Int32 = 0
-            MPI_Finalized(&finalized)
-            if finalized == 0 { MPI_Finalize() }
-        }
+        // Finalised at a successful exit; a failing exit aborts the job rather than wait for the others (shim.h).
+        cmn_install_exit_handler()
     }
     let c = Communicator(comm: cmn_comm_world())
     world = c

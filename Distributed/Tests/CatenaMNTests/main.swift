@@ -7,8 +7,8 @@
 // formulas or from a single-process computation on the same examples, never from the code under test.
 //
 // `catenamn-tests --scenario NAME` runs one failure scenario instead (Scripts/test.sh checks that each ends the job
-// with its message and a non-zero status, without hanging): `throw-on-rank-1`, `precondition-on-rank-1`,
-// `different-settings`, `different-models`.
+// with its message and a non-zero status, without hanging): `throw-on-rank-1`, `exit-on-rank-1`,
+// `precondition-on-rank-1`, `different-settings`, `different-models`.
 import CMPI
 import Catena
 import CatenaMN
@@ -99,6 +99,15 @@ if let i = CommandLine.arguments.firstIndex(of: "--scenario"), i + 1 < CommandLi
             var v: [Double] = [1]
             comm.allreduce(&v)
         }
+    case "exit-on-rank-1":
+        // Rank 1 leaves with a failure status outside abortingOnError (a plain exit(1) after printing its error,
+        // as a command-line tool does) while rank 0 waits for it: the job must still end.
+        if comm.rank == 1 {
+            FileHandle.standardError.write(Data("rank 1 gives up: no data (deliberate test failure)\n".utf8))
+            exit(1)
+        }
+        var v: [Double] = [1]
+        comm.allreduce(&v)
     case "precondition-on-rank-1":
         // A misuse stopped by a Catena precondition on one rank (a process that traps) ends the job too.
         if comm.rank == 1 { _ = NDArray.zeros([2]) + NDArray.zeros([3]) }
