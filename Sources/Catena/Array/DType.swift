@@ -42,118 +42,124 @@ public enum DType: String, Sendable, CaseIterable, CustomStringConvertible {
 }
 
 /// A Swift type that can be the element of an ``NDArray``: `Float`, `Double`, `Int32`, `Int64`, `UInt8` or `Bool`.
+///
+/// The element protocols are closed: their conversion and arithmetic requirements are the kernels' own, behind the
+/// `CatenaKernels` SPI, so that they stay out of every importer's completion on `Float`, `Int32`, …. A generic
+/// kernel of your own (an ``UpdateKernel``, a ``UnaryFloatKernel``) has the operators and `squareRoot()` of
+/// `BinaryFloatingPoint`; for `exp`, `log`, `tanh`, `pow`, `log1p` and `expm1` on a generic `T`, import the SPI:
+/// `@_spi(CatenaKernels) import Catena` gives `T._exp(x)` and the rest.
 public protocol NDArrayElement: Sendable {
     /// The dtype an array of this element type has.
     static var dtype: DType { get }
     /// Converts from a `Double`, rounding to nearest for floats and toward zero for integers.
-    init(_fromDouble value: Double)
+    @_spi(CatenaKernels) init(_fromDouble value: Double)
     /// The value as a `Double`.
-    var _doubleValue: Double { get }
+    @_spi(CatenaKernels) var _doubleValue: Double { get }
 }
 
 /// An element type with arithmetic: `Float`, `Double`, `Int32`, `Int64`, `UInt8`.
 public protocol NDNumeric: NDArrayElement, Numeric, Comparable {
-    static var _zero: Self { get }
-    static var _one: Self { get }
+    @_spi(CatenaKernels) static var _zero: Self { get }
+    @_spi(CatenaKernels) static var _one: Self { get }
     /// The smallest and largest representable values (the identities of max and min reductions).
-    static var _lowest: Self { get }
-    static var _highest: Self { get }
-    static func _divide(_ a: Self, _ b: Self) -> Self
+    @_spi(CatenaKernels) static var _lowest: Self { get }
+    @_spi(CatenaKernels) static var _highest: Self { get }
+    @_spi(CatenaKernels) static func _divide(_ a: Self, _ b: Self) -> Self
     /// Addition that wraps around for integers (as NumPy's) instead of trapping.
-    static func _add(_ a: Self, _ b: Self) -> Self
+    @_spi(CatenaKernels) static func _add(_ a: Self, _ b: Self) -> Self
 }
 
 /// A floating-point element type with the elementary functions: `Float` and `Double`.
 public protocol NDFloatingPoint: NDNumeric, BinaryFloatingPoint {
-    static func _exp(_ x: Self) -> Self
-    static func _log(_ x: Self) -> Self
-    static func _tanh(_ x: Self) -> Self
-    static func _pow(_ x: Self, _ y: Self) -> Self
-    static func _log1p(_ x: Self) -> Self
-    static func _expm1(_ x: Self) -> Self
+    @_spi(CatenaKernels) static func _exp(_ x: Self) -> Self
+    @_spi(CatenaKernels) static func _log(_ x: Self) -> Self
+    @_spi(CatenaKernels) static func _tanh(_ x: Self) -> Self
+    @_spi(CatenaKernels) static func _pow(_ x: Self, _ y: Self) -> Self
+    @_spi(CatenaKernels) static func _log1p(_ x: Self) -> Self
+    @_spi(CatenaKernels) static func _expm1(_ x: Self) -> Self
 }
 
 extension Float: NDFloatingPoint {
     public static var dtype: DType { .float32 }
-    @inlinable public init(_fromDouble value: Double) { self = Float(value) }
-    @inlinable public var _doubleValue: Double { Double(self) }
-    @inlinable public static var _zero: Float { 0 }
-    @inlinable public static var _one: Float { 1 }
-    @inlinable public static var _lowest: Float { -.infinity }
-    @inlinable public static var _highest: Float { .infinity }
-    @inlinable public static func _divide(_ a: Float, _ b: Float) -> Float { a / b }
-    @inlinable public static func _add(_ a: Float, _ b: Float) -> Float { a + b }
-    @inlinable public static func _exp(_ x: Float) -> Float { Foundation.exp(x) }
-    @inlinable public static func _log(_ x: Float) -> Float { Foundation.log(x) }
-    @inlinable public static func _tanh(_ x: Float) -> Float { Foundation.tanh(x) }
-    @inlinable public static func _pow(_ x: Float, _ y: Float) -> Float { Foundation.pow(x, y) }
-    @inlinable public static func _log1p(_ x: Float) -> Float { Foundation.log1p(x) }
-    @inlinable public static func _expm1(_ x: Float) -> Float { Foundation.expm1(x) }
+    @_spi(CatenaKernels) @inlinable public init(_fromDouble value: Double) { self = Float(value) }
+    @_spi(CatenaKernels) @inlinable public var _doubleValue: Double { Double(self) }
+    @_spi(CatenaKernels) @inlinable public static var _zero: Float { 0 }
+    @_spi(CatenaKernels) @inlinable public static var _one: Float { 1 }
+    @_spi(CatenaKernels) @inlinable public static var _lowest: Float { -.infinity }
+    @_spi(CatenaKernels) @inlinable public static var _highest: Float { .infinity }
+    @_spi(CatenaKernels) @inlinable public static func _divide(_ a: Float, _ b: Float) -> Float { a / b }
+    @_spi(CatenaKernels) @inlinable public static func _add(_ a: Float, _ b: Float) -> Float { a + b }
+    @_spi(CatenaKernels) @inlinable public static func _exp(_ x: Float) -> Float { Foundation.exp(x) }
+    @_spi(CatenaKernels) @inlinable public static func _log(_ x: Float) -> Float { Foundation.log(x) }
+    @_spi(CatenaKernels) @inlinable public static func _tanh(_ x: Float) -> Float { Foundation.tanh(x) }
+    @_spi(CatenaKernels) @inlinable public static func _pow(_ x: Float, _ y: Float) -> Float { Foundation.pow(x, y) }
+    @_spi(CatenaKernels) @inlinable public static func _log1p(_ x: Float) -> Float { Foundation.log1p(x) }
+    @_spi(CatenaKernels) @inlinable public static func _expm1(_ x: Float) -> Float { Foundation.expm1(x) }
 }
 
 extension Double: NDFloatingPoint {
     public static var dtype: DType { .float64 }
-    @inlinable public init(_fromDouble value: Double) { self = value }
-    @inlinable public var _doubleValue: Double { self }
-    @inlinable public static var _zero: Double { 0 }
-    @inlinable public static var _one: Double { 1 }
-    @inlinable public static var _lowest: Double { -.infinity }
-    @inlinable public static var _highest: Double { .infinity }
-    @inlinable public static func _divide(_ a: Double, _ b: Double) -> Double { a / b }
-    @inlinable public static func _add(_ a: Double, _ b: Double) -> Double { a + b }
-    @inlinable public static func _exp(_ x: Double) -> Double { Foundation.exp(x) }
-    @inlinable public static func _log(_ x: Double) -> Double { Foundation.log(x) }
-    @inlinable public static func _tanh(_ x: Double) -> Double { Foundation.tanh(x) }
-    @inlinable public static func _pow(_ x: Double, _ y: Double) -> Double { Foundation.pow(x, y) }
-    @inlinable public static func _log1p(_ x: Double) -> Double { Foundation.log1p(x) }
-    @inlinable public static func _expm1(_ x: Double) -> Double { Foundation.expm1(x) }
+    @_spi(CatenaKernels) @inlinable public init(_fromDouble value: Double) { self = value }
+    @_spi(CatenaKernels) @inlinable public var _doubleValue: Double { self }
+    @_spi(CatenaKernels) @inlinable public static var _zero: Double { 0 }
+    @_spi(CatenaKernels) @inlinable public static var _one: Double { 1 }
+    @_spi(CatenaKernels) @inlinable public static var _lowest: Double { -.infinity }
+    @_spi(CatenaKernels) @inlinable public static var _highest: Double { .infinity }
+    @_spi(CatenaKernels) @inlinable public static func _divide(_ a: Double, _ b: Double) -> Double { a / b }
+    @_spi(CatenaKernels) @inlinable public static func _add(_ a: Double, _ b: Double) -> Double { a + b }
+    @_spi(CatenaKernels) @inlinable public static func _exp(_ x: Double) -> Double { Foundation.exp(x) }
+    @_spi(CatenaKernels) @inlinable public static func _log(_ x: Double) -> Double { Foundation.log(x) }
+    @_spi(CatenaKernels) @inlinable public static func _tanh(_ x: Double) -> Double { Foundation.tanh(x) }
+    @_spi(CatenaKernels) @inlinable public static func _pow(_ x: Double, _ y: Double) -> Double { Foundation.pow(x, y) }
+    @_spi(CatenaKernels) @inlinable public static func _log1p(_ x: Double) -> Double { Foundation.log1p(x) }
+    @_spi(CatenaKernels) @inlinable public static func _expm1(_ x: Double) -> Double { Foundation.expm1(x) }
 }
 
 extension Int32: NDNumeric {
     public static var dtype: DType { .int32 }
-    @inlinable public init(_fromDouble value: Double) {
+    @_spi(CatenaKernels) @inlinable public init(_fromDouble value: Double) {
         self = value.isNaN ? 0 : Int32(Swift.max(Swift.min(value, 2147483647), -2147483648).rounded(.towardZero))
     }
-    @inlinable public var _doubleValue: Double { Double(self) }
-    @inlinable public static var _zero: Int32 { 0 }
-    @inlinable public static var _one: Int32 { 1 }
-    @inlinable public static var _lowest: Int32 { .min }
-    @inlinable public static var _highest: Int32 { .max }
-    @inlinable public static func _divide(_ a: Int32, _ b: Int32) -> Int32 { b == 0 ? 0 : (b == -1 ? 0 &- a : a / b) }
-    @inlinable public static func _add(_ a: Int32, _ b: Int32) -> Int32 { a &+ b }
+    @_spi(CatenaKernels) @inlinable public var _doubleValue: Double { Double(self) }
+    @_spi(CatenaKernels) @inlinable public static var _zero: Int32 { 0 }
+    @_spi(CatenaKernels) @inlinable public static var _one: Int32 { 1 }
+    @_spi(CatenaKernels) @inlinable public static var _lowest: Int32 { .min }
+    @_spi(CatenaKernels) @inlinable public static var _highest: Int32 { .max }
+    @_spi(CatenaKernels) @inlinable public static func _divide(_ a: Int32, _ b: Int32) -> Int32 { b == 0 ? 0 : (b == -1 ? 0 &- a : a / b) }
+    @_spi(CatenaKernels) @inlinable public static func _add(_ a: Int32, _ b: Int32) -> Int32 { a &+ b }
 }
 
 extension Int64: NDNumeric {
     public static var dtype: DType { .int64 }
-    @inlinable public init(_fromDouble value: Double) {
+    @_spi(CatenaKernels) @inlinable public init(_fromDouble value: Double) {
         if value.isNaN { self = 0 } else if value >= 9.2233720368547758e18 { self = .max } else if value < -9.2233720368547758e18 { self = .min } else { self = Int64(value.rounded(.towardZero)) }
     }
-    @inlinable public var _doubleValue: Double { Double(self) }
-    @inlinable public static var _zero: Int64 { 0 }
-    @inlinable public static var _one: Int64 { 1 }
-    @inlinable public static var _lowest: Int64 { .min }
-    @inlinable public static var _highest: Int64 { .max }
-    @inlinable public static func _divide(_ a: Int64, _ b: Int64) -> Int64 { b == 0 ? 0 : (b == -1 ? 0 &- a : a / b) }
-    @inlinable public static func _add(_ a: Int64, _ b: Int64) -> Int64 { a &+ b }
+    @_spi(CatenaKernels) @inlinable public var _doubleValue: Double { Double(self) }
+    @_spi(CatenaKernels) @inlinable public static var _zero: Int64 { 0 }
+    @_spi(CatenaKernels) @inlinable public static var _one: Int64 { 1 }
+    @_spi(CatenaKernels) @inlinable public static var _lowest: Int64 { .min }
+    @_spi(CatenaKernels) @inlinable public static var _highest: Int64 { .max }
+    @_spi(CatenaKernels) @inlinable public static func _divide(_ a: Int64, _ b: Int64) -> Int64 { b == 0 ? 0 : (b == -1 ? 0 &- a : a / b) }
+    @_spi(CatenaKernels) @inlinable public static func _add(_ a: Int64, _ b: Int64) -> Int64 { a &+ b }
 }
 
 extension UInt8: NDNumeric {
     public static var dtype: DType { .uint8 }
     /// Rounds toward zero and saturates to 0…255 (NaN gives 0).
-    @inlinable public init(_fromDouble value: Double) {
+    @_spi(CatenaKernels) @inlinable public init(_fromDouble value: Double) {
         self = value.isNaN ? 0 : UInt8(Swift.max(Swift.min(value, 255), 0).rounded(.towardZero))
     }
-    @inlinable public var _doubleValue: Double { Double(self) }
-    @inlinable public static var _zero: UInt8 { 0 }
-    @inlinable public static var _one: UInt8 { 1 }
-    @inlinable public static var _lowest: UInt8 { .min }
-    @inlinable public static var _highest: UInt8 { .max }
-    @inlinable public static func _divide(_ a: UInt8, _ b: UInt8) -> UInt8 { b == 0 ? 0 : a / b }
-    @inlinable public static func _add(_ a: UInt8, _ b: UInt8) -> UInt8 { a &+ b }
+    @_spi(CatenaKernels) @inlinable public var _doubleValue: Double { Double(self) }
+    @_spi(CatenaKernels) @inlinable public static var _zero: UInt8 { 0 }
+    @_spi(CatenaKernels) @inlinable public static var _one: UInt8 { 1 }
+    @_spi(CatenaKernels) @inlinable public static var _lowest: UInt8 { .min }
+    @_spi(CatenaKernels) @inlinable public static var _highest: UInt8 { .max }
+    @_spi(CatenaKernels) @inlinable public static func _divide(_ a: UInt8, _ b: UInt8) -> UInt8 { b == 0 ? 0 : a / b }
+    @_spi(CatenaKernels) @inlinable public static func _add(_ a: UInt8, _ b: UInt8) -> UInt8 { a &+ b }
 }
 
 extension Bool: NDArrayElement {
     public static var dtype: DType { .bool }
-    @inlinable public init(_fromDouble value: Double) { self = value != 0 }
-    @inlinable public var _doubleValue: Double { self ? 1 : 0 }
+    @_spi(CatenaKernels) @inlinable public init(_fromDouble value: Double) { self = value != 0 }
+    @_spi(CatenaKernels) @inlinable public var _doubleValue: Double { self ? 1 : 0 }
 }
