@@ -48,7 +48,9 @@ open class Link {
         var params: [(String, Parameter)] = []
         var children: [(String, Link)] = []
         var mirror: Mirror? = Mirror(reflecting: self)
-        while let m = mirror {
+        // Link's and Chain's own fields (name, persistents) hold no members: stop the walk there, which saves
+        // reading their field descriptors (Mirror demangles each field's type on every walk).
+        while let m = mirror, m.subjectType != Link.self, m.subjectType != Chain.self {
             for child in m.children {
                 guard var label = child.label else { continue }
                 if label.hasPrefix("$__lazy_storage_$_") { label.removeFirst("$__lazy_storage_$_".count) }
@@ -66,18 +68,19 @@ open class Link {
             params.append((label, p))
         } else if let l = value as? Link {
             children.append((label, l))
-        } else {
-            let m = Mirror(reflecting: value)
-            if m.displayStyle == .optional, let wrapped = m.children.first?.value {
-                classify(label, wrapped, &params, &children)
-            }
+        } else if let optional = value as? any OptionalMember, let wrapped = optional.wrappedMember {
+            classify(label, wrapped, &params, &children)
         }
     }
 
     /// The child links with their names, in Chainer's order (sorted for a ``Chain``, by position for a ``ChainList``).
     open func namedChildren() -> [(name: String, link: Link)] {
-        members().children.map { (name: $0.0, link: $0.1) }
+        (walkedChildren ?? members().children).map { (name: $0.0, link: $0.1) }
     }
+
+    /// The children found by the property walk in progress on this link (set only while ``namedParams(includeUninitialized:)``
+    /// visits it), so that the default ``namedChildren()`` need not walk the properties a second time.
+    private var walkedChildren: [(String, Link)]?
 
     /// The child links (Chainer's `children()`).
     public func children() -> [Link] { namedChildren().map(\.link) }
@@ -102,6 +105,9 @@ open class Link {
             if p.name == nil { p.name = n }
             out.append((path: prefix + "/" + n, param: p))
         }
+        // The default namedChildren() would walk the properties again: hand it this walk's children.
+        walkedChildren = m.children
+        defer { walkedChildren = nil }
         for (n, child) in namedChildren() {
             child.name = n
             child.collectParams(prefix: prefix + "/" + n, includeUninitialized: includeUninitialized, into: &out)
@@ -230,6 +236,16 @@ open class Link {
         if let d = self as? DefaultInitializableLink { return type(of: d).init() }
         typeCheckFailure("\(type(of: self)).copy(mode:): Catena cannot build a new \(type(of: self)); override makeCopy() to construct one with the same structure, or adopt DefaultInitializableLink")
     }
+}
+
+/// An optional stored property of a link, looked through for a parameter or child link (a cast, cheaper than a
+/// `Mirror` of every property).
+private protocol OptionalMember {
+    var wrappedMember: Any? { get }
+}
+
+extension Optional: OptionalMember {
+    fileprivate var wrappedMember: Any? { self.map { $0 as Any } }
 }
 
 /// A link that can be built with `init()`, so ``Link/copy(mode:)`` works without overriding ``Link/makeCopy()``.

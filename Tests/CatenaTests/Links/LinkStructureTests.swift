@@ -10,6 +10,21 @@ final class TwoLayer: Chain {
     func callAsFunction(_ x: Variable) -> Variable { l2(F.relu(l1(x))) * scale }
 }
 
+/// A lazy property, and members declared in a user's base class as well as in the subclass.
+final class LazyHolder: Chain {
+    lazy var head = Linear(2, 3)
+    let w = Parameter(NDArray([0, 0]))
+    var maybe: Parameter? = nil
+}
+class BaseModel: Chain {
+    let a = Linear(1, 1)
+    let shared = Parameter(NDArray([1]))
+}
+final class DerivedModel: BaseModel {
+    let b2 = Linear(1, 1, nobias: true)
+    let own = Parameter(NDArray([2]))
+}
+
 final class Outer: Chain {
     let zeta = TwoLayer()
     let alpha = Linear(2, 2, nobias: true)
@@ -41,6 +56,19 @@ final class LinkStructureTests: XCTestCase {
         XCTAssertEqual(t.namedParams().count, 5)
         t.extra = Linear(1, 1)
         XCTAssertEqual(t.namedParams().map(\.path).filter { $0.hasPrefix("/extra") }, ["/extra/W", "/extra/b"])
+    }
+
+    func testMembersInLazyOptionalAndInheritedProperties() {
+        let holder = LazyHolder()
+        XCTAssertEqual(holder.namedParams().map(\.path), ["/w"], "a lazy property not yet used holds nothing; a nil optional neither")
+        _ = holder.head
+        holder.maybe = Parameter(NDArray([3]))
+        XCTAssertEqual(holder.namedParams().map(\.path), ["/maybe", "/w", "/head/W", "/head/b"])
+        XCTAssertEqual(holder.namedChildren().map(\.name), ["head"])
+        let derived = DerivedModel()
+        XCTAssertEqual(derived.namedParams().map(\.path), ["/own", "/shared", "/a/W", "/a/b", "/b2/W"],
+                       "the base class's members count, sorted with the subclass's")
+        XCTAssertEqual(derived.namedChildren().map(\.name), ["a", "b2"])
     }
 
     func testLazyLinearInitialisesFromTheFirstInput() {
