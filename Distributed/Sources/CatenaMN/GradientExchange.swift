@@ -157,16 +157,18 @@ extension Communicator {
     /// small message), after checking that they hold the same parameters.
     func parametersAgree(_ params: [(path: String, param: Parameter)]) -> Bool {
         checkSameLayout(params, operation: "multi-node optimizer")
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        var hash = FNV1a()
         for (_, p) in params {
             let a = p.array
-            func mix<T: NDArrayElement>(_: T.Type) {
-                a.withUnsafeBufferPointer(as: T.self) { buf in
-                    for byte in UnsafeRawBufferPointer(buf) { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
-                }
-            }
+            func mix<T: NDArrayElement>(_: T.Type) { a.withUnsafeBufferPointer(as: T.self) { hash.add(UnsafeRawBufferPointer($0)) } }
             if a.dtype == .float64 { mix(Double.self) } else if a.dtype == .float32 { mix(Float.self) }
         }
+        return allAgree(on: hash.value)
+    }
+
+    /// True on every rank when every rank passed the same `hash`: one message of two integers, the hash and its
+    /// complement reduced with max, which both come back unchanged exactly when no rank sent another value.
+    func allAgree(on hash: UInt64) -> Bool {
         let mine = Int64(bitPattern: hash)
         var check: [Int64] = [mine, ~mine]
         allreduce(&check, .max)
@@ -182,19 +184,16 @@ extension Communicator {
                          hint: "build the same model on every rank, and initialise lazy parameters, for example with one forward pass, before training")
     }
 
-    /// Stops the job unless `lines` (and `also`) are the same on every rank. One message of two integers when they agree (the
-    /// lines' hash and its complement, reduced with max: both come back unchanged exactly when every rank sent the
-    /// same hash); when they differ, rank 0 gathers them and ends the job naming the first difference.
+    /// Stops the job unless `lines` (and `also`) are the same on every rank: one small message when they agree
+    /// (``allAgree(on:)`` of their hash); when they differ, rank 0 gathers them and ends the job naming the first
+    /// difference.
     func requireAgreement(_ lines: [String], also: String = "", operation: String, subject: String, item: String, hint: String) {
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        var hash = FNV1a()
         for line in lines + [also] {
-            for byte in line.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
-            hash = (hash ^ 0x0a) &* 0x100_0000_01b3
+            hash.add(line.utf8)
+            hash.add([0x0a])
         }
-        let mine = Int64(bitPattern: hash)
-        var check: [Int64] = [mine, ~mine]
-        allreduce(&check, .max)
-        if check[0] == mine && check[1] == ~mine { return }
+        if allAgree(on: hash.value) { return }
         // They differ, so every rank is here.
         let all = gather(Array((lines + [also]).joined(separator: "\n").utf8))
         if rank == 0 {
@@ -241,6 +240,14 @@ private func divide<T: BinaryFloatingPoint & SIMDScalar>(_ s: UnsafePointer<T>, 
     while i < n {
         d[i] = exact ? s[i] * k : s[i] / k
         i += 1
+    }
+}
+
+/// The 64-bit FNV-1a hash of bytes added in turn (to compare what the ranks hold with one small message).
+struct FNV1a {
+    private(set) var value: UInt64 = 0xcbf2_9ce4_8422_2325
+    mutating func add<C: Collection>(_ bytes: C) where C.Element == UInt8 {
+        for byte in bytes { value = (value ^ UInt64(byte)) &* 0x100_0000_01b3 }
     }
 }
 

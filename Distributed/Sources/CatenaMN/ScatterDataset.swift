@@ -30,23 +30,24 @@ public func scatterDataset(_ dataset: TupleDataset?, _ comm: Communicator, shuff
     if comm.rank == root { header = dataset == nil ? [0] : [1] }
     comm.bcast(&header, root: root)
     if header != [1] { throw CatenaMNError("scatterDataset: rank \(root), the root, gave no dataset to scatter") }
-    var mine: [UInt8] = []
+    var arrays: [NDArray] = []
     if comm.rank == root, let dataset {
         let order = shuffle ? RandomState(seed: seed ?? UInt64.random(in: 0...UInt64.max)).permutationIndices(dataset.count) : nil
         for r in 0..<comm.size {
             let range = scatterRange(count: dataset.count, rank: r, size: comm.size, forceEqualLength: forceEqualLength)
-            let indices = range.map { Int64(order?[$0] ?? $0) }
-            let index = NDArray(values: indices, shape: [indices.count])
-            let part = dataset.arrays.enumerated().map { (key: String($0.offset), value: SerializedValue.array($0.element.take(index))) }
-            let bytes = try encodeNPZ(part, source: "scatterDataset")
-            if r == comm.rank { mine = bytes } else { comm.send(bytes, to: r) }
+            let index = NDArray(values: range.map { Int64(order?[$0] ?? $0) }, shape: [range.count])
+            let part = dataset.arrays.map { $0.take(index) }
+            if r == comm.rank {
+                arrays = part
+            } else {
+                comm.send(try encodeNPZ(part.enumerated().map { (key: String($0.offset), value: .array($0.element)) }, source: "scatterDataset"), to: r)
+            }
         }
     } else {
-        mine = comm.receive(from: root)
-    }
-    let arrays = try decodeNPZ(mine, source: "scatterDataset (from rank \(root))").map { entry -> NDArray in
-        guard case .array(let a) = entry.value else { throw CatenaMNError("scatterDataset: component \(entry.key) is not an array") }
-        return a
+        arrays = try decodeNPZ(comm.receive(from: root), source: "scatterDataset (from rank \(root))").map { entry -> NDArray in
+            guard case .array(let a) = entry.value else { throw CatenaMNError("scatterDataset: component \(entry.key) is not an array") }
+            return a
+        }
     }
     let part = TupleDataset(arrays: arrays)
     return SubDataset(part, start: 0, finish: part.count)
@@ -66,15 +67,13 @@ public func scatterDataset<D: Dataset>(replicated dataset: D, _ comm: Communicat
     }
     var order: [Int]? = nil
     if shuffle {
-        var bytes: [UInt8] = []
+        // Every rank has the same count (checked above), so the root's permutation goes as it is.
+        var permutation = [Int64](repeating: 0, count: dataset.count)
         if comm.rank == root {
-            let perm = RandomState(seed: seed ?? UInt64.random(in: 0...UInt64.max)).permutationIndices(dataset.count)
-            bytes = perm.flatMap { withUnsafeBytes(of: Int64($0).littleEndian, Array.init) }
+            permutation = RandomState(seed: seed ?? UInt64.random(in: 0...UInt64.max)).permutationIndices(dataset.count).map(Int64.init)
         }
-        comm.bcast(&bytes, root: root)
-        order = stride(from: 0, to: bytes.count, by: 8).map { i in
-            Int(Int64(littleEndian: bytes[i..<i + 8].withUnsafeBytes { $0.loadUnaligned(as: Int64.self) }))
-        }
+        permutation.withUnsafeMutableBytes { comm.bcastRaw($0.baseAddress, byteCount: $0.count, root: root) }
+        order = permutation.map(Int.init)
     }
     let range = scatterRange(count: dataset.count, rank: comm.rank, size: comm.size, forceEqualLength: forceEqualLength)
     return SubDataset(dataset, start: range.lowerBound, finish: range.upperBound, order: order)
