@@ -166,7 +166,7 @@ extension NDArray {
         for (axis, i) in indices.enumerated() {
             let j = i < 0 ? i + shape[axis] : i
             if j < 0 || j >= shape[axis] { typeCheckFailure("item: index \(i) is out of bounds for axis \(axis) with size \(shape[axis])") }
-            off += j * strides[axis]
+            off += j * axisStride(axis)
         }
         return elementAsDouble(atOffset: off)
     }

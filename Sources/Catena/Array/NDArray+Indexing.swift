@@ -115,13 +115,13 @@ extension NDArray {
                 let n = shape[axis]
                 let j = i < 0 ? i + n : i
                 if j < 0 || j >= n { typeCheckFailure("getitem: index \(i) is out of bounds for axis \(axis) with size \(n) (shape \(shape))") }
-                off += j * strides[axis]
+                off += j * axisStride(axis)
                 axis += 1
             case .slice(let start, let stop, let step):
                 let (s, len) = NDArray.sliceBounds(start: start, stop: stop, step: step, size: shape[axis])
-                off += len > 0 ? s * strides[axis] : 0
+                off += len > 0 ? s * axisStride(axis) : 0
                 newShape.append(len)
-                newStrides.append(strides[axis] * step)
+                newStrides.append(axisStride(axis) * step)
                 axis += 1
             case .fillAxes:
                 break
@@ -129,7 +129,7 @@ extension NDArray {
         }
         while axis < ndim {
             newShape.append(shape[axis])
-            newStrides.append(strides[axis])
+            newStrides.append(axisStride(axis))
             axis += 1
         }
         return view(shape: newShape, strides: newStrides, offset: off)

@@ -32,8 +32,8 @@ extension NDArray {
         let out = NDArray(uninitializedShape: outShape, dtype: a.dtype)
         // Offsets of each batch's matrix in x and y (broadcast axes repeat the same matrix).
         let xs = x.batchOffsets(to: batch), ys = y.batchOffsets(to: batch)
-        let rsa = x.strides[x.ndim - 2], csa = x.strides[x.ndim - 1]
-        let rsb = y.strides[y.ndim - 2], csb = y.strides[y.ndim - 1]
+        let rsa = x.axisStride(x.ndim - 2), csa = x.axisStride(x.ndim - 1)
+        let rsb = y.axisStride(y.ndim - 2), csb = y.axisStride(y.ndim - 1)
         products(x, y, into: out, m: m, n: n, k: k, strides: (rsa, csa, rsb, csb), offsets: (xs, ys))
         if aVector { outShape.remove(at: outShape.count - 2) }
         if bVector { outShape.removeLast() }
@@ -48,8 +48,8 @@ extension NDArray {
         if k != k2 {
             typeCheckFailure("matmul: the contracted axes differ: a\(transposeA ? "ᵀ" : "") has shape \([m, k]) and b\(transposeB ? "ᵀ" : "") has shape \([k2, n]) (\(k) vs \(k2))")
         }
-        let rsa = a.strides[transposeA ? 1 : 0], csa = a.strides[transposeA ? 0 : 1]
-        let rsb = b.strides[transposeB ? 1 : 0], csb = b.strides[transposeB ? 0 : 1]
+        let rsa = a.axisStride(transposeA ? 1 : 0), csa = a.axisStride(transposeA ? 0 : 1)
+        let rsb = b.axisStride(transposeB ? 1 : 0), csb = b.axisStride(transposeB ? 0 : 1)
         let out = NDArray(uninitializedShape: [m, n], dtype: a.dtype)
         products(a, b, into: out, m: m, n: n, k: k, strides: (rsa, csa, rsb, csb), offsets: nil)
         return out
@@ -125,8 +125,8 @@ extension NDArray {
         if k2 != k || c.shape[0] != m || c.shape[1] != n {
             typeCheckFailure("gemm: shapes \([m, k]) · \([k2, n]) do not produce \(c.shape)")
         }
-        let rsa = a.strides[transposeA ? 1 : 0], csa = a.strides[transposeA ? 0 : 1]
-        let rsb = b.strides[transposeB ? 1 : 0], csb = b.strides[transposeB ? 0 : 1]
+        let rsa = a.axisStride(transposeA ? 1 : 0), csa = a.axisStride(transposeA ? 0 : 1)
+        let rsb = b.axisStride(transposeB ? 1 : 0), csb = b.axisStride(transposeB ? 0 : 1)
         c.makeUniqueContiguous()
         func run<T: GEMMScalar>(_: T.Type) {
             GEMM.gemm(m: m, n: n, k: k, alpha: T(alpha), a: MatrixOperand(a.pointer(T.self), rsa, csa),

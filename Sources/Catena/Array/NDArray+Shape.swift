@@ -71,7 +71,7 @@ extension NDArray {
             if seen[ax] { typeCheckFailure("transpose: repeated axis in \(axes)") }
             seen[ax] = true
             newShape.append(shape[ax])
-            newStrides.append(strides[ax])
+            newStrides.append(axisStride(ax))
         }
         return view(shape: newShape, strides: newStrides, offset: offset)
     }
@@ -101,7 +101,7 @@ extension NDArray {
         if a < 0 || a > ndim { typeCheckFailure("expand_dims: axis \(axis) is out of bounds for the result of dimension \(ndim + 1)") }
         var s = shape, st = strides
         s.insert(1, at: a)
-        st.insert(a < ndim ? strides[a] * shape[a] : 1, at: a)
+        st.insert(a < ndim ? axisStride(a) * shape[a] : 1, at: a)
         return view(shape: s, strides: st, offset: offset)
     }
 
@@ -121,7 +121,7 @@ extension NDArray {
         var s = [Int](), st = [Int]()
         for i in 0..<ndim where !drop[i] {
             s.append(shape[i])
-            st.append(strides[i])
+            st.append(axisStride(i))
         }
         return view(shape: s, strides: st, offset: offset)
     }
@@ -156,7 +156,7 @@ extension NDArray {
         var start = 0
         for a in arrays {
             let n = a.shape[ax]
-            var region = out.view(shape: a.shape, strides: out.strides, offset: start * out.strides[ax])
+            var region = out.view(shape: a.shape, strides: out.strides, offset: start * out.axisStride(ax))
             region.writeElements(from: a)
             start += n
         }
@@ -183,7 +183,7 @@ extension NDArray {
             let c = Swift.min(Swift.max(cut, start), shape[ax])
             var s = shape
             s[ax] = c - start
-            pieces.append(view(shape: s, strides: strides, offset: offset + start * strides[ax]))
+            pieces.append(view(shape: s, strides: strides, offset: offset + start * axisStride(ax)))
             start = c
         }
         return pieces

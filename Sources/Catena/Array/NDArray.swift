@@ -154,8 +154,13 @@ public struct NDArray: @unchecked Sendable {
     public let dtype: DType
     /// The size of each axis.
     public private(set) var shape: [Int]
-    /// The distance between neighbours along each axis, in elements (not bytes as in NumPy).
-    public private(set) var strides: [Int]
+    /// The distance between neighbours along each axis, in elements (not bytes as in NumPy). A C-contiguous array
+    /// reports the row-major strides of its shape.
+    public var strides: [Int] { viewStrides ?? NDArray.contiguousStrides(shape) }
+    /// The strides of a view that is not C-contiguous; nil for a C-contiguous array, whose strides follow from its
+    /// shape. Most arrays are contiguous, so they carry no strides array of their own: making one costs no lookup,
+    /// and copying one retains two references (storage and shape) instead of three.
+    @usableFromInline var viewStrides: [Int]?
     /// The position of element `[0, 0, …]` in the storage, in elements.
     @usableFromInline var offset: Int
     /// The number of elements (the product of `shape`; 1 for a 0-d array).
@@ -176,12 +181,13 @@ public struct NDArray: @unchecked Sendable {
         self.storage = storage
         self.dtype = dtype
         self.shape = shape
-        self.strides = strides
         self.offset = offset
         var n = 1
         for s in shape { n &*= s }
         count = n
-        isContiguous = NDArray.isCContiguous(shape: shape, strides: strides)
+        let contiguous = NDArray.isCContiguous(shape: shape, strides: strides)
+        isContiguous = contiguous
+        viewStrides = contiguous ? nil : strides
     }
 
     /// A new contiguous array whose elements are not initialised. Every caller writes all of them.
@@ -191,7 +197,7 @@ public struct NDArray: @unchecked Sendable {
         storage = NDStorage.make(byteCount: NDArray.checkedByteCount(n, dtype, shape: shape))
         self.dtype = dtype
         self.shape = shape
-        strides = NDArray.contiguousStrides(shape)
+        viewStrides = nil
         offset = 0
         count = n
         isContiguous = true
@@ -205,7 +211,7 @@ public struct NDArray: @unchecked Sendable {
         storage = NDStorage.make(byteCount: other.count * dtype.itemSize)
         self.dtype = dtype
         shape = other.shape
-        strides = other.strides
+        viewStrides = nil
         offset = 0
         count = other.count
         isContiguous = true
@@ -252,6 +258,19 @@ public struct NDArray: @unchecked Sendable {
             }
             return strides
         }
+    }
+
+    /// The stride of axis `axis` (in elements), without building the ``strides`` array.
+    @inlinable @inline(__always)
+    func axisStride(_ axis: Int) -> Int {
+        if let viewStrides { return viewStrides[axis] }
+        var acc = 1
+        var i = shape.count - 1
+        while i > axis {
+            acc &*= Swift.max(shape[i], 1)
+            i -= 1
+        }
+        return acc
     }
 
     /// The strides of every contiguous 1-D array (one shared array).
@@ -386,7 +405,7 @@ extension NDArray {
             if j < lead { return 0 }
             let i = j - lead
             let d = shape[i], t = target[j]
-            if d == t { return d == 1 ? 0 : strides[i] }
+            if d == t { return d == 1 ? 0 : axisStride(i) }
             if d == 1 { return 0 }
             typeCheckFailure("\(op): cannot broadcast shape \(shape) to \(target)")
         }
