@@ -15,7 +15,7 @@ extension NDArray {
         let target = NDArray.resolveShape(newShape, count: count, from: shape)
         if target == shape { return self }
         let base = contiguous()
-        return base.view(shape: target, strides: NDArray.contiguousStrides(target), offset: base.offset)
+        return NDArray(storage: base.storage, dtype: dtype, contiguousShape: target, offset: base.offset)
     }
 
     /// Variadic form of ``reshaped(_:)-([Int])``: `a.reshaped(2, -1)`.

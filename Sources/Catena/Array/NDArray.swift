@@ -166,7 +166,7 @@ public struct NDArray: @unchecked Sendable {
     /// The number of elements (the product of `shape`; 1 for a 0-d array).
     public let count: Int
     /// True when the elements lie in C (row-major) order with no gaps, so one flat loop visits them all.
-    public let isContiguous: Bool
+    @inlinable public var isContiguous: Bool { viewStrides == nil }
 
     /// The number of axes.
     @inlinable public var ndim: Int { shape.count }
@@ -185,9 +185,20 @@ public struct NDArray: @unchecked Sendable {
         var n = 1
         for s in shape { n &*= s }
         count = n
-        let contiguous = NDArray.isCContiguous(shape: shape, strides: strides)
-        isContiguous = contiguous
-        viewStrides = contiguous ? nil : strides
+        viewStrides = NDArray.isCContiguous(shape: shape, strides: strides) ? nil : strides
+    }
+
+    /// A C-contiguous view of `storage` from `offset` in `shape` (a reshape), without computing strides to check.
+    @usableFromInline
+    init(storage: NDStorage, dtype: DType, contiguousShape shape: [Int], offset: Int) {
+        self.storage = storage
+        self.dtype = dtype
+        self.shape = shape
+        self.offset = offset
+        var n = 1
+        for s in shape { n &*= s }
+        count = n
+        viewStrides = nil
     }
 
     /// A new contiguous array whose elements are not initialised. Every caller writes all of them.
@@ -200,7 +211,6 @@ public struct NDArray: @unchecked Sendable {
         viewStrides = nil
         offset = 0
         count = n
-        isContiguous = true
     }
 
     /// A new contiguous array with the given shape and strides copied from an existing contiguous layout, so that
@@ -214,7 +224,6 @@ public struct NDArray: @unchecked Sendable {
         viewStrides = nil
         offset = 0
         count = other.count
-        isContiguous = true
     }
 
     /// The number of elements of `shape`, stopping with a message naming `op` when a dimension is negative or the
