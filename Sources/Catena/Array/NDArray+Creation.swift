@@ -60,10 +60,6 @@ extension NDArray {
 
     // MARK: - Filled arrays
 
-    /// One shared zero scalar, the initial value of the arrays a function node keeps for its backward (assigned in
-    /// `forward`): a node then allocates nothing for them until it runs.
-    static let placeholder = NDArray.zeros([])
-
     /// An array of zeros.
     public static func zeros(_ shape: [Int], dtype: DType = .float32) -> NDArray {
         let a = NDArray(uninitializedShape: shape, dtype: dtype)

@@ -256,7 +256,15 @@ struct BackwardEngine<V: BackwardValue> {
         if let seeds, seeds.count != outputs.count {
             typeCheckFailure("backward: \(seeds.count) output gradients given for \(outputs.count) outputs")
         }
-        let pass = Config.current.nextPass()
+        let config = Config.current
+        let pass = config.nextPass()
+        // The thread's spare heap buffer (nil while an enclosing pass holds it: a nested pass allocates its own).
+        if let spare = config.spareHeapItems.take() { heap.items = spare }
+        defer {
+            heap.items.removeAll(keepingCapacity: true)
+            if heap.items.capacity <= 4096 { config.spareHeapItems = heap.items }
+            heap.items = []
+        }
         for (i, y) in outputs.enumerated() {
             var seed = seeds?[i] ?? nil
             if seed == nil { seed = V.seed(of: y) }
@@ -295,16 +303,28 @@ struct BackwardEngine<V: BackwardValue> {
             if targets.isEmpty { return }
         }
         var gxs = V.backward(f, targets, gys)
-        for k in targets.indices {
-            // Moved out of its slot, so that an array accumulated in place later is not shared with it.
-            guard let gx = gxs.take(k) else { continue }
-            let i = targets[k]
-            let x = f.input(i)
-            if gx.shape != x.shape || gx.dtype != x.dtype {
-                typeCheckFailure("\(f.label).backward: the gradient of input \(i) has shape \(gx.shape) (\(gx.dtype)), the input has \(x.shape) (\(x.dtype))")
+        // Each gradient is moved out of its slot, so that an array accumulated in place later is not shared with
+        // it. The two inline slots are taken by name: a loop over `take(k)` would make the (usually empty) `rest`
+        // array unique first, which allocates a buffer at every step.
+        if let gx = gxs.first.take() { deliverChecked(gx, f, targets[0], pass) }
+        if targets.count > 1, let gx = gxs.second.take() { deliverChecked(gx, f, targets[1], pass) }
+        if targets.count > 2 {
+            var rest: [V?] = []
+            swap(&rest, &gxs.rest)
+            for k in 2..<targets.count where k - 2 < rest.count {
+                if let gx = rest[k - 2].take() { deliverChecked(gx, f, targets[k], pass) }
             }
-            deliver(gx, to: x, pass: pass)
         }
+    }
+
+    /// Delivers the gradient `f`'s backward returned for its input `i`, after checking its shape and dtype.
+    @inline(__always)
+    private mutating func deliverChecked(_ gx: V, _ f: FunctionNode, _ i: Int, _ pass: Int) {
+        let x = f.input(i)
+        if !x.hasLayout(gx.shape, gx.dtype) {
+            typeCheckFailure("\(f.label).backward: the gradient of input \(i) has shape \(gx.shape) (\(gx.dtype)), the input has \(x.shape) (\(x.dtype))")
+        }
+        deliver(gx, to: x, pass: pass)
     }
 
     /// Lets `f` hand over the gradients of its leaf inputs as terms the engine accumulates; returns the targets
@@ -395,11 +415,10 @@ private let smallTargetTable: [[[Int]]] = [[[]], [[], [0]], [[], [0], [1], [0, 1
 
 /// A max-heap of functions by rank; among equal ranks, the one pushed first comes out first.
 struct FunctionHeap {
-    private var items: [(rank: Int, order: Int, node: FunctionNode)] = {
-        var a = [(rank: Int, order: Int, node: FunctionNode)]()
-        a.reserveCapacity(16)
-        return a
-    }()
+    typealias Items = [(rank: Int, order: Int, node: FunctionNode)]
+    /// Empty until the pass starts: ``BackwardEngine/run(_:seeds:seedIntoVariables:)`` lends it the thread's spare
+    /// buffer (`Configuration.spareHeapItems`) and gives it back at the end, so a pass allocates no heap storage.
+    fileprivate var items: Items = []
     private var counter = 0
 
     mutating func push(_ f: FunctionNode) {

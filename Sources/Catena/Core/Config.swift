@@ -23,6 +23,8 @@ public final class Configuration {
     @exclusivity(unchecked) var pendingRelease: [Variable] = []
     @exclusivity(unchecked) var draining = false
     @exclusivity(unchecked) var releaseDepth = 0
+    /// The backward engine's node heap buffer, kept between passes (empty; taken by the running pass).
+    @exclusivity(unchecked) var spareHeapItems: FunctionHeap.Items?
     /// Whether reported variables are kept with their graphs (set by `DumpGraph`; Chainer's `keep_graph_on_report`).
     public var keepGraphOnReport = false
 

@@ -125,6 +125,14 @@ public class Variable {
     /// The number of elements.
     @inlinable public var count: Int { array.count }
 
+    /// Whether the data has `shape` and `dtype`, read in place (``array`` returns a copy, which retains its
+    /// storage and shape: the backward engine checks every gradient it delivers).
+    @inline(__always)
+    func hasLayout(_ shape: [Int], _ dtype: DType) -> Bool {
+        if let shared = parameterData { return shared.array.dtype == dtype && shared.array.shape == shape }
+        return ownArray.dtype == dtype && ownArray.shape == shape
+    }
+
     /// The single element of a one-element variable as a `Double`.
     public func item() -> Double { array.item() }
 

@@ -7,7 +7,7 @@ import Foundation
 
 /// `gy · (1 − y²)`, tanh's derivative from its output.
 final class TanhGrad: BinaryFunction {
-    @exclusivity(unchecked) private var gy = NDArray.placeholder, y = NDArray.placeholder
+    @exclusivity(unchecked) private var gy: NDArray!, y: NDArray!
     override func forward(_ a: NDArray, _ b: NDArray) -> NDArray {
         (gy, y) = (a, b)
         return NDArray.tanhGrad(a, b)
@@ -24,7 +24,7 @@ final class TanhGrad: BinaryFunction {
 
 /// `gy · y · (1 − y)`, the sigmoid's derivative from its output.
 final class SigmoidGrad: BinaryFunction {
-    @exclusivity(unchecked) private var gy = NDArray.placeholder, y = NDArray.placeholder
+    @exclusivity(unchecked) private var gy: NDArray!, y: NDArray!
     override func forward(_ a: NDArray, _ b: NDArray) -> NDArray {
         (gy, y) = (a, b)
         return NDArray.sigmoidGrad(a, b)

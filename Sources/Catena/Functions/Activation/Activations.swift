@@ -4,7 +4,7 @@ import Foundation
 // GradientValue, run on arrays (a fused kernel) or on variables (recorded, for double backprop).
 
 final class ReLU: UnaryFunction {
-    @exclusivity(unchecked) private var y = NDArray.placeholder
+    @exclusivity(unchecked) private var y: NDArray!
     override func forward(_ input: NDArray) -> NDArray {
         y = input.relu()
         return y
@@ -17,7 +17,7 @@ final class ReLU: UnaryFunction {
 
 final class LeakyReLU: UnaryFunction {
     private let slope: Double
-    @exclusivity(unchecked) private var x = NDArray.placeholder
+    @exclusivity(unchecked) private var x: NDArray!
     init(slope: Double) { self.slope = slope }
     override func forward(_ input: NDArray) -> NDArray {
         x = input
@@ -35,7 +35,7 @@ private struct LeakyKernel: UnaryFloatKernel {
 }
 
 final class Sigmoid: UnaryFunction {
-    @exclusivity(unchecked) private var y = NDArray.placeholder
+    @exclusivity(unchecked) private var y: NDArray!
     override func forward(_ input: NDArray) -> NDArray {
         y = input.sigmoid()
         return y
@@ -47,7 +47,7 @@ final class Sigmoid: UnaryFunction {
 }
 
 final class Tanh: UnaryFunction {
-    @exclusivity(unchecked) private var y = NDArray.placeholder
+    @exclusivity(unchecked) private var y: NDArray!
     override func forward(_ input: NDArray) -> NDArray {
         y = input.tanh()
         return y
@@ -60,7 +60,7 @@ final class Tanh: UnaryFunction {
 
 final class Softplus: UnaryFunction {
     private let beta: Double
-    @exclusivity(unchecked) private var x = NDArray.placeholder
+    @exclusivity(unchecked) private var x: NDArray!
     init(beta: Double) { self.beta = beta }
     override func forward(_ input: NDArray) -> NDArray {
         x = input

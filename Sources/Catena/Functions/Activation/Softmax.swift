@@ -4,7 +4,7 @@ import Foundation
 
 final class Softmax: UnaryFunction {
     private let axis: Int
-    @exclusivity(unchecked) private var y = NDArray.placeholder
+    @exclusivity(unchecked) private var y: NDArray!
     init(axis: Int) { self.axis = axis }
     override func forward(_ input: NDArray) -> NDArray {
         let x = input
@@ -24,7 +24,7 @@ final class Softmax: UnaryFunction {
 
 final class LogSoftmax: UnaryFunction {
     private let axis: Int
-    @exclusivity(unchecked) private var y = NDArray.placeholder
+    @exclusivity(unchecked) private var y: NDArray!
     init(axis: Int) { self.axis = axis }
     override func forward(_ input: NDArray) -> NDArray {
         let x = input
@@ -41,7 +41,7 @@ final class LogSoftmax: UnaryFunction {
 
 final class LogSumExp: UnaryFunction {
     private let axes: [Int]?
-    @exclusivity(unchecked) private var x = NDArray.placeholder, y = NDArray.placeholder
+    @exclusivity(unchecked) private var x: NDArray!, y: NDArray!
     init(axes: [Int]?) { self.axes = axes }
     @exclusivity(unchecked) private var outputShape: [Int] = []
     override func forward(_ input: NDArray) -> NDArray {

@@ -35,7 +35,7 @@ final class Take: UnaryFunction {
 }
 
 final class SelectItem: BinaryFunction {
-    @exclusivity(unchecked) private var flat = NDArray.placeholder, inShape: [Int] = []
+    @exclusivity(unchecked) private var flat: NDArray!, inShape: [Int] = []
     override func forward(_ x: NDArray, _ tArr: NDArray) -> NDArray {
         if x.ndim != 2 { typeCheckFailure("select_item: x must be 2-D (batch, classes), got shape \(x.shape)") }
         if tArr.ndim != 1 || tArr.shape[0] != x.shape[0] {
@@ -55,7 +55,7 @@ final class SelectItem: BinaryFunction {
 }
 
 final class Where: FunctionNode {
-    @exclusivity(unchecked) private var condition = NDArray.placeholder, shapes: ([Int], [Int]) = ([], [])
+    @exclusivity(unchecked) private var condition: NDArray!, shapes: ([Int], [Int]) = ([], [])
     override func forward(_ inputs: [NDArray]) -> [NDArray] {
         condition = inputs[0]
         shapes = (inputs[1].shape, inputs[2].shape)

@@ -4,7 +4,7 @@ import Foundation
 /// the output).
 final class LinearFunction: FunctionNode {
     private let nBatchAxes: Int
-    @exclusivity(unchecked) private var x = NDArray.placeholder, w = NDArray.placeholder, inShape: [Int] = []
+    @exclusivity(unchecked) private var x: NDArray!, w: NDArray!, inShape: [Int] = []
     init(nBatchAxes: Int) {
         self.nBatchAxes = nBatchAxes
         super.init()

@@ -5,7 +5,7 @@ import Foundation
 final class SigmoidCrossEntropy: BinaryFunction {
     private let normalize: Bool
     private let reduce: LossReduction
-    @exclusivity(unchecked) private var x = NDArray.placeholder, t = NDArray.placeholder, mask = NDArray.placeholder, coeff = 0.0
+    @exclusivity(unchecked) private var x: NDArray!, t: NDArray!, mask: NDArray!, coeff = 0.0
     static let ignoreLabel = -1
     init(normalize: Bool, reduce: LossReduction) {
         self.normalize = normalize
@@ -41,7 +41,7 @@ private struct SigmoidCELoss: TernaryFloatKernel {
 /// mean of (x0 − x1)² or |x0 − x1| over all elements.
 final class MeanError: BinaryFunction {
     private let squared: Bool
-    @exclusivity(unchecked) private var diff = NDArray.placeholder
+    @exclusivity(unchecked) private var diff: NDArray!
     init(squared: Bool) { self.squared = squared }
     override var label: String { squared ? "MeanSquaredError" : "MeanAbsoluteError" }
     override func forward(_ a: NDArray, _ b: NDArray) -> NDArray {
@@ -75,7 +75,7 @@ public enum HuberReduction: Sendable {
 final class HuberLoss: BinaryFunction {
     private let delta: Double
     private let reduce: HuberReduction
-    @exclusivity(unchecked) private var diff = NDArray.placeholder
+    @exclusivity(unchecked) private var diff: NDArray!
     init(delta: Double, reduce: HuberReduction) {
         self.delta = delta
         self.reduce = reduce

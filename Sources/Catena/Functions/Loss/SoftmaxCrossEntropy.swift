@@ -15,7 +15,7 @@ final class SoftmaxCrossEntropy: BinaryFunction {
     private let ignoreLabel: Int
     private let reduce: LossReduction
     private var classWeight: NDArray?
-    @exclusivity(unchecked) private var x2 = NDArray.placeholder, lse = NDArray.placeholder, labels: [Int] = []
+    @exclusivity(unchecked) private var x2: NDArray!, lse: NDArray!, labels: [Int] = []
     @exclusivity(unchecked) private var inShape: [Int] = [], tShape: [Int] = [], coeff = 0.0
 
     init(normalize: Bool, ignoreLabel: Int, reduce: LossReduction, classWeight: NDArray?) {
@@ -141,7 +141,7 @@ struct SoftmaxCrossEntropyContext {
 /// upstream `gy` — fused in one pass over each row, and differentiable again.
 final class SoftmaxCrossEntropyGrad: BinaryFunction {
     private let context: SoftmaxCrossEntropyContext
-    @exclusivity(unchecked) private var x = NDArray.placeholder, gy = NDArray.placeholder
+    @exclusivity(unchecked) private var x: NDArray!, gy: NDArray!
     init(_ context: SoftmaxCrossEntropyContext) { self.context = context }
 
     override func forward(_ a: NDArray, _ b: NDArray) -> NDArray {

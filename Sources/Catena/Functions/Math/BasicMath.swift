@@ -33,7 +33,7 @@ final class Sub: BinaryFunction {
 
 /// `x0 * x1` with broadcasting.
 final class Mul: BinaryFunction {
-    @exclusivity(unchecked) private var x0 = NDArray.placeholder, x1 = NDArray.placeholder
+    @exclusivity(unchecked) private var x0: NDArray!, x1: NDArray!
     override func forward(_ a: NDArray, _ b: NDArray) -> NDArray {
         x0 = a
         x1 = b
@@ -50,7 +50,7 @@ final class Mul: BinaryFunction {
 
 /// `x0 / x1` with broadcasting.
 final class Div: BinaryFunction {
-    @exclusivity(unchecked) private var x0 = NDArray.placeholder, x1 = NDArray.placeholder
+    @exclusivity(unchecked) private var x0: NDArray!, x1: NDArray!
     override func forward(_ a: NDArray, _ b: NDArray) -> NDArray {
         x0 = a
         x1 = b
@@ -76,7 +76,7 @@ final class Neg: UnaryFunction {
 
 /// `x0 ** x1` with broadcasting.
 final class PowVarVar: BinaryFunction {
-    @exclusivity(unchecked) private var x0 = NDArray.placeholder, x1 = NDArray.placeholder, y = NDArray.placeholder
+    @exclusivity(unchecked) private var x0: NDArray!, x1: NDArray!, y: NDArray!
     override func forward(_ a: NDArray, _ b: NDArray) -> NDArray {
         x0 = a
         x1 = b
@@ -98,7 +98,7 @@ final class ScalarOp: UnaryFunction {
     enum Kind { case add, mul, rsub, rdiv, powVarConst, powConstVar }
     private let kind: Kind
     private let c: Double
-    @exclusivity(unchecked) private var x = NDArray.placeholder, y = NDArray.placeholder
+    @exclusivity(unchecked) private var x: NDArray!, y: NDArray!
 
     init(_ kind: Kind, _ c: Double) {
         self.kind = kind
@@ -128,7 +128,7 @@ final class ScalarOp: UnaryFunction {
         }
     }
 
-    override func backward(_ g: NDArray) -> NDArray { formula(g, x, y) }
+    override func backward(_ g: NDArray) -> NDArray { formula(g, x, y ?? x) }   // y is kept only by the kinds that read it
     override func backward(_ g: Recorded) -> Recorded {
         formula(g, inputVariable, kind == .rdiv || kind == .powConstVar ? outputVariable(y) : inputVariable)
     }

@@ -5,7 +5,7 @@ import Foundation
 /// `op(a) · op(b)` for operands of two or more axes (leading axes broadcast).
 final class MatMul: BinaryFunction {
     private let transA: Bool, transB: Bool
-    @exclusivity(unchecked) private var a = NDArray.placeholder, b = NDArray.placeholder
+    @exclusivity(unchecked) private var a: NDArray!, b: NDArray!
     init(transA: Bool, transB: Bool) {
         self.transA = transA
         self.transB = transB

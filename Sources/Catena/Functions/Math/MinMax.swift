@@ -5,7 +5,7 @@ import Foundation
 /// maximum or minimum of two variables with broadcasting; on a tie the gradient goes to the first argument.
 final class MaximumMinimum: BinaryFunction {
     private let isMax: Bool
-    @exclusivity(unchecked) private var x0 = NDArray.placeholder, x1 = NDArray.placeholder
+    @exclusivity(unchecked) private var x0: NDArray!, x1: NDArray!
     init(isMax: Bool) { self.isMax = isMax }
     override var label: String { isMax ? "Maximum" : "Minimum" }
     override func forward(_ a: NDArray, _ b: NDArray) -> NDArray {
@@ -24,7 +24,7 @@ final class MaximumMinimum: BinaryFunction {
 
 final class Clip: UnaryFunction {
     private let low: Double, high: Double
-    @exclusivity(unchecked) private var x = NDArray.placeholder
+    @exclusivity(unchecked) private var x: NDArray!
     init(low: Double, high: Double) {
         self.low = low
         self.high = high

@@ -58,7 +58,7 @@ final class MaxMin: UnaryFunction {
     private let axes: [Int]?
     private let keepDims: Bool
     private let isMax: Bool
-    @exclusivity(unchecked) private var x = NDArray.placeholder, y = NDArray.placeholder, reduced: [Int] = []
+    @exclusivity(unchecked) private var x: NDArray!, y: NDArray!, reduced: [Int] = []
     init(axes: [Int]?, keepDims: Bool, isMax: Bool) {
         self.axes = axes
         self.keepDims = keepDims

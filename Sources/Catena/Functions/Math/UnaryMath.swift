@@ -20,7 +20,7 @@ enum UnaryMathKind {
 /// exp, log, sqrt, square and abs, each retaining the one array its derivative needs.
 final class UnaryMathFunction: UnaryFunction {
     private let kind: UnaryMathKind
-    @exclusivity(unchecked) private var kept = NDArray.placeholder
+    @exclusivity(unchecked) private var kept: NDArray!
 
     init(_ kind: UnaryMathKind) { self.kind = kind }
 

@@ -3,7 +3,7 @@ import Foundation
 final class Dropout: UnaryFunction {
     private let ratio: Double
     private let rng: RandomState
-    @exclusivity(unchecked) private var mask = NDArray.placeholder
+    @exclusivity(unchecked) private var mask: NDArray!
     init(ratio: Double, rng: RandomState) {
         self.ratio = ratio
         self.rng = rng

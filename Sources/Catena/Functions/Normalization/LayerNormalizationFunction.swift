@@ -3,7 +3,7 @@ import Foundation
 /// Layer normalisation over axis 1 of a 2-D input: `(x − μ) / √(σ² + eps) · γ + β` with the biased variance.
 final class LayerNormalizationFunction: FunctionNode {
     private let eps: Double
-    @exclusivity(unchecked) private var xhat = NDArray.placeholder, invStd = NDArray.placeholder, gamma = NDArray.placeholder
+    @exclusivity(unchecked) private var xhat: NDArray!, invStd: NDArray!, gamma: NDArray!
     init(eps: Double) { self.eps = eps }
     override var label: String { "LayerNormalization" }
     override func forward(_ inputs: [NDArray]) -> [NDArray] {

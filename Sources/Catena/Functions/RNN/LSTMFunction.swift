@@ -45,7 +45,7 @@ final class LSTMFunction: FunctionNode {
 
 /// What an LSTM step keeps for its gradient: the activated gates, the previous cell state and tanh of the new one.
 struct LSTMState {
-    var gates = NDArray.placeholder, cPrev = NDArray.placeholder, tanhC = NDArray.placeholder
+    var gates: NDArray!, cPrev: NDArray!, tanhC: NDArray!
     var batch = 0, units = 0, fullBatch = 0
 
     /// The step: the new cell state, the output, and what the gradient needs.

@@ -52,9 +52,9 @@ final class NStepRecurrence: FunctionNode {
     let layout: PackedLayout
     let reverse: Bool
     // What backward needs, kept by forward.
-    @exclusivity(unchecked) private var hPrev = NDArray.placeholder, act = NDArray.placeholder
-    @exclusivity(unchecked) private var cPrev = NDArray.placeholder, tanhC = NDArray.placeholder, uN = NDArray.placeholder
-    @exclusivity(unchecked) private var y = NDArray.placeholder
+    @exclusivity(unchecked) private var hPrev: NDArray!, act: NDArray!
+    @exclusivity(unchecked) private var cPrev: NDArray!, tanhC: NDArray!, uN: NDArray!
+    @exclusivity(unchecked) private var y: NDArray!
 
     init(_ cell: NStepCell, _ layout: PackedLayout, reverse: Bool) {
         self.cell = cell
