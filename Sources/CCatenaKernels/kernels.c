@@ -258,6 +258,76 @@ static void sgemm_edge_avx512(long k, int mr, int nr, float alpha, const float *
 }
 #endif
 
+#if CATENA_X86
+// A tile of R ≤ 6 rows and two adjacent 16-column panels of B (32 columns, all of them stored): two ZMM
+// accumulators per row, so that each broadcast of an A element feeds two FMAs. The 6×16 tile is bound by its loads
+// (one broadcast per FMA); this one issues 8 loads per 12 FMAs at R = 6, and keeps 2R independent sums in flight.
+__attribute__((target("avx512f"), always_inline))
+static inline void sgemm_wide_tile_avx512(const int R, long k, float alpha, const float *a, long rsa, long csa,
+                                          const float *b0, const float *b1, long rsb, float *c, long rsc, int accumulate) {
+    __m512 x[6], y[6];
+    for (int r = 0; r < R; r++) {
+        x[r] = _mm512_setzero_ps();
+        y[r] = _mm512_setzero_ps();
+        _mm_prefetch((const char *)(c + r * rsc), _MM_HINT_T0);
+        _mm_prefetch((const char *)(c + r * rsc + 31), _MM_HINT_T0);
+    }
+    for (long p = 0; p < k; p++) {
+        __m512 v0 = _mm512_loadu_ps(b0 + p * rsb), v1 = _mm512_loadu_ps(b1 + p * rsb);
+        for (int r = 0; r < R; r++) {
+            __m512 av = _mm512_set1_ps(a[r * rsa + p * csa]);
+            x[r] = _mm512_fmadd_ps(av, v0, x[r]);
+            y[r] = _mm512_fmadd_ps(av, v1, y[r]);
+        }
+    }
+    __m512 al = _mm512_set1_ps(alpha);
+    for (int r = 0; r < R; r++) {
+        float *cr = c + r * rsc;
+        __m512 u = _mm512_mul_ps(al, x[r]), w = _mm512_mul_ps(al, y[r]);
+        if (accumulate) {
+            u = _mm512_add_ps(u, _mm512_loadu_ps(cr));
+            w = _mm512_add_ps(w, _mm512_loadu_ps(cr + 16));
+        }
+        _mm512_storeu_ps(cr, u);
+        _mm512_storeu_ps(cr + 16, w);
+    }
+}
+
+__attribute__((target("avx512f")))
+static void sgemm_wide_avx512(long k, int mr, float alpha, const float *a, long rsa, long csa, const float *b0,
+                              const float *b1, long rsb, float *c, long rsc, int accumulate) {
+    switch (mr) {
+    case 1: sgemm_wide_tile_avx512(1, k, alpha, a, rsa, csa, b0, b1, rsb, c, rsc, accumulate); break;
+    case 2: sgemm_wide_tile_avx512(2, k, alpha, a, rsa, csa, b0, b1, rsb, c, rsc, accumulate); break;
+    case 3: sgemm_wide_tile_avx512(3, k, alpha, a, rsa, csa, b0, b1, rsb, c, rsc, accumulate); break;
+    case 4: sgemm_wide_tile_avx512(4, k, alpha, a, rsa, csa, b0, b1, rsb, c, rsc, accumulate); break;
+    case 5: sgemm_wide_tile_avx512(5, k, alpha, a, rsa, csa, b0, b1, rsb, c, rsc, accumulate); break;
+    default: sgemm_wide_tile_avx512(6, k, alpha, a, rsa, csa, b0, b1, rsb, c, rsc, accumulate); break;
+    }
+}
+#endif
+
+int catena_sgemm_has_wide_kernel(void) {
+#if CATENA_X86
+    return use_avx512();
+#else
+    return 0;
+#endif
+}
+
+void catena_sgemm_kernel_wide(long k, int mr, float alpha, const float *a, long rsa, long csa, const float *b0,
+                              const float *b1, long rsb, float *c, long rsc, int accumulate) {
+#if CATENA_X86
+    if (use_avx512()) {
+        sgemm_wide_avx512(k, mr, alpha, a, rsa, csa, b0, b1, rsb, c, rsc, accumulate);
+        return;
+    }
+#endif
+    // Without AVX-512: the two panels one after the other, through the edge kernel (same results).
+    catena_sgemm_kernel_edge(k, mr, 16, alpha, a, rsa, csa, b0, rsb, c, rsc, accumulate);
+    catena_sgemm_kernel_edge(k, mr, 16, alpha, a, rsa, csa, b1, rsb, c + 16, rsc, accumulate);
+}
+
 static void sgemm_edge_portable(long k, int mr, int nr, float alpha, const float *a, long rsa, long csa,
                                 const float *b, long rsb, float *c, long rsc, int accumulate) {
     float acc[CATENA_SGEMM_MR][CATENA_SGEMM_NR];

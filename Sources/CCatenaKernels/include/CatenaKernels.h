@@ -39,6 +39,15 @@ void catena_sgemm_kernel(long k, float alpha, const float *a, long rsa, long csa
 void catena_sgemm_kernel_edge(long k, int mr, int nr, float alpha, const float *a, long rsa, long csa,
                               const float *b, long rsb, float *c, long rsc, int accumulate);
 
+/// 1 when `catena_sgemm_kernel_wide` has a kernel of its own (AVX-512F), 0 when it would run the edge kernel twice.
+int catena_sgemm_has_wide_kernel(void);
+
+/// A tile of `mr` ≤ 6 rows and 32 columns made of two 16-column panels of B, `b0` (columns 0..<16) and `b1`
+/// (columns 16..<32), with the same row stride `rsb`: C[0..<mr, 0..<32] = (accumulate ? C : 0) + alpha · A · B.
+/// All 32 columns of C are written. Each broadcast element of A feeds both panels, which the 6×16 tile cannot do.
+void catena_sgemm_kernel_wide(long k, int mr, float alpha, const float *a, long rsa, long csa, const float *b0,
+                              const float *b1, long rsb, float *c, long rsc, int accumulate);
+
 /// The double-precision twin of `catena_sgemm_kernel`, on a 6 x 8 tile.
 void catena_dgemm_kernel(long k, double alpha, const double *a, long rsa, long csa,
                          const double *b, long rsb, double *c, long rsc, int accumulate);

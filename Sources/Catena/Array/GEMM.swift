@@ -27,6 +27,12 @@ protocol GEMMScalar: NDFloatingPoint {
     /// Packs an A block stored by rows (element (i, p) at `a[i·rs + p]`) into mr-row panels; false if there is no
     /// specialised routine for this type.
     static func packRowsA(_ a: UnsafePointer<Self>, _ rs: Int, _ rows: Int, _ depth: Int, _ mr: Int, _ dst: UnsafeMutablePointer<Self>) -> Bool
+    /// Whether ``wideKernel(_:_:_:_:_:_:_:_:_:_:_:_:)`` has a kernel of its own on this CPU (then the tiles are two
+    /// panels wide wherever two full panels remain).
+    static var hasWideKernel: Bool { get }
+    /// A tile of `mr` rows over two adjacent full `nr`-column panels of B (`b0`, `b1`, same row stride).
+    static func wideKernel(_ k: Int, _ mr: Int, _ alpha: Self, _ a: UnsafePointer<Self>, _ rsa: Int, _ csa: Int, _ b0: UnsafePointer<Self>,
+                           _ b1: UnsafePointer<Self>, _ rsb: Int, _ c: UnsafeMutablePointer<Self>, _ rsc: Int, _ accumulate: Bool)
 }
 
 /// A type without C edge and packing routines (float64) packs in Swift and computes edge tiles through a
@@ -41,6 +47,13 @@ extension GEMMScalar {
     static func packTransposedA(_ a: UnsafePointer<Self>, _ cs: Int, _ rows: Int, _ depth: Int, _ mr: Int, _ dst: UnsafeMutablePointer<Self>) -> Bool { false }
     @inline(__always) @usableFromInline
     static func packRowsA(_ a: UnsafePointer<Self>, _ rs: Int, _ rows: Int, _ depth: Int, _ mr: Int, _ dst: UnsafeMutablePointer<Self>) -> Bool { false }
+    @inline(__always) @usableFromInline
+    static var hasWideKernel: Bool { false }
+    @inline(__always) @usableFromInline
+    static func wideKernel(_ k: Int, _ mr: Int, _ alpha: Self, _ a: UnsafePointer<Self>, _ rsa: Int, _ csa: Int, _ b0: UnsafePointer<Self>,
+                           _ b1: UnsafePointer<Self>, _ rsb: Int, _ c: UnsafeMutablePointer<Self>, _ rsc: Int, _ accumulate: Bool) {
+        preconditionFailure("GEMM: no wide kernel for \(Self.self)")
+    }
 }
 
 extension Float: GEMMScalar {
@@ -79,6 +92,13 @@ extension Float: GEMMScalar {
     static func packRowsA(_ a: UnsafePointer<Float>, _ rs: Int, _ rows: Int, _ depth: Int, _ mr: Int, _ dst: UnsafeMutablePointer<Float>) -> Bool {
         catena_pack_a_f32(a, rs, rows, depth, mr, dst)
         return true
+    }
+    @inline(__always) @usableFromInline
+    static var hasWideKernel: Bool { catena_sgemm_has_wide_kernel() != 0 }
+    @inline(__always) @usableFromInline
+    static func wideKernel(_ k: Int, _ mr: Int, _ alpha: Float, _ a: UnsafePointer<Float>, _ rsa: Int, _ csa: Int, _ b0: UnsafePointer<Float>,
+                           _ b1: UnsafePointer<Float>, _ rsb: Int, _ c: UnsafeMutablePointer<Float>, _ rsc: Int, _ accumulate: Bool) {
+        catena_sgemm_kernel_wide(k, Int32(mr), alpha, a, rsa, csa, b0, b1, rsb, c, rsc, accumulate ? 1 : 0)
     }
 }
 
@@ -212,7 +232,8 @@ enum GEMM {
         if threads > 1 && work >= parallelThreshold {
             // Split the longer side of C into one contiguous range per thread, on tile boundaries.
             let splitColumns = n >= m
-            let tile = splitColumns ? T.nr : T.rowTile(m)
+            // Column ranges in pairs of panels where the wide tile runs, so that no thread is left an odd one.
+            let tile = splitColumns ? (T.hasWideKernel ? 2 * T.nr : T.nr) : T.rowTile(m)
             let extent = splitColumns ? n : m
             let tiles = (extent + tile - 1) / tile
             let parts = Swift.min(threads, tiles)
@@ -290,12 +311,30 @@ enum GEMM {
         c: UnsafeMutablePointer<T>, jc: Int, rsc: Int, acc: Bool
     ) {
         let nr = T.nr
+        let wide = T.hasWideKernel
         var ic = 0
         while ic < m {
             let mcCur = Swift.min(mc, m - ic)
             packPanels(A: a.base + ic * a.rowStride + pc * a.colStride, a.rowStride, a.colStride, mcCur, kcCur, mr, into: aBuf)
             var jr = 0
             while jr < ncCur {
+                // Two full panels left: one tile over both (each element of A loaded once for 2·nr columns).
+                if wide && ncCur - jr >= 2 * nr {
+                    let b0: UnsafePointer<T>, b1: UnsafePointer<T>, rsb: Int
+                    if let bPacked {
+                        (b0, b1, rsb) = (bPacked + jr * kcCur, bPacked + (jr + nr) * kcCur, nr)
+                    } else {
+                        (b0, b1, rsb) = (bBlock!.0 + jr, bBlock!.0 + jr + nr, rsbUnpacked)
+                    }
+                    var ir = 0
+                    while ir < mcCur {
+                        T.wideKernel(kcCur, Swift.min(mr, mcCur - ir), alpha, UnsafePointer(aBuf + ir * kcCur), 1, mr, b0, b1, rsb,
+                                     c + (ic + ir) * rsc + jc + jr, rsc, acc)
+                        ir += mr
+                    }
+                    jr += 2 * nr
+                    continue
+                }
                 let nrCur = Swift.min(nr, ncCur - jr)
                 let bPanel: UnsafePointer<T>
                 let rsb: Int
