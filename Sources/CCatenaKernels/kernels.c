@@ -209,7 +209,7 @@ static void dgemm_avx2(long k, double alpha, const double *a, long rsa, long csa
 __attribute__((target("avx512f"), always_inline))
 static inline void sgemm_tile_avx512(const int R, long k, int nr, float alpha, const float *a, long rsa, long csa,
                                      const float *b, long rsb, float *c, long rsc, int accumulate) {
-    __m512 acc[6], acc2[6];
+    __m512 acc[8], acc2[8];
     for (int r = 0; r < R; r++) {
         acc[r] = _mm512_setzero_ps();
         acc2[r] = _mm512_setzero_ps();
@@ -253,19 +253,21 @@ static void sgemm_edge_avx512(long k, int mr, int nr, float alpha, const float *
     case 3: sgemm_tile_avx512(3, k, nr, alpha, a, rsa, csa, b, rsb, c, rsc, accumulate); break;
     case 4: sgemm_tile_avx512(4, k, nr, alpha, a, rsa, csa, b, rsb, c, rsc, accumulate); break;
     case 5: sgemm_tile_avx512(5, k, nr, alpha, a, rsa, csa, b, rsb, c, rsc, accumulate); break;
-    default: sgemm_tile_avx512(6, k, nr, alpha, a, rsa, csa, b, rsb, c, rsc, accumulate); break;
+    case 6: sgemm_tile_avx512(6, k, nr, alpha, a, rsa, csa, b, rsb, c, rsc, accumulate); break;
+    case 7: sgemm_tile_avx512(7, k, nr, alpha, a, rsa, csa, b, rsb, c, rsc, accumulate); break;
+    default: sgemm_tile_avx512(8, k, nr, alpha, a, rsa, csa, b, rsb, c, rsc, accumulate); break;
     }
 }
 #endif
 
 #if CATENA_X86
-// A tile of R ≤ 6 rows and two adjacent 16-column panels of B (32 columns, all of them stored): two ZMM
+// A tile of R ≤ 8 rows and two adjacent 16-column panels of B (32 columns, all of them stored): two ZMM
 // accumulators per row, so that each broadcast of an A element feeds two FMAs. The 6×16 tile is bound by its loads
 // (one broadcast per FMA); this one issues 8 loads per 12 FMAs at R = 6, and keeps 2R independent sums in flight.
 __attribute__((target("avx512f"), always_inline))
 static inline void sgemm_wide_tile_avx512(const int R, long k, float alpha, const float *a, long rsa, long csa,
                                           const float *b0, const float *b1, long rsb, float *c, long rsc, int accumulate) {
-    __m512 x[6], y[6];
+    __m512 x[8], y[8];
     for (int r = 0; r < R; r++) {
         x[r] = _mm512_setzero_ps();
         y[r] = _mm512_setzero_ps();
@@ -302,7 +304,9 @@ static void sgemm_wide_avx512(long k, int mr, float alpha, const float *a, long 
     case 3: sgemm_wide_tile_avx512(3, k, alpha, a, rsa, csa, b0, b1, rsb, c, rsc, accumulate); break;
     case 4: sgemm_wide_tile_avx512(4, k, alpha, a, rsa, csa, b0, b1, rsb, c, rsc, accumulate); break;
     case 5: sgemm_wide_tile_avx512(5, k, alpha, a, rsa, csa, b0, b1, rsb, c, rsc, accumulate); break;
-    default: sgemm_wide_tile_avx512(6, k, alpha, a, rsa, csa, b0, b1, rsb, c, rsc, accumulate); break;
+    case 6: sgemm_wide_tile_avx512(6, k, alpha, a, rsa, csa, b0, b1, rsb, c, rsc, accumulate); break;
+    case 7: sgemm_wide_tile_avx512(7, k, alpha, a, rsa, csa, b0, b1, rsb, c, rsc, accumulate); break;
+    default: sgemm_wide_tile_avx512(8, k, alpha, a, rsa, csa, b0, b1, rsb, c, rsc, accumulate); break;
     }
 }
 #endif
@@ -323,9 +327,13 @@ void catena_sgemm_kernel_wide(long k, int mr, float alpha, const float *a, long 
         return;
     }
 #endif
-    // Without AVX-512: the two panels one after the other, through the edge kernel (same results).
-    catena_sgemm_kernel_edge(k, mr, 16, alpha, a, rsa, csa, b0, rsb, c, rsc, accumulate);
-    catena_sgemm_kernel_edge(k, mr, 16, alpha, a, rsa, csa, b1, rsb, c + 16, rsc, accumulate);
+    // Without AVX-512: the two panels one after the other, through the edge kernel, in row groups of at most 6
+    // (the AVX2 and portable tiles' height). Same results.
+    for (int r0 = 0; r0 < mr; r0 += 6) {
+        int h = mr - r0 < 6 ? mr - r0 : 6;
+        catena_sgemm_kernel_edge(k, h, 16, alpha, a + r0 * rsa, rsa, csa, b0, rsb, c + r0 * rsc, rsc, accumulate);
+        catena_sgemm_kernel_edge(k, h, 16, alpha, a + r0 * rsa, rsa, csa, b1, rsb, c + r0 * rsc + 16, rsc, accumulate);
+    }
 }
 
 static void sgemm_edge_portable(long k, int mr, int nr, float alpha, const float *a, long rsa, long csa,
@@ -536,7 +544,9 @@ void catena_pack_at_f32(const float *a, long cs, long rows, long depth, long mr,
         long h = rows - i0 < mr ? rows - i0 : mr;
         const float *src = a + i0;
         // Constant-size copies, which the compiler turns into a few moves instead of a call per step.
-        if (h == 6 && mr == 6) {
+        if (h == 8 && mr == 8) {
+            for (long p = 0; p < depth; p++) memcpy(dst + p * 8, src + p * cs, 8 * sizeof(float));
+        } else if (h == 6 && mr == 6) {
             for (long p = 0; p < depth; p++) memcpy(dst + p * 6, src + p * cs, 6 * sizeof(float));
         } else if (h == 5 && mr == 5) {
             for (long p = 0; p < depth; p++) memcpy(dst + p * 5, src + p * cs, 5 * sizeof(float));
@@ -564,7 +574,9 @@ void catena_pack_a_f32(const float *a, long rs, long rows, long depth, long mr, 
     for (long i0 = 0; i0 < rows; i0 += mr, dst += mr * depth) {
         long h = rows - i0 < mr ? rows - i0 : mr;
         const float *src = a + i0 * rs;
-        if (h == 6 && mr == 6) {
+        if (h == 8 && mr == 8) {
+            CATENA_PACK_A_ROWS(8)
+        } else if (h == 6 && mr == 6) {
             CATENA_PACK_A_ROWS(6)
         } else if (h == 5 && mr == 5) {
             CATENA_PACK_A_ROWS(5)

@@ -33,7 +33,7 @@ void catena_kernels_limit(int level);
 void catena_sgemm_kernel(long k, float alpha, const float *a, long rsa, long csa,
                          const float *b, long rsb, float *c, long rsc, int accumulate);
 
-/// `catena_sgemm_kernel` for a tile of `mr` ≤ 6 rows and `nr` ≤ 16 columns: only those rows of A are read and
+/// `catena_sgemm_kernel` for a tile of `mr` ≤ 6 rows (≤ 8 when `catena_sgemm_has_wide_kernel()`) and `nr` ≤ 16 columns: only those rows of A are read and
 /// only those elements of C are read and written (B rows must hold 16 readable floats, or 8 when nr ≤ 8, e.g. a
 /// zero-padded packed panel). Used for edges and for row-tile heights other than 6.
 void catena_sgemm_kernel_edge(long k, int mr, int nr, float alpha, const float *a, long rsa, long csa,
@@ -42,7 +42,7 @@ void catena_sgemm_kernel_edge(long k, int mr, int nr, float alpha, const float *
 /// 1 when `catena_sgemm_kernel_wide` has a kernel of its own (AVX-512F), 0 when it would run the edge kernel twice.
 int catena_sgemm_has_wide_kernel(void);
 
-/// A tile of `mr` ≤ 6 rows and 32 columns made of two 16-column panels of B, `b0` (columns 0..<16) and `b1`
+/// A tile of `mr` ≤ 8 rows and 32 columns made of two 16-column panels of B, `b0` (columns 0..<16) and `b1`
 /// (columns 16..<32), with the same row stride `rsb`: C[0..<mr, 0..<32] = (accumulate ? C : 0) + alpha · A · B.
 /// All 32 columns of C are written. Each broadcast element of A feeds both panels, which the 6×16 tile cannot do.
 void catena_sgemm_kernel_wide(long k, int mr, float alpha, const float *a, long rsa, long csa, const float *b0,

@@ -64,10 +64,13 @@ extension Float: GEMMScalar {
                             _ b: UnsafePointer<Float>, _ rsb: Int, _ c: UnsafeMutablePointer<Float>, _ rsc: Int, _ accumulate: Bool) {
         catena_sgemm_kernel(k, alpha, a, rsa, csa, b, rsb, c, rsc, accumulate ? 1 : 0)
     }
-    /// 6 rows per tile unless that wastes more than 5% of the work on padding and 5 or 4 rows waste less (a batch
-    /// of 20 takes four 5-row tiles instead of three 6-row tiles and a mostly empty one).
+    /// With the AVX-512 tiles, 8 rows (16 accumulators: each loaded row of B feeds 8 FMAs per panel; the last tile
+    /// runs at its own height). Otherwise 6 rows per tile unless that wastes more than 5% of the work on padding and
+    /// 5 or 4 rows waste less (a batch of 20 takes four 5-row tiles instead of three 6-row tiles and a mostly empty
+    /// one).
     @usableFromInline
     static func rowTile(_ m: Int) -> Int {
+        if hasWideKernel { return 8 }
         func waste(_ r: Int) -> Double { Double((m + r - 1) / r * r - m) / Double(Swift.max(m, 1)) }
         if waste(6) <= 0.05 { return 6 }
         return [5, 4].min { waste($0) < waste($1) } ?? 6

@@ -69,29 +69,31 @@ final class MatMulTests: XCTestCase {
         checkShapes([(7, 3, 17), (13, 40, 33), (20, 100, 40), (6, 4, 16)], dtype: .float32)
     }
 
-    /// The 32-column tiles (two panels at once, on AVX-512): every row-tile height 1…6 and 4- and 5-row tiles
-    /// (m = 16, 20), a panel left over beside pairs (n = 48, 100), depths past one k block (k = 300 > kc), B read in
-    /// place (few rows) and packed (many rows, or transposed), and accumulation with alpha.
+    /// The 32-column, 8-row tiles (two panels at once, on AVX-512): every tile height 1…8 (m up to 8, and the
+    /// remainders of m = 9, 15, 17, 20, 130), 8-row tiles over a single panel and a narrow column edge (n = 16, 10),
+    /// a panel left over beside pairs (n = 48, 100), depths past one k block (k = 300 > kc), B read in place (few
+    /// rows) and packed (many rows, or transposed), and accumulation with alpha.
     func testTwoPanelTilesOverEveryRowHeight() {
         XCTAssertEqual(catena_sgemm_has_wide_kernel() != 0, catena_kernels_level() >= 2)
-        checkShapes([(1, 5, 32), (2, 7, 64), (3, 1, 48), (4, 300, 32), (5, 17, 100), (6, 33, 96), (7, 9, 80), (16, 100, 100),
-                     (20, 300, 64), (130, 40, 65)], dtype: .float32)
+        checkShapes([(1, 5, 32), (2, 7, 64), (3, 1, 48), (4, 300, 32), (5, 17, 100), (6, 33, 96), (7, 9, 80), (8, 20, 64),
+                     (9, 5, 33), (15, 40, 48), (16, 100, 100), (17, 3, 16), (8, 7, 10), (20, 300, 64), (130, 40, 65)], dtype: .float32)
         let a = testArray([5, 300]), b = testArray([300, 100], scale: 0.3)
         var c = NDArray.full([5, 100], 0.5)
         NDArray.gemm(a, b, into: &c, alpha: -2, accumulate: true)
         assertClose(c, naive(a, b).map { 0.5 - 2 * $0 }, shape: [5, 100], atol: 1e-3, rtol: 1e-5)
     }
 
-    /// Without AVX-512 the wide entry point runs the edge kernel on each panel: the same tile, computed twice as narrow.
+    /// Without AVX-512 the wide entry point runs the edge kernel on each panel in row groups of at most 6: the same
+    /// tile, computed in narrower pieces.
     func testWideKernelEntryPointWithoutAVX512MatchesTheReference() {
-        let k = 9, rows = 5
-        let a = (0..<(6 * k)).map { Float(($0 * 7) % 11) - 5 }, b = (0..<(k * 32)).map { Float(($0 * 5) % 13) * 0.25 - 1 }
+        let k = 9, rows = 8
+        let a = (0..<(8 * k)).map { Float(($0 * 7) % 11) - 5 }, b = (0..<(k * 32)).map { Float(($0 * 5) % 13) * 0.25 - 1 }
         func run() -> [Float] {
             var c = [Float](repeating: 1, count: rows * 32)
             a.withUnsafeBufferPointer { pa in
                 b.withUnsafeBufferPointer { pb in
-                    // A packed as one 6-row panel (element (i, p) at i + 6p); B as two 16-column panels of k rows each.
-                    catena_sgemm_kernel_wide(k, Int32(rows), 2, pa.baseAddress!, 1, 6, pb.baseAddress!, pb.baseAddress! + 16 * k, 16, &c, 32, 1)
+                    // A packed as one 8-row panel (element (i, p) at i + 8p); B as two 16-column panels of k rows each.
+                    catena_sgemm_kernel_wide(k, Int32(rows), 2, pa.baseAddress!, 1, 8, pb.baseAddress!, pb.baseAddress! + 16 * k, 16, &c, 32, 1)
                 }
             }
             return c
@@ -100,7 +102,7 @@ final class MatMulTests: XCTestCase {
         for i in 0..<rows {
             for j in 0..<32 {
                 var s: Float = 0
-                for p in 0..<k { s += a[i + 6 * p] * b[(j / 16) * 16 * k + p * 16 + j % 16] }
+                for p in 0..<k { s += a[i + 8 * p] * b[(j / 16) * 16 * k + p * 16 + j % 16] }
                 expected[i * 32 + j] += 2 * s
             }
         }
