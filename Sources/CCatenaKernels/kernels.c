@@ -202,6 +202,20 @@ static void dgemm_avx2(long k, double alpha, const double *a, long rsa, long csa
 #undef ROW_STORE
 #endif
 
+// Calls TILE(R, ...) with the tile height R a compile-time constant (1 to 8) equal to `mr`, so that each
+// instantiation keeps its accumulators in registers.
+#define CATENA_ROWS_1_TO_8(mr, TILE, ...)                  \
+    switch (mr) {                                          \
+    case 1: TILE(1, __VA_ARGS__); break;                   \
+    case 2: TILE(2, __VA_ARGS__); break;                   \
+    case 3: TILE(3, __VA_ARGS__); break;                   \
+    case 4: TILE(4, __VA_ARGS__); break;                   \
+    case 5: TILE(5, __VA_ARGS__); break;                   \
+    case 6: TILE(6, __VA_ARGS__); break;                   \
+    case 7: TILE(7, __VA_ARGS__); break;                   \
+    default: TILE(8, __VA_ARGS__); break;                  \
+    }
+
 #if CATENA_X86
 // AVX-512F versions of the 6×16 single-precision tile: one ZMM register per row instead of two YMM ones, and the
 // k loop unrolled by two into a second set of accumulators so that the FMA latency is hidden. Same operands and
@@ -247,16 +261,7 @@ static void sgemm_avx512(long k, float alpha, const float *a, long rsa, long csa
 __attribute__((target("avx512f")))
 static void sgemm_edge_avx512(long k, int mr, int nr, float alpha, const float *a, long rsa, long csa,
                               const float *b, long rsb, float *c, long rsc, int accumulate) {
-    switch (mr) {
-    case 1: sgemm_tile_avx512(1, k, nr, alpha, a, rsa, csa, b, rsb, c, rsc, accumulate); break;
-    case 2: sgemm_tile_avx512(2, k, nr, alpha, a, rsa, csa, b, rsb, c, rsc, accumulate); break;
-    case 3: sgemm_tile_avx512(3, k, nr, alpha, a, rsa, csa, b, rsb, c, rsc, accumulate); break;
-    case 4: sgemm_tile_avx512(4, k, nr, alpha, a, rsa, csa, b, rsb, c, rsc, accumulate); break;
-    case 5: sgemm_tile_avx512(5, k, nr, alpha, a, rsa, csa, b, rsb, c, rsc, accumulate); break;
-    case 6: sgemm_tile_avx512(6, k, nr, alpha, a, rsa, csa, b, rsb, c, rsc, accumulate); break;
-    case 7: sgemm_tile_avx512(7, k, nr, alpha, a, rsa, csa, b, rsb, c, rsc, accumulate); break;
-    default: sgemm_tile_avx512(8, k, nr, alpha, a, rsa, csa, b, rsb, c, rsc, accumulate); break;
-    }
+    CATENA_ROWS_1_TO_8(mr, sgemm_tile_avx512, k, nr, alpha, a, rsa, csa, b, rsb, c, rsc, accumulate)
 }
 #endif
 
@@ -298,16 +303,7 @@ static inline void sgemm_wide_tile_avx512(const int R, long k, float alpha, cons
 __attribute__((target("avx512f")))
 static void sgemm_wide_avx512(long k, int mr, float alpha, const float *a, long rsa, long csa, const float *b0,
                               const float *b1, long rsb, float *c, long rsc, int accumulate) {
-    switch (mr) {
-    case 1: sgemm_wide_tile_avx512(1, k, alpha, a, rsa, csa, b0, b1, rsb, c, rsc, accumulate); break;
-    case 2: sgemm_wide_tile_avx512(2, k, alpha, a, rsa, csa, b0, b1, rsb, c, rsc, accumulate); break;
-    case 3: sgemm_wide_tile_avx512(3, k, alpha, a, rsa, csa, b0, b1, rsb, c, rsc, accumulate); break;
-    case 4: sgemm_wide_tile_avx512(4, k, alpha, a, rsa, csa, b0, b1, rsb, c, rsc, accumulate); break;
-    case 5: sgemm_wide_tile_avx512(5, k, alpha, a, rsa, csa, b0, b1, rsb, c, rsc, accumulate); break;
-    case 6: sgemm_wide_tile_avx512(6, k, alpha, a, rsa, csa, b0, b1, rsb, c, rsc, accumulate); break;
-    case 7: sgemm_wide_tile_avx512(7, k, alpha, a, rsa, csa, b0, b1, rsb, c, rsc, accumulate); break;
-    default: sgemm_wide_tile_avx512(8, k, alpha, a, rsa, csa, b0, b1, rsb, c, rsc, accumulate); break;
-    }
+    CATENA_ROWS_1_TO_8(mr, sgemm_wide_tile_avx512, k, alpha, a, rsa, csa, b0, b1, rsb, c, rsc, accumulate)
 }
 #endif
 
