@@ -3,7 +3,7 @@
 //   swift run -c release catena-bench <workload> [--reps N] [--sizes a,b,c]
 //
 // Workloads: matmul (B4a), elementwise (add and sum over 2^22 floats), overhead (B4b), mlp (B4c), rnnlm (B1), irnn (B2),
-// patch (B3), npz (snapshot I/O). Figures are medians over --reps timed
+// patch (B3), npz (snapshot I/O), dispatch (every dtype-dispatched kernel, for Scripts/check-specialization.sh). Figures are medians over --reps timed
 // repetitions after a warm-up; compare them only with peers measured in the same run (Benchmarks/run.sh).
 import Catena
 import CatenaModels
@@ -507,7 +507,7 @@ func benchSteppedRNN(_ o: Options, bench: String, inSize: Int, steps: Int, hidde
 
 let usage = """
     usage: catena-bench <workload> [--reps N] [--sizes a,b,...]
-    workloads: matmul, elementwise, overhead, mlp, rnnlm, irnn, patch, gemm-shapes, npz
+    workloads: matmul, elementwise, overhead, mlp, rnnlm, irnn, patch, gemm-shapes, npz, dispatch
     """
 
 do {
@@ -526,6 +526,7 @@ do {
         benchSteppedRNN(options, bench: "B3_patch_rnn", inSize: 7, steps: 112, hidden: 128, relu: false, rmsprop: true, lr: 2e-4,
                         identityInit: false, batch: 50, epochExamples: 5000)
     case "gemm-shapes": benchGemmShapes(options)
+    case "dispatch": benchDispatch(options)
     case "", "--help", "help":
         print(usage)
     default:

@@ -32,10 +32,20 @@ public enum DType: String, Sendable, CaseIterable, CustomStringConvertible {
     }
 
     /// True for `float32` and `float64`.
-    @inlinable public var isFloatingPoint: Bool { self == .float32 || self == .float64 }
+    @inlinable public var isFloatingPoint: Bool {
+        switch self {
+        case .float32, .float64: return true
+        default: return false
+        }
+    }
 
     /// True for `int32`, `int64` and `uint8`.
-    @inlinable public var isInteger: Bool { self == .int32 || self == .int64 || self == .uint8 }
+    @inlinable public var isInteger: Bool {
+        switch self {
+        case .int32, .int64, .uint8: return true
+        default: return false
+        }
+    }
 
     /// NumPy's name for the type (`float32`, `int64`, `bool`).
     public var description: String { rawValue }
@@ -162,4 +172,56 @@ extension Bool: NDArrayElement {
     public static var dtype: DType { .bool }
     @_spi(CatenaKernels) @inlinable public init(_fromDouble value: Double) { self = value != 0 }
     @_spi(CatenaKernels) @inlinable public var _doubleValue: Double { self ? 1 : 0 }
+}
+
+// MARK: - Dispatch on the dtype
+
+// The one place where a run-time dtype becomes a Swift element type. A kernel is written once as a generic local
+// function and called through these, e.g. `dtype.withFloatType(orFail: "op: …") { go($0) }`: the metatype passed
+// in is opened into the generic parameter, and since the switch below is visible to the optimiser, each case
+// calls the kernel specialised for `Float`, `Double`, … (as fast as a `switch` written at the call site; an
+// existential metatype that is not known at compile time would run the kernel unspecialised).
+extension DType {
+    /// Calls `body` with the Swift type of this dtype's elements (`Float`, `Double`, `Int32`, `Int64`, `UInt8`,
+    /// `Bool`).
+    @inline(__always) @usableFromInline
+    func withElementType<R>(_ body: (any NDArrayElement.Type) -> R) -> R {
+        if self == .bool { return body(Bool.self) }
+        return withNumericType(orFail: "") { body($0) }
+    }
+
+    /// Calls `body` with the Swift type of this dtype's elements if they have arithmetic (every dtype but `bool`);
+    /// stops with `failure` (a message naming the operation) for `bool`.
+    @inline(__always) @usableFromInline
+    func withNumericType<R>(orFail failure: @autoclosure () -> String, _ body: (any NDNumeric.Type) -> R) -> R {
+        switch self {
+        case .float32: return body(Float.self)
+        case .float64: return body(Double.self)
+        case .int32: return body(Int32.self)
+        case .int64: return body(Int64.self)
+        case .uint8: return body(UInt8.self)
+        case .bool: typeCheckFailure(failure())
+        }
+    }
+
+    /// Calls `body` with `Float` or `Double` for a float dtype; stops with `failure` for any other.
+    @inline(__always) @usableFromInline
+    func withFloatType<R>(orFail failure: @autoclosure () -> String, _ body: (any GEMMScalar.Type) -> R) -> R {
+        switch self {
+        case .float32: return body(Float.self)
+        case .float64: return body(Double.self)
+        default: typeCheckFailure(failure())
+        }
+    }
+
+    /// Calls `body` with `Int32`, `Int64` or `UInt8` for an integer dtype; stops with `failure` for any other.
+    @inline(__always) @usableFromInline
+    func withIntegerType<R>(orFail failure: @autoclosure () -> String, _ body: (any (NDNumeric & FixedWidthInteger).Type) -> R) -> R {
+        switch self {
+        case .int32: return body(Int32.self)
+        case .int64: return body(Int64.self)
+        case .uint8: return body(UInt8.self)
+        default: typeCheckFailure(failure())
+        }
+    }
 }

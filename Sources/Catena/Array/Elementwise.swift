@@ -139,13 +139,9 @@ extension NDArray {
     @usableFromInline
     static func arithmetic(_ a: NDArray, _ b: NDArray, _ op: BinaryOp, into dest: NDArray? = nil) -> NDArray {
         a.checkSameDType(b, op: op.name)
-        switch a.dtype {
-        case .float32: return floatArithmetic(Float.self, a, b, op, dest)
-        case .float64: return floatArithmetic(Double.self, a, b, op, dest)
-        case .int32: return integerArithmetic(Int32.self, a, b, op, dest)
-        case .int64: return integerArithmetic(Int64.self, a, b, op, dest)
-        case .uint8: return integerArithmetic(UInt8.self, a, b, op, dest)
-        case .bool: typeCheckFailure("\(op.name): bool arrays do not support arithmetic; convert with astype(_:)")
+        if a.dtype.isFloatingPoint { return a.dtype.withFloatType(orFail: "") { floatArithmetic($0, a, b, op, dest) } }
+        return a.dtype.withIntegerType(orFail: "\(op.name): bool arrays do not support arithmetic; convert with astype(_:)") {
+            integerArithmetic($0, a, b, op, dest)
         }
     }
 
@@ -209,16 +205,8 @@ extension NDArray {
             case .greaterEqual: return Elementwise.binary(a, b, op: "greater_equal") { (x: T, y: T) in x >= y }
             }
         }
-        switch a.dtype {
-        case .float32: return go(Float.self)
-        case .float64: return go(Double.self)
-        case .int32: return go(Int32.self)
-        case .int64: return go(Int64.self)
-        case .uint8: return go(UInt8.self)
-        case .bool:
-            let x = a.astype(.int32), y = b.astype(.int32)
-            return compare(x, y, op)
-        }
+        if a.dtype == .bool { return compare(a.astype(.int32), b.astype(.int32), op) }
+        return a.dtype.withNumericType(orFail: "") { go($0) }
     }
 
     /// A 0-d array of this array's dtype holding `value`, for scalar operands.

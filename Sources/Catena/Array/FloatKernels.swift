@@ -26,22 +26,16 @@ extension NDArray {
     /// `kernel(x)` for every element of a float array, as a new contiguous array.
     @inlinable
     public static func map<K: UnaryFloatKernel>(_ x: NDArray, _ kernel: K, op: String = "map") -> NDArray {
-        switch x.dtype {
-        case .float32: return Elementwise.unary(x) { (v: Float) in kernel(v) }
-        case .float64: return Elementwise.unary(x) { (v: Double) in kernel(v) }
-        default: typeCheckFailure("\(op): expected a floating-point array, got \(x.dtype)")
-        }
+        func go<T: NDFloatingPoint>(_: T.Type) -> NDArray { Elementwise.unary(x) { (v: T) in kernel(v) } }
+        return x.dtype.withFloatType(orFail: "\(op): expected a floating-point array, got \(x.dtype)") { go($0) }
     }
 
     /// `kernel(x, y)` element-wise with broadcasting, for float arrays of one dtype.
     @inlinable
     public static func map<K: BinaryFloatKernel>(_ x: NDArray, _ y: NDArray, _ kernel: K, op: String = "map") -> NDArray {
         x.checkSameDType(y, op: op)
-        switch x.dtype {
-        case .float32: return Elementwise.binary(x, y, op: op) { (a: Float, b: Float) in kernel(a, b) }
-        case .float64: return Elementwise.binary(x, y, op: op) { (a: Double, b: Double) in kernel(a, b) }
-        default: typeCheckFailure("\(op): expected floating-point arrays, got \(x.dtype)")
-        }
+        func go<T: NDFloatingPoint>(_: T.Type) -> NDArray { Elementwise.binary(x, y, op: op) { (a: T, b: T) in kernel(a, b) } }
+        return x.dtype.withFloatType(orFail: "\(op): expected floating-point arrays, got \(x.dtype)") { go($0) }
     }
 
     /// `kernel(x, y, z)` element-wise with broadcasting, for float arrays of one dtype.
@@ -49,24 +43,15 @@ extension NDArray {
     public static func map<K: TernaryFloatKernel>(_ x: NDArray, _ y: NDArray, _ z: NDArray, _ kernel: K, op: String = "map") -> NDArray {
         x.checkSameDType(y, op: op)
         x.checkSameDType(z, op: op)
-        if x.isContiguous && y.isContiguous && z.isContiguous && x.shape == y.shape && x.shape == z.shape {
-            func flat<T: NDFloatingPoint>(_: T.Type) -> NDArray {
-                let out = NDArray(uninitializedLike: x, dtype: x.dtype)
-                let px = x.pointer(T.self), py = y.pointer(T.self), pz = z.pointer(T.self), po = out.pointer(T.self)
-                for i in 0..<x.count { po[i] = kernel(px[i], py[i], pz[i]) }
-                return out
-            }
-            switch x.dtype {
-            case .float32: return flat(Float.self)
-            case .float64: return flat(Double.self)
-            default: break
-            }
+        let flat = x.isContiguous && y.isContiguous && z.isContiguous && x.shape == y.shape && x.shape == z.shape
+        func go<T: NDFloatingPoint>(_: T.Type) -> NDArray {
+            if !flat { return Elementwise.ternary(x, y, z, op: op) { (a: T, b: T, c: T) in kernel(a, b, c) } }
+            let out = NDArray(uninitializedLike: x, dtype: x.dtype)
+            let px = x.pointer(T.self), py = y.pointer(T.self), pz = z.pointer(T.self), po = out.pointer(T.self)
+            for i in 0..<x.count { po[i] = kernel(px[i], py[i], pz[i]) }
+            return out
         }
-        switch x.dtype {
-        case .float32: return Elementwise.ternary(x, y, z, op: op) { (a: Float, b: Float, c: Float) in kernel(a, b, c) }
-        case .float64: return Elementwise.ternary(x, y, z, op: op) { (a: Double, b: Double, c: Double) in kernel(a, b, c) }
-        default: typeCheckFailure("\(op): expected floating-point arrays, got \(x.dtype)")
-        }
+        return x.dtype.withFloatType(orFail: "\(op): expected floating-point arrays, got \(x.dtype)") { go($0) }
     }
 
     /// The sum of this array down to `shape`, undoing broadcasting: leading axes are summed away and axes where

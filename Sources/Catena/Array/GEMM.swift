@@ -2,9 +2,11 @@ import CCatenaKernels
 import Dispatch
 import Foundation
 
-/// A floating-point type with a register-tile micro-kernel in the kernel library.
+/// A floating-point type with a register-tile micro-kernel in the kernel library (and SIMD lanes): `Float` and
+/// `Double`, the types `DType.withFloatType(orFail:_:)` dispatches to. (`Codable` because `SIMDScalar`'s storage
+/// types need it; both types are.)
 @usableFromInline
-protocol GEMMScalar: NDFloatingPoint {
+protocol GEMMScalar: NDFloatingPoint, SIMDScalar, Codable {
     /// Rows and columns of the register tile.
     static var mr: Int { get }
     static var nr: Int { get }

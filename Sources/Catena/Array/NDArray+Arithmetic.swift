@@ -35,14 +35,10 @@ extension NDArray {
 
     /// Element-wise negation.
     public static prefix func - (x: NDArray) -> NDArray {
-        switch x.dtype {
-        case .float32: return Elementwise.unary(x) { (v: Float) in -v }
-        case .float64: return Elementwise.unary(x) { (v: Double) in -v }
-        case .int32: return Elementwise.unary(x) { (v: Int32) in 0 &- v }
-        case .int64: return Elementwise.unary(x) { (v: Int64) in 0 &- v }
-        case .uint8: return Elementwise.unary(x) { (v: UInt8) in 0 &- v }   // wraps, as NumPy
-        case .bool: typeCheckFailure("neg: bool arrays cannot be negated")
-        }
+        func float<T: NDFloatingPoint>(_: T.Type) -> NDArray { Elementwise.unary(x) { (v: T) in -v } }
+        func integer<T: NDNumeric & FixedWidthInteger>(_: T.Type) -> NDArray { Elementwise.unary(x) { (v: T) in 0 &- v } }   // wraps, as NumPy
+        if x.dtype.isFloatingPoint { return x.dtype.withFloatType(orFail: "") { float($0) } }
+        return x.dtype.withIntegerType(orFail: "neg: bool arrays cannot be negated") { integer($0) }
     }
 
     // MARK: - In place
@@ -156,14 +152,7 @@ extension NDArray {
         func go<T: NDArrayElement>(_: T.Type) -> NDArray {
             Elementwise.ternary(mask, a, b, op: "where") { (m: Bool, x: T, y: T) in m ? x : y }
         }
-        switch a.dtype {
-        case .float32: return go(Float.self)
-        case .float64: return go(Double.self)
-        case .int32: return go(Int32.self)
-        case .int64: return go(Int64.self)
-        case .uint8: return go(UInt8.self)
-        case .bool: return go(Bool.self)
-        }
+        return a.dtype.withElementType { go($0) }
     }
 
     /// Element-wise logical and of two bool masks.

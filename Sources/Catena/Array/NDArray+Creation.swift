@@ -137,14 +137,9 @@ extension NDArray {
 
     /// The elements in C order, converted to `Double`.
     public func toDoubles() -> [Double] {
-        switch dtype {
-        case .float32: return toArray(as: Float.self).map { Double($0) }
-        case .float64: return toArray(as: Double.self)
-        case .int32: return toArray(as: Int32.self).map { Double($0) }
-        case .int64: return toArray(as: Int64.self).map { Double($0) }
-        case .uint8: return toArray(as: UInt8.self).map { Double($0) }
-        case .bool: return toArray(as: Bool.self).map { $0 ? 1 : 0 }
-        }
+        if dtype == .float64 { return toArray(as: Double.self) }
+        func go<T: NDArrayElement>(_: T.Type) -> [Double] { withUnsafeBufferPointer(as: T.self) { $0.map { $0._doubleValue } } }
+        return dtype.withElementType { go($0) }
     }
 
     /// The only element of a one-element array as a `Double` (NumPy's `item()`).
@@ -170,14 +165,8 @@ extension NDArray {
     @usableFromInline
     func elementAsDouble(atOffset off: Int) -> Double {
         let raw = storage.raw
-        switch dtype {
-        case .float32: return Double(raw.assumingMemoryBound(to: Float.self)[off])
-        case .float64: return raw.assumingMemoryBound(to: Double.self)[off]
-        case .int32: return Double(raw.assumingMemoryBound(to: Int32.self)[off])
-        case .int64: return Double(raw.assumingMemoryBound(to: Int64.self)[off])
-        case .uint8: return Double(raw.assumingMemoryBound(to: UInt8.self)[off])
-        case .bool: return raw.assumingMemoryBound(to: Bool.self)[off] ? 1 : 0
-        }
+        func go<T: NDArrayElement>(_: T.Type) -> Double { raw.assumingMemoryBound(to: T.self)[off]._doubleValue }
+        return dtype.withElementType { go($0) }
     }
 
     // MARK: - Filling
@@ -191,15 +180,9 @@ extension NDArray {
     /// Writes `value` to every element of this contiguous array's storage.
     @usableFromInline
     mutating func fillRaw(_ value: Double) {
-        let n = count
-        switch dtype {
-        case .float32: pointer(Float.self).update(repeating: Float(value), count: n)
-        case .float64: pointer(Double.self).update(repeating: value, count: n)
-        case .int32: pointer(Int32.self).update(repeating: Int32(_fromDouble: value), count: n)
-        case .int64: pointer(Int64.self).update(repeating: Int64(_fromDouble: value), count: n)
-        case .uint8: pointer(UInt8.self).update(repeating: UInt8(_fromDouble: value), count: n)
-        case .bool: pointer(Bool.self).update(repeating: value != 0, count: n)
-        }
+        let n = count, raw = rawBytes
+        func go<T: NDArrayElement>(_: T.Type) { raw.assumingMemoryBound(to: T.self).update(repeating: T(_fromDouble: value), count: n) }
+        dtype.withElementType { go($0) }
     }
 
     @usableFromInline
@@ -208,14 +191,7 @@ extension NDArray {
             let p = raw.assumingMemoryBound(to: T.self)
             for i in 0..<src.count { p[i] = T(_fromDouble: src[i]) }
         }
-        switch dtype {
-        case .float32: go(Float.self)
-        case .float64: go(Double.self)
-        case .int32: go(Int32.self)
-        case .int64: go(Int64.self)
-        case .uint8: go(UInt8.self)
-        case .bool: go(Bool.self)
-        }
+        dtype.withElementType { go($0) }
     }
 
     // MARK: - Conversion
@@ -248,14 +224,7 @@ extension NDArray {
             case .bool: convert(S.self, Bool.self) { $0._doubleValue != 0 }
             }
         }
-        switch dtype {
-        case .float32: from(Float.self)
-        case .float64: from(Double.self)
-        case .int32: from(Int32.self)
-        case .int64: from(Int64.self)
-        case .uint8: from(UInt8.self)
-        case .bool: from(Bool.self)
-        }
+        dtype.withElementType { from($0) }
         return out
     }
 }

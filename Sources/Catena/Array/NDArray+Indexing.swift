@@ -215,14 +215,7 @@ extension NDArray {
                 }
             }
         }
-        switch dtype {
-        case .float32: go(Float.self)
-        case .float64: go(Double.self)
-        case .int32: go(Int32.self)
-        case .int64: go(Int64.self)
-        case .uint8: go(UInt8.self)
-        case .bool: typeCheckFailure("scatter_add: bool arrays cannot be added")
-        }
+        dtype.withNumericType(orFail: "scatter_add: bool arrays cannot be added") { go($0) }
     }
 
     /// The rows `ids` of this 2-D array (an id of −1 gives a row of zeros), as an array of `shape` (the ids'
@@ -257,22 +250,16 @@ extension NDArray {
                 for j in 0..<width { row[j] += from[j] }
             }
         }
-        switch dtype {
-        case .float32: go(Float.self)
-        case .float64: go(Double.self)
-        default: typeCheckFailure("scatter_rows: expected a floating-point array, got \(dtype)")
-        }
+        dtype.withFloatType(orFail: "scatter_rows: expected a floating-point array, got \(dtype)") { go($0) }
     }
 
     /// Integer indices as Swift `Int`s with negatives wrapped, stopping on any out of range.
     @usableFromInline
     static func checkedIndices(_ indices: NDArray, size n: Int, op: String) -> [Int] {
         var raw: [Int]
-        switch indices.dtype {
-        case .int32: raw = indices.toArray(as: Int32.self).map { Int($0) }
-        case .int64: raw = indices.toArray(as: Int64.self).map { Int($0) }
-        default: typeCheckFailure("\(op): indices must be int32 or int64, got \(indices.dtype)")
-        }
+        if indices.dtype == .uint8 { typeCheckFailure("\(op): indices must be int32 or int64, got \(indices.dtype)") }
+        func read<T: NDNumeric & FixedWidthInteger>(_: T.Type) -> [Int] { indices.toArray(as: T.self).map { Int($0) } }
+        raw = indices.dtype.withIntegerType(orFail: "\(op): indices must be int32 or int64, got \(indices.dtype)") { read($0) }
         for k in 0..<raw.count {
             let i = raw[k]
             if i < -n || i >= n { typeCheckFailure("\(op): index \(i) is out of bounds for axis with size \(n)") }

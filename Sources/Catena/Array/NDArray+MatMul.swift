@@ -76,14 +76,8 @@ extension NDArray {
                            c: c, rsc: n, accumulate: false)
             }
         }
-        switch a.dtype {
-        case .float32: float(Float.self)
-        case .float64: float(Double.self)
-        case .int32: integer(Int32.self)
-        case .int64: integer(Int64.self)
-        case .uint8: integer(UInt8.self)
-        case .bool: break
-        }
+        if a.dtype == .bool { return }
+        if a.dtype.isFloatingPoint { a.dtype.withFloatType(orFail: "") { float($0) } } else { a.dtype.withNumericType(orFail: "") { integer($0) } }
     }
 
     /// The element offset of each matrix when the leading (batch) axes are broadcast to `batch`.
@@ -133,10 +127,6 @@ extension NDArray {
                       b: MatrixOperand(b.pointer(T.self), rsb, csb), c: c.pointer(T.self), rsc: n, accumulate: accumulate,
                       bSource: (b.storage, b.offset))
         }
-        switch a.dtype {
-        case .float32: run(Float.self)
-        case .float64: run(Double.self)
-        default: typeCheckFailure("gemm: expected float arrays, got \(a.dtype)")
-        }
+        a.dtype.withFloatType(orFail: "gemm: expected float arrays, got \(a.dtype)") { run($0) }
     }
 }

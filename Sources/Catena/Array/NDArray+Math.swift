@@ -22,16 +22,13 @@ enum UnaryMath: Sendable {
 extension NDArray {
     @usableFromInline
     func unaryMath(_ f: UnaryMath, into dest: NDArray? = nil) -> NDArray {
-        switch dtype {
-        case .float32:
-            if isContiguous, let vec = NDArray.vectorKernel(f) {
-                let out = dest ?? NDArray(uninitializedLike: self, dtype: .float32)
-                vec(pointer(Float.self), out.pointer(Float.self), count)
-                return out
-            }
-            return NDArray.scalarMath(Float.self, self, f, dest)
-        case .float64: return NDArray.scalarMath(Double.self, self, f, dest)
-        default: typeCheckFailure("\(f.name): expected a floating-point array, got \(dtype); convert with astype(.float32)")
+        if dtype == .float32 && isContiguous, let vec = NDArray.vectorKernel(f) {
+            let out = dest ?? NDArray(uninitializedLike: self, dtype: .float32)
+            vec(pointer(Float.self), out.pointer(Float.self), count)
+            return out
+        }
+        return dtype.withFloatType(orFail: "\(f.name): expected a floating-point array, got \(dtype); convert with astype(.float32)") {
+            NDArray.scalarMath($0, self, f, dest)
         }
     }
 
@@ -83,13 +80,11 @@ extension NDArray {
 
     /// The absolute value element-wise.
     public func abs() -> NDArray {
-        switch dtype {
-        case .float32: return Elementwise.unary(self) { (v: Float) in Swift.abs(v) }
-        case .float64: return Elementwise.unary(self) { (v: Double) in Swift.abs(v) }
-        case .int32: return Elementwise.unary(self) { (v: Int32) in v < 0 ? 0 &- v : v }
-        case .int64: return Elementwise.unary(self) { (v: Int64) in v < 0 ? 0 &- v : v }
-        case .uint8, .bool: return self
-        }
+        if dtype == .uint8 || dtype == .bool { return self }
+        func float<T: NDFloatingPoint>(_: T.Type) -> NDArray { Elementwise.unary(self) { (v: T) in Swift.abs(v) } }
+        func integer<T: NDNumeric & FixedWidthInteger>(_: T.Type) -> NDArray { Elementwise.unary(self) { (v: T) in v < 0 ? 0 &- v : v } }
+        if dtype.isFloatingPoint { return dtype.withFloatType(orFail: "") { float($0) } }
+        return dtype.withIntegerType(orFail: "") { integer($0) }
     }
 
     /// -1, 0 or 1 by the sign of each element (NaN stays NaN).
@@ -97,14 +92,8 @@ extension NDArray {
         func f<T: NDNumeric>(_: T.Type) -> NDArray {
             Elementwise.unary(self) { (v: T) -> T in v > T._zero ? T._one : (v < T._zero ? T._zero - T._one : (v == T._zero ? T._zero : v)) }
         }
-        switch dtype {
-        case .float32: return f(Float.self)
-        case .float64: return f(Double.self)
-        case .int32: return f(Int32.self)
-        case .int64: return f(Int64.self)
-        case .uint8: return f(UInt8.self)
-        case .bool: return self
-        }
+        if dtype == .bool { return self }
+        return dtype.withNumericType(orFail: "sign: bool arrays have no sign") { f($0) }
     }
 
     /// `x * x` element-wise.
@@ -112,30 +101,23 @@ extension NDArray {
 
     /// `max(x, 0)` element-wise (NaN stays NaN).
     public func relu() -> NDArray {
-        switch dtype {
-        case .float32: return Elementwise.unary(self) { (v: Float) in v > 0 || v.isNaN ? v : 0 }
-        case .float64: return Elementwise.unary(self) { (v: Double) in v > 0 || v.isNaN ? v : 0 }
-        case .int32: return Elementwise.unary(self) { (v: Int32) in v > 0 ? v : 0 }
-        case .int64: return Elementwise.unary(self) { (v: Int64) in v > 0 ? v : 0 }
-        case .uint8, .bool: return self
-        }
+        if dtype == .uint8 || dtype == .bool { return self }
+        // `v != v` is NaN's test (never true for integers): NaN stays NaN.
+        func go<T: NDNumeric>(_: T.Type) -> NDArray { Elementwise.unary(self) { (v: T) in v > T._zero || v != v ? v : T._zero } }
+        return dtype.withNumericType(orFail: "") { go($0) }
     }
 
     /// True where an element is NaN.
     public func isNaN() -> NDArray {
-        switch dtype {
-        case .float32: return Elementwise.unary(self) { (v: Float) in v.isNaN }
-        case .float64: return Elementwise.unary(self) { (v: Double) in v.isNaN }
-        default: return NDArray.zeros(shape, dtype: .bool)
-        }
+        if !dtype.isFloatingPoint { return NDArray.zeros(shape, dtype: .bool) }
+        func go<T: NDFloatingPoint>(_: T.Type) -> NDArray { Elementwise.unary(self) { (v: T) in v.isNaN } }
+        return dtype.withFloatType(orFail: "isnan: expected a floating-point array, got \(dtype)") { go($0) }
     }
 
     /// True where an element is finite (neither infinite nor NaN).
     public func isFinite() -> NDArray {
-        switch dtype {
-        case .float32: return Elementwise.unary(self) { (v: Float) in v.isFinite }
-        case .float64: return Elementwise.unary(self) { (v: Double) in v.isFinite }
-        default: return NDArray.ones(shape, dtype: .bool)
-        }
+        if !dtype.isFloatingPoint { return NDArray.ones(shape, dtype: .bool) }
+        func go<T: NDFloatingPoint>(_: T.Type) -> NDArray { Elementwise.unary(self) { (v: T) in v.isFinite } }
+        return dtype.withFloatType(orFail: "isfinite: expected a floating-point array, got \(dtype)") { go($0) }
     }
 }

@@ -147,13 +147,10 @@ extension NDArray {
             typeCheckFailure("\(op.name): zero-size array to reduction operation (shape \(shape), axes \(ax)) which has no identity")
         }
         let out = NDArray(uninitializedShape: outShape, dtype: dtype)
-        switch dtype {
-        case .float32: NDArray.reduceFloat(Float.self, op, layout, out)
-        case .float64: NDArray.reduceFloat(Double.self, op, layout, out)
-        case .int32: NDArray.reduceGeneric(Int32.self, op, layout, out)
-        case .int64: NDArray.reduceGeneric(Int64.self, op, layout, out)
-        case .uint8: NDArray.reduceGeneric(UInt8.self, op, layout, out)
-        case .bool: break
+        if dtype.isFloatingPoint {
+            dtype.withFloatType(orFail: "") { NDArray.reduceFloat($0, op, layout, out) }
+        } else {
+            dtype.withNumericType(orFail: "\(op.name): bool arrays are reduced as integers") { NDArray.reduceGeneric($0, op, layout, out) }
         }
         return out
     }
@@ -272,14 +269,7 @@ extension NDArray {
                 }
             }
         }
-        switch dtype {
-        case .float32: go(Float.self)
-        case .float64: go(Double.self)
-        case .int32: go(Int32.self)
-        case .int64: go(Int64.self)
-        case .uint8: go(UInt8.self)
-        case .bool: break
-        }
+        if dtype != .bool { dtype.withNumericType(orFail: "") { go($0) } }
         return out
     }
 }

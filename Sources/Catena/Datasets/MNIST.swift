@@ -163,7 +163,7 @@ private func scaledPixels(_ bytes: NDArray, scale: Double, dtype: DType) -> NDAr
             let factor = T(scale / 255), dst = out.pointer(T.self)
             for i in 0..<src.count { dst[i] = T(src[i]) * factor }
         }
-        if dtype == .float32 { go(Float.self) } else { go(Double.self) }
+        dtype.withFloatType(orFail: "get_mnist: expected a floating-point dtype, got \(dtype)") { go($0) }
     }
     return out
 }

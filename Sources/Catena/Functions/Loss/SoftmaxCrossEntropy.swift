@@ -75,7 +75,7 @@ final class SoftmaxCrossEntropy: BinaryFunction {
                 }
             }
         }
-        if x.dtype == .float32 { go(Float.self) } else { go(Double.self) }
+        x.dtype.withFloatType(orFail: "softmax_cross_entropy: expected a floating-point input, got \(x.dtype)") { go($0) }
         if reduce == .none { return perRow.reshaped(tShape) }
         return perRow.sum() * coeff
     }
@@ -170,7 +170,7 @@ final class SoftmaxCrossEntropyGrad: BinaryFunction {
                 out[t] -= scale
             }
         }
-        if x.dtype == .float32 { go(Float.self) } else { go(Double.self) }
+        x.dtype.withFloatType(orFail: "softmax_cross_entropy: expected a floating-point input, got \(x.dtype)") { go($0) }
         return gx
     }
 

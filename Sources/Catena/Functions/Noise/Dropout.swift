@@ -20,7 +20,7 @@ final class Dropout: UnaryFunction {
             let r = Float(ratio), s = T(scale)
             for i in 0..<m.count { p[i] = rng.nextFloat() >= r ? s : 0 }
         }
-        if x.dtype == .float32 { fill(Float.self) } else { fill(Double.self) }
+        x.dtype.withFloatType(orFail: "dropout: expected a floating-point input, got \(x.dtype)") { fill($0) }
         mask = m
         return x * mask
     }

@@ -67,7 +67,7 @@ struct LSTMState {
             cellForward(g, cp, cn, s.tanhC.pointer(T.self), h.pointer(T.self), n)
             if s.fullBatch > s.batch { (cn + n).update(from: cp + n, count: (s.fullBatch - s.batch) * s.units) }
         }
-        if x.dtype == .float32 { go(Float.self) } else { go(Double.self) }
+        x.dtype.withFloatType(orFail: "lstm: expected a floating-point input, got \(x.dtype)") { go($0) }
         return (s, cNew, h)
     }
 
@@ -86,7 +86,7 @@ struct LSTMState {
                 if let pgc { (pcp + n).update(from: pgc + n, count: rest) } else { (pcp + n).update(repeating: 0, count: rest) }
             }
         }
-        if gates.dtype == .float32 { go(Float.self) } else { go(Double.self) }
+        gates.dtype.withFloatType(orFail: "lstm: expected floating-point gates, got \(gates.dtype)") { go($0) }
         return (gcPrev, gx)
     }
 

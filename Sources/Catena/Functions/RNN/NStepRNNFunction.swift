@@ -71,10 +71,8 @@ final class NStepRecurrence: FunctionNode {
         let xw = inputs[0], h0 = inputs[1], wh = inputs[2], bh = inputs[3]
         let units = h0.shape[1], width = cell.gates * units
         precondition(xw.shape == [layout.rowCount, width] && wh.shape == [width, units] && bh.shape == [width], "NStepRecurrence: internal shapes")
-        switch xw.dtype {
-        case .float32: return run(Float.self, xw, h0, wh, bh, cell == .lstm ? inputs[4] : nil)
-        case .float64: return run(Double.self, xw, h0, wh, bh, cell == .lstm ? inputs[4] : nil)
-        default: typeCheckFailure("\(cell.name): expected floating-point inputs, got \(xw.dtype)")
+        return xw.dtype.withFloatType(orFail: "\(cell.name): expected floating-point inputs, got \(xw.dtype)") {
+            run($0, xw, h0, wh, bh, cell == .lstm ? inputs[4] : nil)
         }
     }
 
@@ -163,10 +161,7 @@ final class NStepRecurrence: FunctionNode {
     override func backwardArrays(_ targets: [Int], _ gys: GradSlots<NDArray>) -> GradSlots<NDArray> {
         let h0 = input(1).array
         let all: [NDArray]
-        switch h0.dtype {
-        case .float32: all = gradients(Float.self, gys)
-        default: all = gradients(Double.self, gys)
-        }
+        all = h0.dtype.withFloatType(orFail: "\(cell.name): expected floating-point inputs, got \(h0.dtype)") { gradients($0, gys) }
         var out = GradSlots<NDArray>()
         for (k, i) in targets.enumerated() { out[k] = all[i] }
         return out
