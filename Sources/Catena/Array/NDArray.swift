@@ -182,9 +182,7 @@ public struct NDArray: @unchecked Sendable {
         self.dtype = dtype
         self.shape = shape
         self.offset = offset
-        var n = 1
-        for s in shape { n &*= s }
-        count = n
+        count = NDArray.elementCount(shape)
         viewStrides = NDArray.isCContiguous(shape: shape, strides: strides) ? nil : strides
     }
 
@@ -195,10 +193,16 @@ public struct NDArray: @unchecked Sendable {
         self.dtype = dtype
         self.shape = shape
         self.offset = offset
+        count = NDArray.elementCount(shape)
+        viewStrides = nil
+    }
+
+    /// The product of `shape` (1 for a 0-d array).
+    @inline(__always) @usableFromInline
+    static func elementCount(_ shape: [Int]) -> Int {
         var n = 1
         for s in shape { n &*= s }
-        count = n
-        viewStrides = nil
+        return n
     }
 
     /// A new contiguous array whose elements are not initialised. Every caller writes all of them.

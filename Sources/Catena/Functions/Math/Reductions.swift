@@ -7,14 +7,19 @@ private func keptShape(_ shape: [Int], _ axes: [Int]) -> [Int] {
     shape.enumerated().map { axes.contains($0.offset) ? 1 : $0.element }
 }
 
-final class Sum: UnaryFunction {
-    private let axes: [Int]?
-    private let keepDims: Bool
-    @exclusivity(unchecked) private var inShape: [Int] = [], reduced: [Int] = []
+/// A reduction over `axes` (nil: all) whose gradient broadcasts back to the input's shape: what `Sum` and `Mean`
+/// keep from forward for their backward.
+class AxisReduction: UnaryFunction {
+    final let axes: [Int]?
+    final let keepDims: Bool
+    @exclusivity(unchecked) final var inShape: [Int] = [], reduced: [Int] = []
     init(axes: [Int]?, keepDims: Bool) {
         self.axes = axes
         self.keepDims = keepDims
     }
+}
+
+final class Sum: AxisReduction {
     override func forward(_ input: NDArray) -> NDArray {
         let x = input
         inShape = x.shape
@@ -30,14 +35,7 @@ final class Sum: UnaryFunction {
     }
 }
 
-final class Mean: UnaryFunction {
-    private let axes: [Int]?
-    private let keepDims: Bool
-    @exclusivity(unchecked) private var inShape: [Int] = [], reduced: [Int] = []
-    init(axes: [Int]?, keepDims: Bool) {
-        self.axes = axes
-        self.keepDims = keepDims
-    }
+final class Mean: AxisReduction {
     override func forward(_ input: NDArray) -> NDArray {
         let x = input
         if !x.dtype.isFloatingPoint { typeCheckFailure("mean: expected a floating-point input, got \(x.dtype)") }
