@@ -588,6 +588,24 @@ void catena_pack_a_f32(const float *a, long rs, long rows, long depth, long mr, 
     }
 }
 
+// Row-major B: each step p of a full panel is one constant-size 64-byte copy, which the compiler inlines (a loop of
+// element copies in Swift was turned into a memcpy call per step, a quarter of the packing's time on short rows).
+void catena_pack_b_f32(const float *b, long rs, long k, long cols, float *dst) {
+    for (long j0 = 0; j0 < cols; j0 += 16, dst += 16 * k) {
+        long w = cols - j0 < 16 ? cols - j0 : 16;
+        const float *src = b + j0;
+        if (w == 16) {
+            for (long p = 0; p < k; p++) memcpy(dst + p * 16, src + p * rs, 16 * sizeof(float));
+        } else {
+            for (long p = 0; p < k; p++) {
+                long j = 0;
+                for (; j < w; j++) dst[p * 16 + j] = src[p * rs + j];
+                for (; j < 16; j++) dst[p * 16 + j] = 0.0f;
+            }
+        }
+    }
+}
+
 void catena_pack_bt_f32(const float *b, long cs, long k, long cols, float *dst) {
 #if CATENA_X86
     if (use_avx2()) {

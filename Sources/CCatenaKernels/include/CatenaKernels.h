@@ -65,6 +65,10 @@ void catena_pack_at_f32(const float *a, long cs, long rows, long depth, long mr,
 /// a[i*rs + p]): the same panels as `catena_pack_at_f32`.
 void catena_pack_a_f32(const float *a, long rs, long rows, long depth, long mr, float *dst);
 
+/// Packs B for the single-precision kernel when B is stored by rows (element (p, j) at b[p*rs + j]): the same
+/// 16-column micro-panels as `catena_pack_bt_f32`, the last one zero-padded.
+void catena_pack_b_f32(const float *b, long rs, long k, long cols, float *dst);
+
 // The element-wise functions below take `y == x` (in place) or buffers that do not overlap; a partial overlap is
 // not allowed (the loops are vectorised on that assumption).
 

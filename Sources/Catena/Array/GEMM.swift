@@ -23,6 +23,9 @@ protocol GEMMScalar: NDFloatingPoint, SIMDScalar, Codable {
     /// Packs a transposed B block (element (p, j) at `b[p + j·cs]`) into nr-column panels; false if there is no
     /// specialised routine for this type.
     static func packTransposedB(_ b: UnsafePointer<Self>, _ cs: Int, _ depth: Int, _ cols: Int, _ dst: UnsafeMutablePointer<Self>) -> Bool
+    /// Packs a B block stored by rows (element (p, j) at `b[p·rs + j]`) into nr-column panels; false if there is no
+    /// specialised routine for this type.
+    static func packRowsB(_ b: UnsafePointer<Self>, _ rs: Int, _ depth: Int, _ cols: Int, _ dst: UnsafeMutablePointer<Self>) -> Bool
     /// Packs a transposed A block (element (i, p) at `a[i + p·cs]`) into mr-row panels; false if there is no
     /// specialised routine for this type.
     static func packTransposedA(_ a: UnsafePointer<Self>, _ cs: Int, _ rows: Int, _ depth: Int, _ mr: Int, _ dst: UnsafeMutablePointer<Self>) -> Bool
@@ -45,6 +48,8 @@ extension GEMMScalar {
                            _ b: UnsafePointer<Self>, _ rsb: Int, _ c: UnsafeMutablePointer<Self>, _ rsc: Int, _ accumulate: Bool) -> Bool { false }
     @inline(__always) @usableFromInline
     static func packTransposedB(_ b: UnsafePointer<Self>, _ cs: Int, _ depth: Int, _ cols: Int, _ dst: UnsafeMutablePointer<Self>) -> Bool { false }
+    @inline(__always) @usableFromInline
+    static func packRowsB(_ b: UnsafePointer<Self>, _ rs: Int, _ depth: Int, _ cols: Int, _ dst: UnsafeMutablePointer<Self>) -> Bool { false }
     @inline(__always) @usableFromInline
     static func packTransposedA(_ a: UnsafePointer<Self>, _ cs: Int, _ rows: Int, _ depth: Int, _ mr: Int, _ dst: UnsafeMutablePointer<Self>) -> Bool { false }
     @inline(__always) @usableFromInline
@@ -86,6 +91,11 @@ extension Float: GEMMScalar {
     @inline(__always) @usableFromInline
     static func packTransposedB(_ b: UnsafePointer<Float>, _ cs: Int, _ depth: Int, _ cols: Int, _ dst: UnsafeMutablePointer<Float>) -> Bool {
         catena_pack_bt_f32(b, cs, depth, cols, dst)
+        return true
+    }
+    @inline(__always) @usableFromInline
+    static func packRowsB(_ b: UnsafePointer<Float>, _ rs: Int, _ depth: Int, _ cols: Int, _ dst: UnsafeMutablePointer<Float>) -> Bool {
+        catena_pack_b_f32(b, rs, depth, cols, dst)
         return true
     }
     @inline(__always) @usableFromInline
@@ -134,8 +144,10 @@ struct MatrixOperand<T> {
 
 /// Packed copies of transposed weight matrices, reused while the weights do not change: an unrolled RNN multiplies
 /// by the same `Wᵀ` at every time step, and packing it each time cost about as much as the product.
+@usableFromInline
 final class PackedBCache: @unchecked Sendable {
     /// One packed panel set; freed when the last user lets go of it.
+    @usableFromInline
     final class Panels: @unchecked Sendable {
         let buffer: UnsafeMutablePointer<Float>
         init(floats: Int) { buffer = .allocate(capacity: floats) }
@@ -218,23 +230,20 @@ enum GEMM {
     @usableFromInline
     static func gemm<T: GEMMScalar>(
         m: Int, n: Int, k: Int, alpha: T, a: MatrixOperand<T>, b: MatrixOperand<T>,
-        c: UnsafeMutablePointer<T>, rsc: Int, accumulate: Bool, bSource: (storage: NDStorage, offset: Int)? = nil
+        c: UnsafeMutablePointer<T>, rsc: Int, accumulate: Bool, bSource: (storage: NDStorage, offset: Int)? = nil,
+        parallel: Bool = true, panels: PackedBCache.Panels? = nil
     ) {
         if m == 0 || n == 0 { return }
         if k == 0 {
             if !accumulate { for i in 0..<m { (c + i * rsc).update(repeating: 0, count: n) } }
             return
         }
-        // A transposed weight block that fits one panel set: reuse its packed form while the weights are unchanged.
-        var cached: PackedBCache.Panels? = nil
-        if let src = bSource, T.self == Float.self, b.rowStride == 1, b.colStride != 1, k <= kc, n <= nc {
-            cached = PackedBCache.shared.panels(storage: src.storage, offset: src.offset, cs: b.colStride, depth: k, cols: n)
-        }
+        let cached = panels ?? cachedPanels(b: b, k: k, n: n, bSource: bSource)
         let packed = cached.map { UnsafeRawPointer($0.buffer).assumingMemoryBound(to: T.self) }
         defer { withExtendedLifetime(cached) {} }
         let threads = threadCount
         let work = m * n * k
-        if threads > 1 && work >= parallelThreshold {
+        if parallel && threads > 1 && work >= parallelThreshold {
             // Split the longer side of C into one contiguous range per thread, on tile boundaries.
             let splitColumns = n >= m
             // Column ranges in pairs of panels where the wide tile runs, so that no thread is left an odd one.
@@ -260,6 +269,14 @@ enum GEMM {
             }
         }
         serial(m: m, n: n, k: k, alpha: alpha, a: a, b: b, c: c, rsc: rsc, accumulate: accumulate, packedB: packed)
+    }
+
+    /// The packed form of `b` kept by ``PackedBCache`` when `b` is a transposed weight block (from `bSource`) that
+    /// fits one panel set, reused while the weights are unchanged; nil otherwise. A caller that makes many products
+    /// with the same weights (on several threads) looks it up once and passes it to ``gemm(m:n:k:alpha:a:b:c:rsc:accumulate:bSource:parallel:panels:)``.
+    static func cachedPanels<T: GEMMScalar>(b: MatrixOperand<T>, k: Int, n: Int, bSource: (storage: NDStorage, offset: Int)?) -> PackedBCache.Panels? {
+        guard let src = bSource, T.self == Float.self, b.rowStride == 1, b.colStride != 1, k <= kc, n <= nc else { return nil }
+        return PackedBCache.shared.panels(storage: src.storage, offset: src.offset, cs: b.colStride, depth: k, cols: n)
     }
 
     /// One thread's share: the blocked loops around the micro-kernel. `packedB`, when given, is B already packed
@@ -414,6 +431,7 @@ enum GEMM {
     static func packPanels<T: GEMMScalar>(B b: UnsafePointer<T>, _ rs: Int, _ cs: Int, _ depth: Int, _ cols: Int, _ nr: Int,
                                           into buf: UnsafeMutablePointer<T>) {
         if rs == 1 && cs != 1 && T.packTransposedB(b, cs, depth, cols, buf) { return }
+        if cs == 1 && nr == 16 && T.packRowsB(b, rs, depth, cols, buf) { return }
         var j0 = 0
         var dst = buf
         while j0 < cols {

@@ -30,6 +30,8 @@ final class MatMulTests: XCTestCase {
         checkShapes([(1, 1, 1), (6, 4, 16), (7, 3, 17), (5, 300, 15), (20, 100, 40), (13, 257, 33), (130, 20, 50), (1, 5, 70)], dtype: .float32)
         // Row tiles of 4 (8 and 28 rows) and 5 (20 and 25 rows), full and partial.
         checkShapes([(8, 33, 20), (28, 50, 17), (25, 9, 16), (20, 400, 100)], dtype: .float32)
+        // Row-major B packed (more rows of A than packBRows): full and ragged panels, depth past one k block.
+        checkShapes([(40, 300, 37), (30, 7, 16), (100, 513, 100)], dtype: .float32)
     }
 
     func testShapesFloat64() {
@@ -54,6 +56,7 @@ final class MatMulTests: XCTestCase {
         XCTAssertTrue(Float.packTransposedB(src, 16, 4, 16, dst))
         XCTAssertTrue(Float.packTransposedA(src, 16, 6, 4, 6, dst))
         XCTAssertTrue(Float.packRowsA(src, 16, 6, 4, 6, dst))
+        XCTAssertTrue(Float.packRowsB(src, 16, 4, 16, dst))
         XCTAssertTrue(Float.edgeKernel(4, 5, 16, 1, src, 1, 6, src, 16, dst, 16, false))
         let d = UnsafeMutablePointer<Double>.allocate(capacity: 64)
         defer { d.deallocate() }

@@ -161,6 +161,36 @@ final class NStepRNNTests: XCTestCase {
         checkAgainstReference(.rnnTanh, bidirectional: false, layers: 1, lengths: [1, 1])
     }
 
+    /// The recurrence's sequences cut into one block per thread, balanced by their steps.
+    func testSequenceBlocksAreBalancedByLength() {
+        XCTAssertEqual(NStepRecurrence.rowBlocks(lengths: [35, 35, 35, 35], threads: 2), [0..<2, 2..<4])
+        XCTAssertEqual(NStepRecurrence.rowBlocks(lengths: [5, 5, 4, 3, 1], threads: 2), [0..<2, 2..<5])   // 10 and 8 steps
+        XCTAssertEqual(NStepRecurrence.rowBlocks(lengths: [9, 1, 1, 1], threads: 2), [0..<1, 1..<4])
+        XCTAssertEqual(NStepRecurrence.rowBlocks(lengths: [4, 4, 4], threads: 3), [0..<1, 1..<2, 2..<3])
+        XCTAssertEqual(NStepRecurrence.rowBlocks(lengths: [4, 4], threads: 3), [0..<1, 1..<2])           // no empty block
+        XCTAssertEqual(NStepRecurrence.rowBlocks(lengths: [6, 2, 2, 2, 0], threads: 3), [0..<1, 1..<2, 2..<5])   // shares end at 4 and 8
+        XCTAssertEqual(NStepRecurrence.rowBlocks(lengths: [3, 3], threads: 1), [0..<2])
+        XCTAssertEqual(NStepRecurrence.rowBlocks(lengths: [], threads: 2), [0..<0])
+    }
+
+    /// With the split threshold lowered, the recurrence runs as one block of sequences per thread (two or three),
+    /// and every output and gradient is still the step-by-step reference's, for every cell.
+    func testSequencesSplitAcrossThreadsMatchTheReference() {
+        let savedThreshold = GEMM.parallelThreshold, savedThreads = CatenaRuntime.threads
+        defer {
+            GEMM.parallelThreshold = savedThreshold
+            CatenaRuntime.threads = savedThreads
+        }
+        GEMM.parallelThreshold = 1
+        for threads in [2, 3] {
+            CatenaRuntime.threads = threads
+            for cell in NStepCell.allCases {
+                checkAgainstReference(cell, bidirectional: true, layers: 2, lengths: [3, 5, 1, 5, 2, 4, 0])
+                checkAgainstReference(cell, bidirectional: false, layers: 1, dtype: .float32, lengths: [6, 6, 6, 6], tolerance: 2e-5)
+            }
+        }
+    }
+
     /// A sequence of length zero keeps its initial state and has an empty output, as in Chainer's loop.
     func testAnEmptySequenceKeepsItsInitialState() {
         checkAgainstReference(.lstm, bidirectional: true, layers: 1, lengths: [2, 0, 3])

@@ -86,12 +86,19 @@ final class NStepRecurrence: FunctionNode {
         let ph = h.pointer(T.self), py = out.pointer(T.self), php = hPrev.pointer(T.self)
         let weightSource = (storage: wh.storage, offset: wh.offset)
         var outputs = [out, h]
+        let blocks = rowBlocks(units: units), parallel = blocks.count == 1
+        // The packed weights, looked up once for every step and block.
+        let panels = GEMM.cachedPanels(b: MatrixOperand(pw, 1, units), k: units, n: width, bSource: weightSource)
         /// `c[0 ..< b, :] = bh + hPrev[o ..< o+b] · whᵀ` (into rows of width `width`).
         func stateTerm(_ b: Int, _ o: Int, _ c: UnsafeMutablePointer<T>, accumulate: Bool) {
             if !accumulate { for r in 0..<b { (c + r * width).update(from: pb, count: width) } }
             GEMM.gemm(m: b, n: width, k: units, alpha: 1, a: MatrixOperand(php + o * units, units, 1), b: MatrixOperand(pw, 1, units),
-                      c: c, rsc: width, accumulate: true, bSource: weightSource)
+                      c: c, rsc: width, accumulate: true, parallel: parallel, panels: panels)
         }
+        // Each block of sequences runs the whole recurrence on its own rows: at step t, the block's first packed row
+        // is `o` and `b` of its rows are still running; `hs` (and `cs`, `us`) are the block's rows of the state.
+        let run: (Range<Int>) -> Void
+        var scratch: NDArray? = nil   // the GRU's state term of one step
         switch cell {
         case .lstm:
             let c = c0!.copied()
@@ -99,63 +106,116 @@ final class NStepRecurrence: FunctionNode {
             cPrev = NDArray(uninitializedShape: [n, units], dtype: h0.dtype)
             tanhC = NDArray(uninitializedShape: [n, units], dtype: h0.dtype)
             let pc = c.pointer(T.self), pa = act.pointer(T.self), pcp = cPrev.pointer(T.self), ptc = tanhC.pointer(T.self)
-            for t in steps {
-                let b = layout.batchSizes[t], o = layout.offsets[t], cells = b * units
-                (php + o * units).update(from: ph, count: cells)
-                (pcp + o * units).update(from: pc, count: cells)
-                let g = pa + o * width, x = px + o * width
-                for r in 0..<b {
-                    let gr = g + r * width, xr = x + r * width
-                    for k in 0..<width { gr[k] = xr[k] + pb[k] }
+            run = { rows in
+                let hs = ph + rows.lowerBound * units, cs = pc + rows.lowerBound * units
+                for (b, o) in self.blockSteps(rows) {
+                    let cells = b * units
+                    (php + o * units).update(from: hs, count: cells)
+                    (pcp + o * units).update(from: cs, count: cells)
+                    let g = pa + o * width, x = px + o * width
+                    for r in 0..<b {
+                        let gr = g + r * width, xr = x + r * width
+                        for k in 0..<width { gr[k] = xr[k] + pb[k] }
+                    }
+                    stateTerm(b, o, g, accumulate: true)
+                    RecurrentKernels.lstmGates(g, g, b * width)
+                    LSTMState.cellForward(g, pcp + o * units, cs, ptc + o * units, py + o * units, cells)
+                    hs.update(from: py + o * units, count: cells)
                 }
-                stateTerm(b, o, g, accumulate: true)
-                RecurrentKernels.lstmGates(g, g, b * width)
-                LSTMState.cellForward(g, pcp + o * units, pc, ptc + o * units, py + o * units, cells)
-                ph.update(from: py + o * units, count: cells)
             }
             outputs.append(c)
         case .gru:
             act = NDArray(uninitializedShape: [n, width], dtype: h0.dtype)
             uN = NDArray(uninitializedShape: [n, units], dtype: h0.dtype)
             let u = NDArray(uninitializedShape: [layout.batchSizes.first ?? 0, width], dtype: h0.dtype)
+            scratch = u
             let pa = act.pointer(T.self), pu = u.pointer(T.self), pun = uN.pointer(T.self)
-            for t in steps {
-                let b = layout.batchSizes[t], o = layout.offsets[t]
-                (php + o * units).update(from: ph, count: b * units)
-                stateTerm(b, o, pu, accumulate: false)
-                for r in 0..<b {
-                    let a = pa + (o + r) * width, x = px + (o + r) * width, ur = pu + r * width
-                    for k in 0..<(2 * units) { a[k] = x[k] + ur[k] }
-                    RecurrentKernels.sigmoid(a, a, 2 * units)
-                    let row = (o + r) * units
-                    for k in 0..<units {
-                        pun[row + k] = ur[2 * units + k]
-                        a[2 * units + k] = x[2 * units + k] + a[k] * ur[2 * units + k]
-                    }
-                    RecurrentKernels.tanh(a + 2 * units, a + 2 * units, units)
-                    for k in 0..<units {
-                        let z = a[units + k], cand = a[2 * units + k]
-                        let v = (1 - z) * cand + z * php[row + k]
-                        py[row + k] = v
-                        ph[r * units + k] = v
+            run = { rows in
+                let hs = ph + rows.lowerBound * units, us = pu + rows.lowerBound * width
+                for (b, o) in self.blockSteps(rows) {
+                    (php + o * units).update(from: hs, count: b * units)
+                    stateTerm(b, o, us, accumulate: false)
+                    for r in 0..<b {
+                        let a = pa + (o + r) * width, x = px + (o + r) * width, ur = us + r * width
+                        for k in 0..<(2 * units) { a[k] = x[k] + ur[k] }
+                        RecurrentKernels.sigmoid(a, a, 2 * units)
+                        let row = (o + r) * units
+                        for k in 0..<units {
+                            pun[row + k] = ur[2 * units + k]
+                            a[2 * units + k] = x[2 * units + k] + a[k] * ur[2 * units + k]
+                        }
+                        RecurrentKernels.tanh(a + 2 * units, a + 2 * units, units)
+                        for k in 0..<units {
+                            let z = a[units + k], cand = a[2 * units + k]
+                            let v = (1 - z) * cand + z * php[row + k]
+                            py[row + k] = v
+                            hs[r * units + k] = v
+                        }
                     }
                 }
             }
         case .rnnTanh, .rnnReLU:
-            for t in steps {
-                let b = layout.batchSizes[t], o = layout.offsets[t], cells = b * units
-                (php + o * units).update(from: ph, count: cells)
-                let yt = py + o * units, x = px + o * units
-                for r in 0..<b {
-                    for k in 0..<units { yt[r * units + k] = x[r * units + k] + pb[k] }
+            let tanh = cell == .rnnTanh
+            run = { rows in
+                let hs = ph + rows.lowerBound * units
+                for (b, o) in self.blockSteps(rows) {
+                    let cells = b * units
+                    (php + o * units).update(from: hs, count: cells)
+                    let yt = py + o * units, x = px + o * units
+                    for r in 0..<b {
+                        for k in 0..<units { yt[r * units + k] = x[r * units + k] + pb[k] }
+                    }
+                    stateTerm(b, o, yt, accumulate: true)
+                    if tanh { RecurrentKernels.tanh(yt, yt, cells) } else { for k in 0..<cells where !(yt[k] > 0) { yt[k] = 0 } }
+                    hs.update(from: yt, count: cells)
                 }
-                stateTerm(b, o, yt, accumulate: true)
-                if cell == .rnnTanh { RecurrentKernels.tanh(yt, yt, cells) } else { for k in 0..<cells where !(yt[k] > 0) { yt[k] = 0 } }
-                ph.update(from: yt, count: cells)
             }
             y = out
         }
+        // The blocks write through pointers: every array they point into lives until they are done.
+        withExtendedLifetime((xw, wh, bh, scratch, outputs, panels)) {
+            parallelFor(blocks.count) { run(blocks[$0]) }
+        }
         return outputs
+    }
+
+    /// The sequences (rows of the state) in one contiguous block per thread, balanced by their steps, when the
+    /// recurrence is large enough to pay for it; otherwise one block. Rows never mix in a recurrence (the weights
+    /// are only read), so each block runs every step on its own rows, single-threaded products included, and the
+    /// threads meet once per node instead of once per step.
+    private func rowBlocks(units: Int) -> [Range<Int>] {
+        let work = layout.rowCount * cell.gates * units * units
+        return NStepRecurrence.rowBlocks(lengths: layout.lengths, threads: work < GEMM.parallelThreshold ? 1 : CatenaRuntime.threads)
+    }
+
+    /// `lengths` (non-increasing) cut into at most `threads` contiguous non-empty blocks whose total lengths are as
+    /// close to equal as whole sequences allow.
+    static func rowBlocks(lengths: [Int], threads: Int) -> [Range<Int>] {
+        let batch = lengths.count, total = lengths.reduce(0, +)
+        let parts = Swift.min(threads, batch)
+        if parts < 2 || total == 0 { return [0..<batch] }
+        var bounds = [0], done = 0, r = 0
+        for i in 1..<parts {
+            let target = total * i / parts
+            // Each row whose middle falls within the block's share of the steps, at least one row, and a row left
+            // for each block after it.
+            while r < batch - (parts - i) && (r == bounds.last! || 2 * done + lengths[r] <= 2 * target) {
+                done += lengths[r]
+                r += 1
+            }
+            bounds.append(r)
+        }
+        bounds.append(batch)
+        return (0..<parts).map { bounds[$0]..<bounds[$0 + 1] }
+    }
+
+    /// For the sequences `rows`, the steps in the order the recurrence visits them, each as the number of the block's
+    /// sequences still running `b` and the packed row `o` of the first of them; steps none of them reaches are left out.
+    private func blockSteps(_ rows: Range<Int>) -> [(b: Int, o: Int)] {
+        steps.compactMap { t in
+            let b = Swift.min(layout.batchSizes[t], rows.upperBound) - rows.lowerBound
+            return b > 0 ? (b, layout.offsets[t] + rows.lowerBound) : nil
+        }
     }
 
     override func backwardArrays(_ targets: [Int], _ gys: GradSlots<NDArray>) -> GradSlots<NDArray> {
@@ -179,47 +239,53 @@ final class NStepRecurrence: FunctionNode {
         let pgy = gy?.pointer(T.self), pdh = dh.pointer(T.self), pg = gPre.pointer(T.self), pgu = gU.pointer(T.self)
         let pw = wh.pointer(T.self), php = hPrev.pointer(T.self)
         let dc: NDArray? = cell == .lstm ? (gys[2].map { $0.copied() } ?? NDArray.zeros(h0.shape, dtype: h0.dtype)) : nil
-        /// `dh[0 ..< b] (+)= gU[o ..< o+b] · wh`.
-        func intoState(_ b: Int, _ o: Int, accumulate: Bool) {
+        let pdc = dc?.pointer(T.self), pa = act?.pointer(T.self), pcp = cPrev?.pointer(T.self), ptc = tanhC?.pointer(T.self)
+        let pun = uN?.pointer(T.self), pyOut = y?.pointer(T.self)
+        let blocks = rowBlocks(units: units), parallel = blocks.count == 1
+        /// `dh[0 ..< b] (+)= gU[o ..< o+b] · wh`, into the block's rows `dhs` of the state gradient.
+        func intoState(_ b: Int, _ o: Int, _ dhs: UnsafeMutablePointer<T>, accumulate: Bool) {
             GEMM.gemm(m: b, n: units, k: width, alpha: 1, a: MatrixOperand(pgu + o * width, width, 1), b: MatrixOperand(pw, units, 1),
-                      c: pdh, rsc: units, accumulate: accumulate)
+                      c: dhs, rsc: units, accumulate: accumulate, parallel: parallel)
         }
-        for t in steps.reversed() {
-            let b = layout.batchSizes[t], o = layout.offsets[t], cells = b * units
-            if let pgy { for k in 0..<cells { pdh[k] += pgy[o * units + k] } }
-            switch cell {
-            case .lstm:
-                let pdc = dc!.pointer(T.self)
-                LSTMState.cellBackward(act.pointer(T.self) + o * width, cPrev.pointer(T.self) + o * units, tanhC.pointer(T.self) + o * units,
-                                       gh: pdh, gc: pdc, gx: pg + o * width, gcPrev: pdc, cells)
-                intoState(b, o, accumulate: false)
-            case .gru:
-                let pa = act.pointer(T.self), pun = uN.pointer(T.self)
-                for r in 0..<b {
-                    let a = pa + (o + r) * width, gx = pg + (o + r) * width, gu = pgu + (o + r) * width, row = (o + r) * units
-                    for k in 0..<units {
-                        let g = pdh[r * units + k], rg = a[k], z = a[units + k], cand = a[2 * units + k]
-                        let dnPre = g * (1 - z) * (1 - cand * cand)
-                        let drPre = dnPre * pun[row + k] * rg * (1 - rg)
-                        let dzPre = g * (php[row + k] - cand) * z * (1 - z)
-                        gx[k] = drPre
-                        gx[units + k] = dzPre
-                        gx[2 * units + k] = dnPre
-                        gu[k] = drPre
-                        gu[units + k] = dzPre
-                        gu[2 * units + k] = dnPre * rg
-                        pdh[r * units + k] = g * z
+        // Backwards over time, each block of sequences on its own rows of the state gradients (as forward).
+        withExtendedLifetime((gy, wh, dh, gPre, gU, dc)) {
+            parallelFor(blocks.count) { i in
+                let rows = blocks[i], dhs = pdh + rows.lowerBound * units, dcs = pdc.map { $0 + rows.lowerBound * units }
+                for (b, o) in self.blockSteps(rows).reversed() {
+                    let cells = b * units
+                    if let pgy { for k in 0..<cells { dhs[k] += pgy[o * units + k] } }
+                    switch self.cell {
+                    case .lstm:
+                        LSTMState.cellBackward(pa! + o * width, pcp! + o * units, ptc! + o * units, gh: dhs, gc: dcs!, gx: pg + o * width, gcPrev: dcs!, cells)
+                        intoState(b, o, dhs, accumulate: false)
+                    case .gru:
+                        for r in 0..<b {
+                            let a = pa! + (o + r) * width, gx = pg + (o + r) * width, gu = pgu + (o + r) * width, row = (o + r) * units
+                            for k in 0..<units {
+                                let g = dhs[r * units + k], rg = a[k], z = a[units + k], cand = a[2 * units + k]
+                                let dnPre = g * (1 - z) * (1 - cand * cand)
+                                let drPre = dnPre * pun![row + k] * rg * (1 - rg)
+                                let dzPre = g * (php[row + k] - cand) * z * (1 - z)
+                                gx[k] = drPre
+                                gx[units + k] = dzPre
+                                gx[2 * units + k] = dnPre
+                                gu[k] = drPre
+                                gu[units + k] = dzPre
+                                gu[2 * units + k] = dnPre * rg
+                                dhs[r * units + k] = g * z
+                            }
+                        }
+                        intoState(b, o, dhs, accumulate: true)
+                    case .rnnTanh, .rnnReLU:
+                        let yt = pyOut! + o * units, gx = pg + o * units
+                        if self.cell == .rnnTanh {
+                            for k in 0..<cells { gx[k] = dhs[k] * (1 - yt[k] * yt[k]) }
+                        } else {
+                            for k in 0..<cells { gx[k] = yt[k] > 0 ? dhs[k] : 0 }
+                        }
+                        intoState(b, o, dhs, accumulate: false)
                     }
                 }
-                intoState(b, o, accumulate: true)
-            case .rnnTanh, .rnnReLU:
-                let yt = y.pointer(T.self) + o * units, gx = pg + o * units
-                if cell == .rnnTanh {
-                    for k in 0..<cells { gx[k] = pdh[k] * (1 - yt[k] * yt[k]) }
-                } else {
-                    for k in 0..<cells { gx[k] = yt[k] > 0 ? pdh[k] : 0 }
-                }
-                intoState(b, o, accumulate: false)
             }
         }
         let gwh = NDArray(uninitializedShape: [width, units], dtype: h0.dtype)
