@@ -243,6 +243,10 @@ enum GEMM {
         defer { withExtendedLifetime(cached) {} }
         let threads = threadCount
         let work = m * n * k
+        if parallel && threads > 1 && work >= parallelThreshold && packed == nil && k >= splitDepthFactor * Swift.max(m, n) && k >= 2 * kc {
+            splitDepth(m: m, n: n, k: k, alpha: alpha, a: a, b: b, c: c, rsc: rsc, accumulate: accumulate, threads: threads)
+            return
+        }
         if parallel && threads > 1 && work >= parallelThreshold {
             // Split the longer side of C into one contiguous range per thread, on tile boundaries.
             let splitColumns = n >= m
@@ -269,6 +273,37 @@ enum GEMM {
             }
         }
         serial(m: m, n: n, k: k, alpha: alpha, a: a, b: b, c: c, rsc: rsc, accumulate: accumulate, packedB: packed)
+    }
+
+    /// Products whose depth is at least this many times their larger side are split along the depth.
+    static let splitDepthFactor = 8
+
+    /// A deep, small product (the weight gradient of a recurrence summed over all its steps: `C` of 100 × 100 over a
+    /// depth of 12,544) split along `k`: each thread multiplies its own range of depth — the first into `C`, the
+    /// others into a scratch `C` of their own — and the partial products are then added into `C`. Splitting rows or
+    /// columns instead would leave each thread a thin strip of `C` and have every thread pack all of A or B.
+    static func splitDepth<T: GEMMScalar>(m: Int, n: Int, k: Int, alpha: T, a: MatrixOperand<T>, b: MatrixOperand<T>,
+                                          c: UnsafeMutablePointer<T>, rsc: Int, accumulate: Bool, threads: Int) {
+        let parts = threads
+        let scratch = UnsafeMutablePointer<T>.allocate(capacity: (parts - 1) * m * n)
+        defer { scratch.deallocate() }
+        parallelFor(parts) { t in
+            let lo = k * t / parts, hi = k * (t + 1) / parts
+            let aSub = MatrixOperand(a.base + lo * a.colStride, a.rowStride, a.colStride)
+            let bSub = MatrixOperand(b.base + lo * b.rowStride, b.rowStride, b.colStride)
+            if t == 0 {
+                serial(m: m, n: n, k: hi - lo, alpha: alpha, a: aSub, b: bSub, c: c, rsc: rsc, accumulate: accumulate)
+            } else {
+                serial(m: m, n: n, k: hi - lo, alpha: alpha, a: aSub, b: bSub, c: scratch + (t - 1) * m * n, rsc: n, accumulate: false)
+            }
+        }
+        for t in 1..<parts {
+            let s = scratch + (t - 1) * m * n
+            for i in 0..<m {
+                let row = c + i * rsc, part = s + i * n
+                for j in 0..<n { row[j] += part[j] }
+            }
+        }
     }
 
     /// The packed form of `b` kept by ``PackedBCache`` when `b` is a transposed weight block (from `bSource`) that

@@ -121,6 +121,20 @@ final class MatMulTests: XCTestCase {
         GEMM.parallelThreshold = 1
         defer { GEMM.parallelThreshold = saved }
         checkShapes([(40, 30, 70), (70, 30, 40), (3, 8, 100)], dtype: .float32)
+        // Deep products split along k (each thread its own range of depth, the partial products added), into C and
+        // accumulated onto it, with two and three threads.
+        let savedThreads = CatenaRuntime.threads
+        defer { CatenaRuntime.threads = savedThreads }
+        for threads in [2, 3] {
+            CatenaRuntime.threads = threads
+            checkShapes([(9, 600, 20), (20, 1100, 3)], dtype: .float32)
+            checkShapes([(5, 700, 12)], dtype: .float64)
+            let a = testArray([600, 9]), b = testArray([600, 20], scale: 0.3)
+            var c = testArray([9, 20], scale: 2)
+            let expected = naive(a.transposed().contiguous(), b).enumerated().map { $0.element + c.toDoubles()[$0.offset] }
+            NDArray.gemm(a, b, into: &c, transposeA: true, accumulate: true)
+            assertClose(c, expected, shape: [9, 20], atol: 1e-3, rtol: 1e-5, "accumulated, \(threads) threads")
+        }
     }
 
     func testIntegerMatmul() {

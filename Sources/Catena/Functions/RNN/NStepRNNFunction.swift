@@ -166,7 +166,8 @@ final class NStepRecurrence: FunctionNode {
                         for k in 0..<units { yt[r * units + k] = x[r * units + k] + pb[k] }
                     }
                     stateTerm(b, o, yt, accumulate: true)
-                    if tanh { RecurrentKernels.tanh(yt, yt, cells) } else { for k in 0..<cells where !(yt[k] > 0) { yt[k] = 0 } }
+                    // ReLU as a select (NaN gives 0, as before), which vectorises; a conditional store does not.
+                    if tanh { RecurrentKernels.tanh(yt, yt, cells) } else { for k in 0..<cells { yt[k] = yt[k] > 0 ? yt[k] : 0 } }
                     hs.update(from: yt, count: cells)
                 }
             }
