@@ -251,7 +251,7 @@ final class DocumentationArticleTests: TemporaryDirectoryTestCase {
         // A damaged file: an error naming it, and the model as it was.
         var bytes = Array(FileManager.default.contents(atPath: dir + "/model.npz")!)
         bytes.removeLast(20)
-        FileManager.default.createFile(atPath: dir + "/damaged.npz", contents: Data(bytes))
+        XCTAssertTrue(FileManager.default.createFile(atPath: dir + "/damaged.npz", contents: Data(bytes)))
         let kept = fresh.params().map { $0.array.toDoubles() }
         XCTAssertThrowsError(try loadNPZ(dir + "/damaged.npz", into: fresh)) { error in
             XCTAssertTrue(error is SerializationError)
