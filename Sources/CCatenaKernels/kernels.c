@@ -535,6 +535,27 @@ static void pack_bt_avx2(const float *b, long cs, long k, long cols, float *dst)
 }
 #endif
 
+// Copies w ≤ 16 floats with a constant-size copy per case: a loop of element copies (or zeros) of a variable length
+// is turned by the compiler into a memcpy (memset) call, which on the short rows of a partial panel costs more than
+// the copy.
+static inline void copy_short(float *d, const float *s, long w) {
+    switch (w) {
+#define CATENA_COPY_CASE(W) case W: memcpy(d, s, W * sizeof(float)); break;
+        CATENA_COPY_CASE(1) CATENA_COPY_CASE(2) CATENA_COPY_CASE(3) CATENA_COPY_CASE(4) CATENA_COPY_CASE(5)
+        CATENA_COPY_CASE(6) CATENA_COPY_CASE(7) CATENA_COPY_CASE(8) CATENA_COPY_CASE(9) CATENA_COPY_CASE(10)
+        CATENA_COPY_CASE(11) CATENA_COPY_CASE(12) CATENA_COPY_CASE(13) CATENA_COPY_CASE(14) CATENA_COPY_CASE(15)
+        CATENA_COPY_CASE(16)
+#undef CATENA_COPY_CASE
+        default: memcpy(d, s, (size_t)w * sizeof(float)); break;
+    }
+}
+
+// A partial panel (w of its `width` columns present at each step p): zeroed once, then one short copy per step.
+static void pack_partial_panel(const float *src, long step, long depth, long w, long width, float *dst) {
+    memset(dst, 0, (size_t)(depth * width) * sizeof(float));
+    for (long p = 0; p < depth; p++) copy_short(dst + p * width, src + p * step, w);
+}
+
 void catena_pack_at_f32(const float *a, long cs, long rows, long depth, long mr, float *dst) {
     for (long i0 = 0; i0 < rows; i0 += mr, dst += mr * depth) {
         long h = rows - i0 < mr ? rows - i0 : mr;
@@ -549,11 +570,7 @@ void catena_pack_at_f32(const float *a, long cs, long rows, long depth, long mr,
         } else if (h == 4 && mr == 4) {
             for (long p = 0; p < depth; p++) memcpy(dst + p * 4, src + p * cs, 4 * sizeof(float));
         } else {
-            for (long p = 0; p < depth; p++) {
-                long i = 0;
-                for (; i < h; i++) dst[p * mr + i] = src[p * cs + i];
-                for (; i < mr; i++) dst[p * mr + i] = 0.0f;
-            }
+            pack_partial_panel(src, cs, depth, h, mr, dst);
         }
     }
 }
@@ -579,10 +596,10 @@ void catena_pack_a_f32(const float *a, long rs, long rows, long depth, long mr, 
         } else if (h == 4 && mr == 4) {
             CATENA_PACK_A_ROWS(4)
         } else {
+            // A partial panel: zeroed once (not a memset call per step), then the rows present gathered.
+            memset(dst, 0, (size_t)(mr * depth) * sizeof(float));
             for (long p = 0; p < depth; p++) {
-                long i = 0;
-                for (; i < h; i++) dst[p * mr + i] = src[i * rs + p];
-                for (; i < mr; i++) dst[p * mr + i] = 0.0f;
+                for (long i = 0; i < h; i++) dst[p * mr + i] = src[i * rs + p];
             }
         }
     }
@@ -597,11 +614,7 @@ void catena_pack_b_f32(const float *b, long rs, long k, long cols, float *dst) {
         if (w == 16) {
             for (long p = 0; p < k; p++) memcpy(dst + p * 16, src + p * rs, 16 * sizeof(float));
         } else {
-            for (long p = 0; p < k; p++) {
-                long j = 0;
-                for (; j < w; j++) dst[p * 16 + j] = src[p * rs + j];
-                for (; j < 16; j++) dst[p * 16 + j] = 0.0f;
-            }
+            pack_partial_panel(src, rs, k, w, 16, dst);
         }
     }
 }
