@@ -619,6 +619,30 @@ void catena_pack_b_f32(const float *b, long rs, long k, long cols, float *dst) {
     }
 }
 
+void catena_pack_at_rows_f32(const float *const *cols, long i0, long rows, long depth, long mr, float *dst) {
+    for (long r0 = 0; r0 < rows; r0 += mr, dst += mr * depth) {
+        long h = rows - r0 < mr ? rows - r0 : mr;
+        if (h == 8 && mr == 8) {
+            for (long p = 0; p < depth; p++) memcpy(dst + p * 8, cols[p] + i0 + r0, 8 * sizeof(float));
+        } else {
+            if (h < mr) memset(dst, 0, (size_t)(mr * depth) * sizeof(float));
+            for (long p = 0; p < depth; p++) copy_short(dst + p * mr, cols[p] + i0 + r0, h);
+        }
+    }
+}
+
+void catena_pack_b_rows_f32(const float *const *rows, long j0, long k, long cols, float *dst) {
+    for (long c0 = 0; c0 < cols; c0 += 16, dst += 16 * k) {
+        long w = cols - c0 < 16 ? cols - c0 : 16;
+        if (w == 16) {
+            for (long p = 0; p < k; p++) memcpy(dst + p * 16, rows[p] + j0 + c0, 16 * sizeof(float));
+        } else {
+            memset(dst, 0, (size_t)(16 * k) * sizeof(float));
+            for (long p = 0; p < k; p++) copy_short(dst + p * 16, rows[p] + j0 + c0, w);
+        }
+    }
+}
+
 void catena_pack_bt_f32(const float *b, long cs, long k, long cols, float *dst) {
 #if CATENA_X86
     if (use_avx2()) {

@@ -69,6 +69,12 @@ void catena_pack_a_f32(const float *a, long rs, long rows, long depth, long mr, 
 /// 16-column micro-panels as `catena_pack_bt_f32`, the last one zero-padded.
 void catena_pack_b_f32(const float *b, long rs, long k, long cols, float *dst);
 
+/// `catena_pack_at_f32` for an A whose columns lie anywhere: element (i, p) at `cols[p][i0 + i]`, for `rows` rows.
+void catena_pack_at_rows_f32(const float *const *cols, long i0, long rows, long depth, long mr, float *dst);
+
+/// `catena_pack_b_f32` for a B whose rows lie anywhere: element (p, j) at `rows[p][j0 + j]`, for `cols` columns.
+void catena_pack_b_rows_f32(const float *const *rows, long j0, long k, long cols, float *dst);
+
 // The element-wise functions below take `y == x` (in place) or buffers that do not overlap; a partial overlap is
 // not allowed (the loops are vectorised on that assumption).
 

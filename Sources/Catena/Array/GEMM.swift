@@ -314,6 +314,61 @@ enum GEMM {
         return PackedBCache.shared.panels(storage: src.storage, offset: src.offset, cs: b.colStride, depth: k, cols: n)
     }
 
+    /// `C (+)= Σ_p aCols[p] ⊗ bRows[p]` in float32: A (`m × k`) given by its columns, each `m` contiguous values,
+    /// and B (`k × n`) by its rows, each `n` contiguous values, wherever they lie. This is the weight gradient
+    /// `Σ_t gy_tᵀ · x_t` of a layer applied at many steps, computed from every step's `gy_t` and `x_t` as they are
+    /// instead of after copying them into one matrix each: the packing reads them in place. Split over C's rows.
+    static func gemmOuterRows(m: Int, n: Int, aCols: [UnsafePointer<Float>?], bRows: [UnsafePointer<Float>?],
+                              c: UnsafeMutablePointer<Float>, rsc: Int, accumulate: Bool) {
+        precondition(aCols.count == bRows.count, "GEMM.gemmOuterRows: \(aCols.count) columns of A, \(bRows.count) rows of B")
+        let k = aCols.count
+        if m == 0 || n == 0 { return }
+        if k == 0 {
+            if !accumulate { for i in 0..<m { (c + i * rsc).update(repeating: 0, count: n) } }
+            return
+        }
+        let nr = Float.nr, mr = Float.rowTile(m)
+        aCols.withUnsafeBufferPointer { aPtrs in
+            bRows.withUnsafeBufferPointer { bPtrs in
+                let ap = aPtrs.baseAddress!, bp = bPtrs.baseAddress!
+                /// Rows `lo ..< hi` of C.
+                func part(_ lo: Int, _ hi: Int) {
+                    let rows = hi - lo
+                    let kcMax = Swift.min(kc, k), mcMax = Swift.min(mc, (rows + mr - 1) / mr * mr), ncMax = Swift.min(nc, (n + nr - 1) / nr * nr)
+                    let aBuf = UnsafeMutablePointer<Float>.allocate(capacity: mcMax * kcMax)
+                    let bBuf = UnsafeMutablePointer<Float>.allocate(capacity: ncMax * kcMax)
+                    let tmp = UnsafeMutablePointer<Float>.allocate(capacity: mr * nr)
+                    defer {
+                        aBuf.deallocate()
+                        bBuf.deallocate()
+                        tmp.deallocate()
+                    }
+                    var jc = 0
+                    while jc < n {
+                        let ncCur = Swift.min(nc, n - jc)
+                        var pc = 0
+                        while pc < k {
+                            let kcCur = Swift.min(kc, k - pc)
+                            catena_pack_b_rows_f32(bp + pc, jc, kcCur, ncCur, bBuf)
+                            macroKernel(m: rows, ncCur: ncCur, kcCur: kcCur, alpha: 1,
+                                        packA: { catena_pack_at_rows_f32(ap + pc, lo + $0, $1, kcCur, mr, $2) },
+                                        mr: mr, aBuf: aBuf, tmp: tmp, bPacked: UnsafePointer(bBuf), bBlock: nil, rsbUnpacked: 0,
+                                        c: c + lo * rsc, jc: jc, rsc: rsc, acc: accumulate || pc > 0)
+                            pc += kc
+                        }
+                        jc += nc
+                    }
+                }
+                let tiles = (m + mr - 1) / mr
+                let parts = m * n * k >= parallelThreshold ? Swift.min(threadCount, tiles) : 1
+                parallelFor(parts) { t in
+                    let lo = tiles * t / parts * mr, hi = Swift.min(m, tiles * (t + 1) / parts * mr)
+                    if lo < hi { part(lo, hi) }
+                }
+            }
+        }
+    }
+
     /// One thread's share: the blocked loops around the micro-kernel. `packedB`, when given, is B already packed
     /// as `nr`-column panels of depth `k` (one block: k ≤ kc, n ≤ nc).
     @usableFromInline
@@ -334,8 +389,8 @@ enum GEMM {
         }
         // B already packed whole (one k block, one column block): straight to the tiles.
         if let packedB {
-            macroKernel(m: m, ncCur: n, kcCur: k, alpha: alpha, a: a, pc: 0, mr: mr, aBuf: aBuf, tmp: tmp, bPacked: packedB, bBlock: nil,
-                        rsbUnpacked: 0, c: c, jc: 0, rsc: rsc, acc: accumulate)
+            macroKernel(m: m, ncCur: n, kcCur: k, alpha: alpha, packA: { packPanels(A: a.base + $0 * a.rowStride, a.rowStride, a.colStride, $1, k, mr, into: $2) },
+                        mr: mr, aBuf: aBuf, tmp: tmp, bPacked: packedB, bBlock: nil, rsbUnpacked: 0, c: c, jc: 0, rsc: rsc, acc: accumulate)
             return
         }
         // B is packed unless its rows are contiguous and few rows of A will reuse each panel.
@@ -350,9 +405,11 @@ enum GEMM {
                 let kcCur = Swift.min(kc, k - pc)
                 let bBlock = b.base + pc * b.rowStride + jc * b.colStride
                 if packB { packPanels(B: bBlock, b.rowStride, b.colStride, kcCur, ncCur, nr, into: bBuf) }
-                macroKernel(m: m, ncCur: ncCur, kcCur: kcCur, alpha: alpha, a: a, pc: pc, mr: mr, aBuf: aBuf, tmp: tmp,
-                            bPacked: packB ? UnsafePointer(bBuf) : nil, bBlock: packB ? nil : (bBlock, bBuf), rsbUnpacked: b.rowStride,
-                            c: c, jc: jc, rsc: rsc, acc: accumulate || pc > 0)
+                let aBlock = a.base + pc * a.colStride
+                macroKernel(m: m, ncCur: ncCur, kcCur: kcCur, alpha: alpha,
+                            packA: { packPanels(A: aBlock + $0 * a.rowStride, a.rowStride, a.colStride, $1, kcCur, mr, into: $2) },
+                            mr: mr, aBuf: aBuf, tmp: tmp, bPacked: packB ? UnsafePointer(bBuf) : nil, bBlock: packB ? nil : (bBlock, bBuf),
+                            rsbUnpacked: b.rowStride, c: c, jc: jc, rsc: rsc, acc: accumulate || pc > 0)
                 pc += kc
             }
             jc += nc
@@ -363,16 +420,16 @@ enum GEMM {
     /// (`bBlock`, with a scratch panel for a ragged last column panel).
     @inline(__always)
     static func macroKernel<T: GEMMScalar>(
-        m: Int, ncCur: Int, kcCur: Int, alpha: T, a: MatrixOperand<T>, pc: Int, mr: Int, aBuf: UnsafeMutablePointer<T>,
-        tmp: UnsafeMutablePointer<T>, bPacked: UnsafePointer<T>?, bBlock: (UnsafePointer<T>, UnsafeMutablePointer<T>)?, rsbUnpacked: Int,
-        c: UnsafeMutablePointer<T>, jc: Int, rsc: Int, acc: Bool
+        m: Int, ncCur: Int, kcCur: Int, alpha: T, packA: (_ row: Int, _ rows: Int, _ into: UnsafeMutablePointer<T>) -> Void, mr: Int,
+        aBuf: UnsafeMutablePointer<T>, tmp: UnsafeMutablePointer<T>, bPacked: UnsafePointer<T>?, bBlock: (UnsafePointer<T>, UnsafeMutablePointer<T>)?,
+        rsbUnpacked: Int, c: UnsafeMutablePointer<T>, jc: Int, rsc: Int, acc: Bool
     ) {
         let nr = T.nr
         let wide = T.hasWideKernel
         var ic = 0
         while ic < m {
             let mcCur = Swift.min(mc, m - ic)
-            packPanels(A: a.base + ic * a.rowStride + pc * a.colStride, a.rowStride, a.colStride, mcCur, kcCur, mr, into: aBuf)
+            packA(ic, mcCur, aBuf)
             var jr = 0
             while jr < ncCur {
                 // Two full panels left: one tile over both (each element of A loaded once for 2·nr columns).

@@ -360,9 +360,32 @@ struct BackwardEngine<V: BackwardValue> {
     /// Evaluates each leaf's deferred product terms as one GEMM over the stacked rows, added to its gradient.
     private mutating func flushProducts() {
         for (leaf, lhs, rhs) in products {
+            leaf._gradVar = nil
+            if lhs.count > 1 && leaf.dtype == .float32 {
+                // The terms' rows read where they lie (no copy of every step's arrays into one matrix each).
+                let ls = lhs.map { $0.contiguous() }, rs = rhs.map { $0.contiguous() }
+                let m = leaf.shape[0], n = leaf.shape[1]
+                var aCols: [UnsafePointer<Float>?] = [], bRows: [UnsafePointer<Float>?] = []
+                aCols.reserveCapacity(ls.reduce(0) { $0 + $1.shape[0] })
+                bRows.reserveCapacity(aCols.capacity)
+                for (l, r) in zip(ls, rs) {
+                    let pl = UnsafePointer(l.pointer(Float.self)), pr = UnsafePointer(r.pointer(Float.self))
+                    for i in 0..<l.shape[0] {
+                        aCols.append(pl + i * m)
+                        bRows.append(pr + i * n)
+                    }
+                }
+                let accumulate = leaf._grad != nil
+                var g = leaf._grad.take() ?? NDArray(uninitializedShape: leaf.shape, dtype: .float32)
+                g.makeUniqueContiguous()
+                withExtendedLifetime((ls, rs)) {
+                    GEMM.gemmOuterRows(m: m, n: n, aCols: aCols, bRows: bRows, c: g.pointer(Float.self), rsc: n, accumulate: accumulate)
+                }
+                leaf._grad = g
+                continue
+            }
             let a = lhs.count == 1 ? lhs[0] : NDArray.concatenate(lhs, axis: 0)
             let b = rhs.count == 1 ? rhs[0] : NDArray.concatenate(rhs, axis: 0)
-            leaf._gradVar = nil
             if var g = leaf._grad.take() {
                 NDArray.gemm(a, b, into: &g, transposeA: true, accumulate: true)
                 leaf._grad = g

@@ -137,6 +137,40 @@ final class MatMulTests: XCTestCase {
         }
     }
 
+    /// `Σ_p aCols[p] ⊗ bRows[p]` with the columns of A and rows of B in separate arrays (the engine's summed weight
+    /// gradients): against the product of the concatenated matrices, into C and accumulated onto it, in one part and
+    /// split over threads, with ragged row tiles and column panels and a depth past one k block.
+    func testOuterProductsOfRowsInPlaceMatchTheConcatenatedProduct() {
+        let savedThreshold = GEMM.parallelThreshold
+        defer { GEMM.parallelThreshold = savedThreshold }
+        for (m, n, steps, rows) in [(13, 37, 3, 5), (40, 100, 35, 20), (9, 16, 1, 1), (400, 18, 14, 20)] {
+            let gys = (0..<steps).map { testArray([rows, m], offset: 0.1 * Double($0)) }
+            let xs = (0..<steps).map { testArray([rows, n], scale: 0.6, offset: -0.05 * Double($0)) }
+            let a = NDArray.concatenate(gys, axis: 0), b = NDArray.concatenate(xs, axis: 0)
+            let product = naive(a.transposed().contiguous(), b)
+            for threshold in [1 << 30, 1] {
+                GEMM.parallelThreshold = threshold
+                for accumulate in [false, true] {
+                    var c = accumulate ? testArray([m, n], scale: 3) : NDArray.full([m, n], .nan)
+                    let expected = accumulate ? zip(product, c.toDoubles()).map { $0 + $1 } : product
+                    var aCols: [UnsafePointer<Float>?] = [], bRows: [UnsafePointer<Float>?] = []
+                    for (g, x) in zip(gys, xs) {
+                        for i in 0..<rows {
+                            aCols.append(UnsafePointer(g.pointer(Float.self)) + i * m)
+                            bRows.append(UnsafePointer(x.pointer(Float.self)) + i * n)
+                        }
+                    }
+                    c.makeUniqueContiguous()
+                    withExtendedLifetime((gys, xs)) {
+                        GEMM.gemmOuterRows(m: m, n: n, aCols: aCols, bRows: bRows, c: c.pointer(Float.self), rsc: n, accumulate: accumulate)
+                    }
+                    assertClose(c, expected, shape: [m, n], atol: 1e-5 * Double(steps * rows), rtol: 1e-5,
+                                "\(m)x\(n), \(steps) steps of \(rows), accumulate \(accumulate), threshold \(threshold)")
+                }
+            }
+        }
+    }
+
     func testIntegerMatmul() {
         let a = NDArray([[1, 2], [3, 4]], dtype: .int32), b = NDArray([[5, 6, 7], [8, 9, 10]], dtype: .int32)
         XCTAssertEqual(NDArray.matmul(a, b).toArray(as: Int32.self), [21, 24, 27, 47, 54, 61])

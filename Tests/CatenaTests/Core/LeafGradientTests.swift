@@ -93,5 +93,11 @@ final class LeafGradientTests: XCTestCase {
             let a = param.grad!.toDoubles(), c = viaGrad[k]!.toDoubles()
             for (x, y) in zip(a, c) { XCTAssertEqual(x, y, accuracy: 1e-5 * max(1, abs(y))) }
         }
+        // A second float32 backward adds the summed products onto the gradients already there.
+        loss(w, u, b, e, xs, p.ids).backward()
+        for (k, param) in [w, u, b, e].enumerated() {
+            let a = param.grad!.toDoubles(), c = viaGrad[k]!.toDoubles()
+            for (x, y) in zip(a, c) { XCTAssertEqual(x, 2 * y, accuracy: 2e-5 * max(1, abs(y))) }
+        }
     }
 }
