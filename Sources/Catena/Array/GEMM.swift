@@ -343,20 +343,12 @@ enum GEMM {
                         bBuf.deallocate()
                         tmp.deallocate()
                     }
-                    var jc = 0
-                    while jc < n {
-                        let ncCur = Swift.min(nc, n - jc)
-                        var pc = 0
-                        while pc < k {
-                            let kcCur = Swift.min(kc, k - pc)
-                            catena_pack_b_rows_f32(bp + pc, jc, kcCur, ncCur, bBuf)
-                            macroKernel(m: rows, ncCur: ncCur, kcCur: kcCur, alpha: 1,
-                                        packA: { catena_pack_at_rows_f32(ap + pc, lo + $0, $1, kcCur, mr, $2) },
-                                        mr: mr, aBuf: aBuf, tmp: tmp, bPacked: UnsafePointer(bBuf), bBlock: nil, rsbUnpacked: 0,
-                                        c: c + lo * rsc, jc: jc, rsc: rsc, acc: accumulate || pc > 0)
-                            pc += kc
-                        }
-                        jc += nc
+                    forEachBlock(n: n, k: k) { jc, ncCur, pc, kcCur in
+                        catena_pack_b_rows_f32(bp + pc, jc, kcCur, ncCur, bBuf)
+                        macroKernel(m: rows, ncCur: ncCur, kcCur: kcCur, alpha: 1,
+                                    packA: { catena_pack_at_rows_f32(ap + pc, lo + $0, $1, kcCur, mr, $2) },
+                                    mr: mr, aBuf: aBuf, tmp: tmp, bPacked: UnsafePointer(bBuf), bBlock: nil, rsbUnpacked: 0,
+                                    c: c + lo * rsc, jc: jc, rsc: rsc, acc: accumulate || pc > 0)
                     }
                 }
                 let tiles = (m + mr - 1) / mr
@@ -397,19 +389,27 @@ enum GEMM {
         let packB = b.colStride != 1 || m > packBRows
         let bBuf = UnsafeMutablePointer<T>.allocate(capacity: (packB ? ncMax : nr) * kcMax)
         defer { bBuf.deallocate() }
+        forEachBlock(n: n, k: k) { jc, ncCur, pc, kcCur in
+            let bBlock = b.base + pc * b.rowStride + jc * b.colStride
+            if packB { packPanels(B: bBlock, b.rowStride, b.colStride, kcCur, ncCur, nr, into: bBuf) }
+            let aBlock = a.base + pc * a.colStride
+            macroKernel(m: m, ncCur: ncCur, kcCur: kcCur, alpha: alpha,
+                        packA: { packPanels(A: aBlock + $0 * a.rowStride, a.rowStride, a.colStride, $1, kcCur, mr, into: $2) },
+                        mr: mr, aBuf: aBuf, tmp: tmp, bPacked: packB ? UnsafePointer(bBuf) : nil, bBlock: packB ? nil : (bBlock, bBuf),
+                        rsbUnpacked: b.rowStride, c: c, jc: jc, rsc: rsc, acc: accumulate || pc > 0)
+        }
+    }
+
+    /// The column blocks of C (`nc` wide) and, within each, the depth blocks (`kc` deep), in the order the blocked
+    /// loops visit them: `body(jc, ncCur, pc, kcCur)`.
+    @inline(__always)
+    static func forEachBlock(n: Int, k: Int, _ body: (_ jc: Int, _ ncCur: Int, _ pc: Int, _ kcCur: Int) -> Void) {
         var jc = 0
         while jc < n {
             let ncCur = Swift.min(nc, n - jc)
             var pc = 0
             while pc < k {
-                let kcCur = Swift.min(kc, k - pc)
-                let bBlock = b.base + pc * b.rowStride + jc * b.colStride
-                if packB { packPanels(B: bBlock, b.rowStride, b.colStride, kcCur, ncCur, nr, into: bBuf) }
-                let aBlock = a.base + pc * a.colStride
-                macroKernel(m: m, ncCur: ncCur, kcCur: kcCur, alpha: alpha,
-                            packA: { packPanels(A: aBlock + $0 * a.rowStride, a.rowStride, a.colStride, $1, kcCur, mr, into: $2) },
-                            mr: mr, aBuf: aBuf, tmp: tmp, bPacked: packB ? UnsafePointer(bBuf) : nil, bBlock: packB ? nil : (bBlock, bBuf),
-                            rsbUnpacked: b.rowStride, c: c, jc: jc, rsc: rsc, acc: accumulate || pc > 0)
+                body(jc, ncCur, pc, Swift.min(kc, k - pc))
                 pc += kc
             }
             jc += nc
