@@ -550,29 +550,32 @@ static inline void copy_short(float *d, const float *s, long w) {
     }
 }
 
-// A partial panel (w of its `width` columns present at each step p): zeroed once, then one short copy per step.
-static void pack_partial_panel(const float *src, long step, long depth, long w, long width, float *dst) {
-    memset(dst, 0, (size_t)(depth * width) * sizeof(float));
-    for (long p = 0; p < depth; p++) copy_short(dst + p * width, src + p * step, w);
+// Packs lines of contiguous values — A's columns (packed into mr-row panels) or B's rows (into 16-column panels) —
+// that lie `stride` apart from `base`, or anywhere, listed in `lines` (each shifted by `offset`): `count` values of
+// each of `depth` lines, `width` values per panel step. Each exported routine below calls it with its operand form
+// fixed, so it is compiled once per form. A full panel takes a constant-size copy per step, which the compiler turns
+// into a few moves; a partial one is zeroed once, then filled with short copies (a loop of element copies or zeros
+// of a variable length becomes a memcpy or memset call per step, which on short rows costs more than the copy).
+static inline void pack_lines(const float *base, long stride, const float *const *lines, long offset, long count, long depth,
+                              long width, float *dst) {
+    for (long c0 = 0; c0 < count; c0 += width, dst += width * depth) {
+        long w = count - c0 < width ? count - c0 : width;
+#define CATENA_LINE(P) ((lines ? lines[P] + offset : base + (P) * stride) + c0)
+#define CATENA_FULL_PANEL(W)                                                                                 \
+        if (w == W && width == W) {                                                                          \
+            for (long p = 0; p < depth; p++) memcpy(dst + p * W, CATENA_LINE(p), W * sizeof(float));         \
+            continue;                                                                                        \
+        }
+        CATENA_FULL_PANEL(16) CATENA_FULL_PANEL(8) CATENA_FULL_PANEL(6) CATENA_FULL_PANEL(5) CATENA_FULL_PANEL(4)
+        if (w < width) memset(dst, 0, (size_t)(width * depth) * sizeof(float));
+        for (long p = 0; p < depth; p++) copy_short(dst + p * width, CATENA_LINE(p), w);
+#undef CATENA_FULL_PANEL
+#undef CATENA_LINE
+    }
 }
 
 void catena_pack_at_f32(const float *a, long cs, long rows, long depth, long mr, float *dst) {
-    for (long i0 = 0; i0 < rows; i0 += mr, dst += mr * depth) {
-        long h = rows - i0 < mr ? rows - i0 : mr;
-        const float *src = a + i0;
-        // Constant-size copies, which the compiler turns into a few moves instead of a call per step.
-        if (h == 8 && mr == 8) {
-            for (long p = 0; p < depth; p++) memcpy(dst + p * 8, src + p * cs, 8 * sizeof(float));
-        } else if (h == 6 && mr == 6) {
-            for (long p = 0; p < depth; p++) memcpy(dst + p * 6, src + p * cs, 6 * sizeof(float));
-        } else if (h == 5 && mr == 5) {
-            for (long p = 0; p < depth; p++) memcpy(dst + p * 5, src + p * cs, 5 * sizeof(float));
-        } else if (h == 4 && mr == 4) {
-            for (long p = 0; p < depth; p++) memcpy(dst + p * 4, src + p * cs, 4 * sizeof(float));
-        } else {
-            pack_partial_panel(src, cs, depth, h, mr, dst);
-        }
-    }
+    pack_lines(a, cs, NULL, 0, rows, depth, mr, dst);
 }
 
 // Row-major A: each step p gathers one value from each of the panel's rows. With the height a constant the rows'
@@ -605,42 +608,16 @@ void catena_pack_a_f32(const float *a, long rs, long rows, long depth, long mr, 
     }
 }
 
-// Row-major B: each step p of a full panel is one constant-size 64-byte copy, which the compiler inlines (a loop of
-// element copies in Swift was turned into a memcpy call per step, a quarter of the packing's time on short rows).
 void catena_pack_b_f32(const float *b, long rs, long k, long cols, float *dst) {
-    for (long j0 = 0; j0 < cols; j0 += 16, dst += 16 * k) {
-        long w = cols - j0 < 16 ? cols - j0 : 16;
-        const float *src = b + j0;
-        if (w == 16) {
-            for (long p = 0; p < k; p++) memcpy(dst + p * 16, src + p * rs, 16 * sizeof(float));
-        } else {
-            pack_partial_panel(src, rs, k, w, 16, dst);
-        }
-    }
+    pack_lines(b, rs, NULL, 0, cols, k, 16, dst);
 }
 
 void catena_pack_at_rows_f32(const float *const *cols, long i0, long rows, long depth, long mr, float *dst) {
-    for (long r0 = 0; r0 < rows; r0 += mr, dst += mr * depth) {
-        long h = rows - r0 < mr ? rows - r0 : mr;
-        if (h == 8 && mr == 8) {
-            for (long p = 0; p < depth; p++) memcpy(dst + p * 8, cols[p] + i0 + r0, 8 * sizeof(float));
-        } else {
-            if (h < mr) memset(dst, 0, (size_t)(mr * depth) * sizeof(float));
-            for (long p = 0; p < depth; p++) copy_short(dst + p * mr, cols[p] + i0 + r0, h);
-        }
-    }
+    pack_lines(NULL, 0, cols, i0, rows, depth, mr, dst);
 }
 
 void catena_pack_b_rows_f32(const float *const *rows, long j0, long k, long cols, float *dst) {
-    for (long c0 = 0; c0 < cols; c0 += 16, dst += 16 * k) {
-        long w = cols - c0 < 16 ? cols - c0 : 16;
-        if (w == 16) {
-            for (long p = 0; p < k; p++) memcpy(dst + p * 16, rows[p] + j0 + c0, 16 * sizeof(float));
-        } else {
-            memset(dst, 0, (size_t)(16 * k) * sizeof(float));
-            for (long p = 0; p < k; p++) copy_short(dst + p * 16, rows[p] + j0 + c0, w);
-        }
-    }
+    pack_lines(NULL, 0, rows, j0, cols, k, 16, dst);
 }
 
 void catena_pack_bt_f32(const float *b, long cs, long k, long cols, float *dst) {

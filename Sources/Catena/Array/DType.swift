@@ -194,14 +194,7 @@ extension DType {
     /// stops with `failure` (a message naming the operation) for `bool`.
     @inline(__always) @usableFromInline
     func withNumericType<R>(orFail failure: @autoclosure () -> String, _ body: (any NDNumeric.Type) -> R) -> R {
-        switch self {
-        case .float32: return body(Float.self)
-        case .float64: return body(Double.self)
-        case .int32: return body(Int32.self)
-        case .int64: return body(Int64.self)
-        case .uint8: return body(UInt8.self)
-        case .bool: typeCheckFailure(failure())
-        }
+        withFloatOrIntegerType(orFail: failure(), float: { body($0) }, integer: { body($0) })
     }
 
     /// Calls `body` with `Float` or `Double` for a float dtype; stops with `failure` for any other.
@@ -211,6 +204,21 @@ extension DType {
         case .float32: return body(Float.self)
         case .float64: return body(Double.self)
         default: typeCheckFailure(failure())
+        }
+    }
+
+    /// Calls `float` with `Float` or `Double`, or `integer` with `Int32`, `Int64` or `UInt8`, for a kernel written once
+    /// for each kind; stops with `failure` for `bool`.
+    @inline(__always) @usableFromInline
+    func withFloatOrIntegerType<R>(orFail failure: @autoclosure () -> String, float: (any GEMMScalar.Type) -> R,
+                                   integer: (any (NDNumeric & FixedWidthInteger).Type) -> R) -> R {
+        switch self {
+        case .float32: return float(Float.self)
+        case .float64: return float(Double.self)
+        case .int32: return integer(Int32.self)
+        case .int64: return integer(Int64.self)
+        case .uint8: return integer(UInt8.self)
+        case .bool: typeCheckFailure(failure())
         }
     }
 

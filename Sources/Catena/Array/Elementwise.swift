@@ -139,10 +139,8 @@ extension NDArray {
     @usableFromInline
     static func arithmetic(_ a: NDArray, _ b: NDArray, _ op: BinaryOp, into dest: NDArray? = nil) -> NDArray {
         a.checkSameDType(b, op: op.name)
-        if a.dtype.isFloatingPoint { return a.dtype.withFloatType(orFail: "") { floatArithmetic($0, a, b, op, dest) } }
-        return a.dtype.withIntegerType(orFail: "\(op.name): bool arrays do not support arithmetic; convert with astype(_:)") {
-            integerArithmetic($0, a, b, op, dest)
-        }
+        return a.dtype.withFloatOrIntegerType(orFail: "\(op.name): bool arrays do not support arithmetic; convert with astype(_:)",
+                                              float: { floatArithmetic($0, a, b, op, dest) }, integer: { integerArithmetic($0, a, b, op, dest) })
     }
 
     @inline(__always)

@@ -243,8 +243,11 @@ enum GEMM {
         defer { withExtendedLifetime(cached) {} }
         let threads = threadCount
         let work = m * n * k
-        if parallel && threads > 1 && work >= parallelThreshold && packed == nil && k >= splitDepthFactor * Swift.max(m, n) && k >= 2 * kc {
-            splitDepth(m: m, n: n, k: k, alpha: alpha, a: a, b: b, c: c, rsc: rsc, accumulate: accumulate, threads: threads)
+        if parallel && packed == nil && splitsDepth(m: m, n: n, k: k) {
+            splitDepth(m: m, n: n, k: k, c: c, rsc: rsc, accumulate: accumulate) { lo, hi, c, rsc, accumulate in
+                serial(m: m, n: n, k: hi - lo, alpha: alpha, a: MatrixOperand(a.base + lo * a.colStride, a.rowStride, a.colStride),
+                       b: MatrixOperand(b.base + lo * b.rowStride, b.rowStride, b.colStride), c: c, rsc: rsc, accumulate: accumulate)
+            }
             return
         }
         if parallel && threads > 1 && work >= parallelThreshold {
@@ -278,23 +281,27 @@ enum GEMM {
     /// Products whose depth is at least this many times their larger side are split along the depth.
     static let splitDepthFactor = 8
 
+    /// Whether a product is split across threads along its depth (``splitDepth(m:n:k:c:rsc:accumulate:_:)``).
+    static func splitsDepth(m: Int, n: Int, k: Int) -> Bool {
+        threadCount > 1 && m * n * k >= parallelThreshold && k >= splitDepthFactor * Swift.max(m, n) && k >= 2 * kc
+    }
+
     /// A deep, small product (the weight gradient of a recurrence summed over all its steps: `C` of 100 × 100 over a
-    /// depth of 12,544) split along `k`: each thread multiplies its own range of depth — the first into `C`, the
-    /// others into a scratch `C` of their own — and the partial products are then added into `C`. Splitting rows or
-    /// columns instead would leave each thread a thin strip of `C` and have every thread pack all of A or B.
-    static func splitDepth<T: GEMMScalar>(m: Int, n: Int, k: Int, alpha: T, a: MatrixOperand<T>, b: MatrixOperand<T>,
-                                          c: UnsafeMutablePointer<T>, rsc: Int, accumulate: Bool, threads: Int) {
-        let parts = threads
+    /// depth of 12,544) split along `k`: each thread multiplies its own range of depth with `partial(lo, hi, c, rsc,
+    /// accumulate)` — the first into `C`, the others into a scratch `C` of their own — and the partial products are
+    /// then added into `C`. Splitting rows or columns instead would leave each thread a thin strip of `C` and have
+    /// every thread pack all of A or B.
+    static func splitDepth<T: GEMMScalar>(m: Int, n: Int, k: Int, c: UnsafeMutablePointer<T>, rsc: Int, accumulate: Bool,
+                                          _ partial: (_ lo: Int, _ hi: Int, _ c: UnsafeMutablePointer<T>, _ rsc: Int, _ accumulate: Bool) -> Void) {
+        let parts = threadCount
         let scratch = UnsafeMutablePointer<T>.allocate(capacity: (parts - 1) * m * n)
         defer { scratch.deallocate() }
         parallelFor(parts) { t in
             let lo = k * t / parts, hi = k * (t + 1) / parts
-            let aSub = MatrixOperand(a.base + lo * a.colStride, a.rowStride, a.colStride)
-            let bSub = MatrixOperand(b.base + lo * b.rowStride, b.rowStride, b.colStride)
             if t == 0 {
-                serial(m: m, n: n, k: hi - lo, alpha: alpha, a: aSub, b: bSub, c: c, rsc: rsc, accumulate: accumulate)
+                partial(lo, hi, c, rsc, accumulate)
             } else {
-                serial(m: m, n: n, k: hi - lo, alpha: alpha, a: aSub, b: bSub, c: scratch + (t - 1) * m * n, rsc: n, accumulate: false)
+                partial(lo, hi, scratch + (t - 1) * m * n, n, false)
             }
         }
         for t in 1..<parts {
@@ -317,7 +324,8 @@ enum GEMM {
     /// `C (+)= Σ_p aCols[p] ⊗ bRows[p]` in float32: A (`m × k`) given by its columns, each `m` contiguous values,
     /// and B (`k × n`) by its rows, each `n` contiguous values, wherever they lie. This is the weight gradient
     /// `Σ_t gy_tᵀ · x_t` of a layer applied at many steps, computed from every step's `gy_t` and `x_t` as they are
-    /// instead of after copying them into one matrix each: the packing reads them in place. Split over C's rows.
+    /// instead of after copying them into one matrix each: the packing reads them in place. Split over C's rows, or
+    /// along the depth when that is much the longest side.
     static func gemmOuterRows(m: Int, n: Int, aCols: [UnsafePointer<Float>?], bRows: [UnsafePointer<Float>?],
                               c: UnsafeMutablePointer<Float>, rsc: Int, accumulate: Bool) {
         precondition(aCols.count == bRows.count, "GEMM.gemmOuterRows: \(aCols.count) columns of A, \(bRows.count) rows of B")
@@ -331,9 +339,9 @@ enum GEMM {
         aCols.withUnsafeBufferPointer { aPtrs in
             bRows.withUnsafeBufferPointer { bPtrs in
                 let ap = aPtrs.baseAddress!, bp = bPtrs.baseAddress!
-                /// Rows `lo ..< hi` of C.
-                func part(_ lo: Int, _ hi: Int) {
-                    let rows = hi - lo
+                /// Rows `lo ..< hi` of `c` (C's rows, `rsc` apart), from the depth `depth`.
+                func part(_ lo: Int, _ hi: Int, depth: Range<Int>, c: UnsafeMutablePointer<Float>, rsc: Int, accumulate: Bool) {
+                    let rows = hi - lo, k = depth.count, ap = ap + depth.lowerBound, bp = bp + depth.lowerBound
                     let kcMax = Swift.min(kc, k), mcMax = Swift.min(mc, (rows + mr - 1) / mr * mr), ncMax = Swift.min(nc, (n + nr - 1) / nr * nr)
                     let aBuf = UnsafeMutablePointer<Float>.allocate(capacity: mcMax * kcMax)
                     let bBuf = UnsafeMutablePointer<Float>.allocate(capacity: ncMax * kcMax)
@@ -351,11 +359,17 @@ enum GEMM {
                                     c: c + lo * rsc, jc: jc, rsc: rsc, acc: accumulate || pc > 0)
                     }
                 }
+                if splitsDepth(m: m, n: n, k: k) {
+                    splitDepth(m: m, n: n, k: k, c: c, rsc: rsc, accumulate: accumulate) { lo, hi, c, rsc, accumulate in
+                        part(0, m, depth: lo..<hi, c: c, rsc: rsc, accumulate: accumulate)
+                    }
+                    return
+                }
                 let tiles = (m + mr - 1) / mr
                 let parts = m * n * k >= parallelThreshold ? Swift.min(threadCount, tiles) : 1
                 parallelFor(parts) { t in
                     let lo = tiles * t / parts * mr, hi = Swift.min(m, tiles * (t + 1) / parts * mr)
-                    if lo < hi { part(lo, hi) }
+                    if lo < hi { part(lo, hi, depth: 0..<k, c: c, rsc: rsc, accumulate: accumulate) }
                 }
             }
         }

@@ -37,8 +37,7 @@ extension NDArray {
     public static prefix func - (x: NDArray) -> NDArray {
         func float<T: NDFloatingPoint>(_: T.Type) -> NDArray { Elementwise.unary(x) { (v: T) in -v } }
         func integer<T: NDNumeric & FixedWidthInteger>(_: T.Type) -> NDArray { Elementwise.unary(x) { (v: T) in 0 &- v } }   // wraps, as NumPy
-        if x.dtype.isFloatingPoint { return x.dtype.withFloatType(orFail: "") { float($0) } }
-        return x.dtype.withIntegerType(orFail: "neg: bool arrays cannot be negated") { integer($0) }
+        return x.dtype.withFloatOrIntegerType(orFail: "neg: bool arrays cannot be negated", float: { float($0) }, integer: { integer($0) })
     }
 
     // MARK: - In place

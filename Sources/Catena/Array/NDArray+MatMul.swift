@@ -77,7 +77,7 @@ extension NDArray {
             }
         }
         if a.dtype == .bool { return }
-        if a.dtype.isFloatingPoint { a.dtype.withFloatType(orFail: "") { float($0) } } else { a.dtype.withNumericType(orFail: "") { integer($0) } }
+        a.dtype.withFloatOrIntegerType(orFail: "matmul: \(a.dtype)", float: { float($0) }, integer: { integer($0) })
     }
 
     /// The element offset of each matrix when the leading (batch) axes are broadcast to `batch`.

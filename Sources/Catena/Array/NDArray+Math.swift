@@ -83,8 +83,7 @@ extension NDArray {
         if dtype == .uint8 || dtype == .bool { return self }
         func float<T: NDFloatingPoint>(_: T.Type) -> NDArray { Elementwise.unary(self) { (v: T) in Swift.abs(v) } }
         func integer<T: NDNumeric & FixedWidthInteger>(_: T.Type) -> NDArray { Elementwise.unary(self) { (v: T) in v < 0 ? 0 &- v : v } }
-        if dtype.isFloatingPoint { return dtype.withFloatType(orFail: "") { float($0) } }
-        return dtype.withIntegerType(orFail: "") { integer($0) }
+        return dtype.withFloatOrIntegerType(orFail: "abs: \(dtype)", float: { float($0) }, integer: { integer($0) })
     }
 
     /// -1, 0 or 1 by the sign of each element (NaN stays NaN).

@@ -147,11 +147,8 @@ extension NDArray {
             typeCheckFailure("\(op.name): zero-size array to reduction operation (shape \(shape), axes \(ax)) which has no identity")
         }
         let out = NDArray(uninitializedShape: outShape, dtype: dtype)
-        if dtype.isFloatingPoint {
-            dtype.withFloatType(orFail: "") { NDArray.reduceFloat($0, op, layout, out) }
-        } else {
-            dtype.withNumericType(orFail: "\(op.name): bool arrays are reduced as integers") { NDArray.reduceGeneric($0, op, layout, out) }
-        }
+        dtype.withFloatOrIntegerType(orFail: "\(op.name): bool arrays are reduced as integers",
+                                     float: { NDArray.reduceFloat($0, op, layout, out) }, integer: { NDArray.reduceGeneric($0, op, layout, out) })
         return out
     }
 

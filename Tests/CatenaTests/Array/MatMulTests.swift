@@ -143,7 +143,8 @@ final class MatMulTests: XCTestCase {
     func testOuterProductsOfRowsInPlaceMatchTheConcatenatedProduct() {
         let savedThreshold = GEMM.parallelThreshold
         defer { GEMM.parallelThreshold = savedThreshold }
-        for (m, n, steps, rows) in [(13, 37, 3, 5), (40, 100, 35, 20), (9, 16, 1, 1), (400, 18, 14, 20)] {
+        // The last two are deep enough to be split along the depth.
+        for (m, n, steps, rows) in [(13, 37, 3, 5), (40, 100, 35, 20), (9, 16, 1, 1), (400, 18, 14, 20), (9, 20, 60, 20), (30, 7, 40, 16)] {
             let gys = (0..<steps).map { testArray([rows, m], offset: 0.1 * Double($0)) }
             let xs = (0..<steps).map { testArray([rows, n], scale: 0.6, offset: -0.05 * Double($0)) }
             let a = NDArray.concatenate(gys, axis: 0), b = NDArray.concatenate(xs, axis: 0)
