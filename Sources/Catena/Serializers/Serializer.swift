@@ -113,6 +113,18 @@ extension Serializer {
         }
     }
 
+    /// An array that may be absent (saved as None) but, when present, must have `shape`: a load of an array of
+    /// another shape throws the serializer's own error, which names the full key, the file and both shapes.
+    public func callAsFunction(_ key: String, _ value: inout NDArray?, shape: [Int], dtype: DType) throws {
+        try self(key, &value, dtype: dtype)
+        if isLoading, let a = value, a.shape != shape {
+            // Asked again for exactly this shape, so that the error is the serializer's, with the key in full.
+            var expected = SerializedValue.array(a)
+            try serializeValue(key, &expected, expect: .array(shape: shape, dtype: dtype))
+            throw SerializationError("key '\(key)': shape \(a.shape) (\(a.dtype)) in the file, \(shape) (\(dtype)) expected")
+        }
+    }
+
     /// An integer, stored as a 0-d int64 array.
     public func callAsFunction(_ key: String, _ value: inout Int) throws {
         var v = SerializedValue.array(NDArray(values: [Int64(value)], shape: []))

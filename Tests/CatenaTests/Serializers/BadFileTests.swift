@@ -24,8 +24,8 @@ final class BadFileTests: TemporaryDirectoryTestCase {
         let optimizer: Adam
     }
 
-    /// A trainer two updates in (so the optimizer has state), built from `seed`.
-    private func makeTrainer(seed: UInt64, out: String) throws -> Setup {
+    /// A trainer `updates` updates in (two by default, so the optimizer has state), built from `seed`.
+    private func makeTrainer(seed: UInt64, out: String, updates: Int = 2) throws -> Setup {
         let model = Classifier(MLP(seed: seed))
         let optimizer = Adam(alpha: 0.01)
         optimizer.setup(model)
@@ -35,8 +35,7 @@ final class BadFileTests: TemporaryDirectoryTestCase {
         let trainer = Trainer(updater: StandardUpdater(iterator: iterator, optimizer: optimizer),
                               stopTrigger: IntervalTrigger(10, .iteration), out: out)
         trainer.extend(LogReport(trigger: IntervalTrigger(1, .iteration), filename: nil))
-        try trainer.updater.update()
-        try trainer.updater.update()
+        for _ in 0..<updates { try trainer.updater.update() }
         return Setup(trainer: trainer, model: model, optimizer: optimizer)
     }
 
@@ -48,8 +47,9 @@ final class BadFileTests: TemporaryDirectoryTestCase {
     }
 
     /// Loads `file` into a fresh trainer and checks the error names `fragments`, then that nothing changed.
-    private func assertRejected(_ file: String, _ fragments: [String], strict: Bool = true, line: UInt = #line) throws {
-        let target = try makeTrainer(seed: 1, out: dirs.make("target"))
+    private func assertRejected(_ file: String, _ fragments: [String], strict: Bool = true, targetUpdates: Int = 2,
+                                line: UInt = #line) throws {
+        let target = try makeTrainer(seed: 1, out: dirs.make("target"), updates: targetUpdates)
         let before = try DictionarySerializer.serialize(target.trainer)
         let paramsBefore = target.model.namedParams().map { ($0.path, $0.param.array) }
         let message = assertSerializationError([file] + fragments, line: line) {
@@ -61,8 +61,8 @@ final class BadFileTests: TemporaryDirectoryTestCase {
         for ((path, array), p) in zip(paramsBefore, target.model.namedParams()) {
             XCTAssertEqual(SerializedValue.array(p.param.array), .array(array), "\(path) unchanged", line: line)
         }
-        XCTAssertEqual(target.trainer.updater.iteration, 2, line: line)
-        XCTAssertEqual(target.optimizer.t, 2, line: line)
+        XCTAssertEqual(target.trainer.updater.iteration, targetUpdates, line: line)
+        XCTAssertEqual(target.optimizer.t, targetUpdates, line: line)
     }
 
     func testAGoodFileLoadsIntoTheSameTarget() throws {
@@ -113,6 +113,32 @@ final class BadFileTests: TemporaryDirectoryTestCase {
         }
         try writeNPZ(file, entries)
         try assertRejected(file, ["updater/optimizer:main/predictor/l1/b/m", "float64", "float32"])
+    }
+
+    /// An optimizer state of another shape than its parameter's, loaded into an optimizer that has no state yet (a
+    /// resumed run before its first update), names the state's full key, the file and both shapes (it once said only
+    /// "key 'm'"). Into an optimizer with state, the same file fails on the same key.
+    func testOptimizerStateShapeMismatch() throws {
+        let dir = dirs.make("state-shape")
+        let file = dir + "/f.npz"
+        let entries = try goodEntries(dir).map { e in
+            e.key == "updater/optimizer:main/predictor/l1/b/m" ? (key: e.key, value: SerializedValue.array(NDArray.zeros([7]))) : e
+        }
+        try writeNPZ(file, entries)
+        try assertRejected(file, ["f.npz", "updater/optimizer:main/predictor/l1/b/m", "[7]", "[4]"], targetUpdates: 0)
+        try assertRejected(file, ["f.npz", "updater/optimizer:main/predictor/l1/b/m", "[7]", "[4]"])
+    }
+
+    /// None for one state array and arrays for the others (which no saved optimizer writes) is refused, naming the
+    /// key; None for all of them loads as unset state, as in Chainer (see OptimizerTests).
+    func testOptimizerStatePartlyNone() throws {
+        let dir = dirs.make("state-none")
+        let file = dir + "/f.npz"
+        let entries = try goodEntries(dir).map { e in
+            e.key == "updater/optimizer:main/predictor/l1/b/m" ? (key: e.key, value: SerializedValue.none) : e
+        }
+        try writeNPZ(file, entries)
+        try assertRejected(file, ["updater/optimizer:main/predictor/l1/b/m", "None"])
     }
 
     func testAStringWhereANumberBelongs() throws {

@@ -115,6 +115,16 @@ final class SnapshotStateTests: TemporaryDirectoryTestCase {
         let early = try entries(untouched)
         XCTAssertEqual(early["updater/optimizer:main/predictor/W/m"], SerializedValue.none)
         try DictionaryDeserializer.load(trainer(Adam(), out: tempDir()), from: early)
+        // Into an optimizer that has state, such a snapshot unsets it (Chainer's loader sets each state array to
+        // None), and the next update creates it afresh.
+        let trained = trainer(Adam(), out: tempDir())
+        try trained.run()
+        let adamOptimizer = trained.updater.optimizers[0].optimizer
+        XCTAssertFalse(adamOptimizer.target!.params().allSatisfy { $0.updateRule!.state.isEmpty })
+        try DictionaryDeserializer.load(trained, from: early)
+        XCTAssertTrue(adamOptimizer.target!.params().allSatisfy { $0.updateRule!.state.isEmpty })
+        try trained.updater.update()
+        XCTAssertTrue(adamOptimizer.target!.params().allSatisfy { $0.updateRule!.state.keys.sorted() == ["m", "v"] })
     }
 
     // MARK: - Counters
