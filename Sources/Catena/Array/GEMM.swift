@@ -20,6 +20,8 @@ protocol GEMMScalar: NDFloatingPoint, SIMDScalar, Codable {
     /// then computes a full tile into a temporary).
     static func edgeKernel(_ k: Int, _ mr: Int, _ nr: Int, _ alpha: Self, _ a: UnsafePointer<Self>, _ rsa: Int, _ csa: Int,
                            _ b: UnsafePointer<Self>, _ rsb: Int, _ c: UnsafeMutablePointer<Self>, _ rsc: Int, _ accumulate: Bool) -> Bool
+    /// Whether ``edgeKernel(_:_:_:_:_:_:_:_:_:_:_:_:)`` computes edge tiles in place (reading only their rows of A).
+    static var hasEdgeKernel: Bool { get }
     /// Packs a transposed B block (element (p, j) at `b[p + j·cs]`) into nr-column panels; false if there is no
     /// specialised routine for this type.
     static func packTransposedB(_ b: UnsafePointer<Self>, _ cs: Int, _ depth: Int, _ cols: Int, _ dst: UnsafeMutablePointer<Self>) -> Bool
@@ -46,6 +48,8 @@ extension GEMMScalar {
     @inline(__always) @usableFromInline
     static func edgeKernel(_ k: Int, _ mr: Int, _ nr: Int, _ alpha: Self, _ a: UnsafePointer<Self>, _ rsa: Int, _ csa: Int,
                            _ b: UnsafePointer<Self>, _ rsb: Int, _ c: UnsafeMutablePointer<Self>, _ rsc: Int, _ accumulate: Bool) -> Bool { false }
+    @inline(__always) @usableFromInline
+    static var hasEdgeKernel: Bool { false }
     @inline(__always) @usableFromInline
     static func packTransposedB(_ b: UnsafePointer<Self>, _ cs: Int, _ depth: Int, _ cols: Int, _ dst: UnsafeMutablePointer<Self>) -> Bool { false }
     @inline(__always) @usableFromInline
@@ -88,6 +92,7 @@ extension Float: GEMMScalar {
         catena_sgemm_kernel_edge(k, Int32(mr), Int32(nr), alpha, a, rsa, csa, b, rsb, c, rsc, accumulate ? 1 : 0)
         return true
     }
+    @usableFromInline static var hasEdgeKernel: Bool { true }
     @inline(__always) @usableFromInline
     static func packTransposedB(_ b: UnsafePointer<Float>, _ cs: Int, _ depth: Int, _ cols: Int, _ dst: UnsafeMutablePointer<Float>) -> Bool {
         catena_pack_bt_f32(b, cs, depth, cols, dst)
@@ -278,6 +283,12 @@ enum GEMM {
         serial(m: m, n: n, k: k, alpha: alpha, a: a, b: b, c: c, rsc: rsc, accumulate: accumulate, packedB: packed)
     }
 
+    /// A stored by rows is read in place, unpacked, when one depth block of it takes at most this many bytes.
+    nonisolated(unsafe) static var aInPlaceBytes: Int = {
+        if let s = ProcessInfo.processInfo.environment["CATENA_GEMM_A_IN_PLACE_BYTES"], let n = Int(s) { return n }
+        return 32 << 10
+    }()
+
     /// Products whose depth is at least this many times their larger side are split along the depth.
     static let splitDepthFactor = 8
 
@@ -387,7 +398,10 @@ enum GEMM {
         let kcMax = Swift.min(kc, k)
         let mcMax = Swift.min(mc, (m + mr - 1) / mr * mr)
         let ncMax = Swift.min(nc, (n + nr - 1) / nr * nr)
-        let aBuf = UnsafeMutablePointer<T>.allocate(capacity: mcMax * kcMax)
+        // A stored by rows whose depth block fits in the L1 cache (the few rows of a small batch) is read in place:
+        // packing it would copy it once per column and depth block (on every thread of a split) for the same reads.
+        let aInPlace = T.hasEdgeKernel && a.colStride == 1 && m * kcMax * MemoryLayout<T>.stride <= aInPlaceBytes
+        let aBuf = UnsafeMutablePointer<T>.allocate(capacity: aInPlace ? 0 : mcMax * kcMax)
         let tmp = UnsafeMutablePointer<T>.allocate(capacity: mr * nr)
         defer {
             aBuf.deallocate()
@@ -396,7 +410,8 @@ enum GEMM {
         // B already packed whole (one k block, one column block): straight to the tiles.
         if let packedB {
             macroKernel(m: m, ncCur: n, kcCur: k, alpha: alpha, packA: { packPanels(A: a.base + $0 * a.rowStride, a.rowStride, a.colStride, $1, k, mr, into: $2) },
-                        mr: mr, aBuf: aBuf, tmp: tmp, bPacked: packedB, bBlock: nil, rsbUnpacked: 0, c: c, jc: 0, rsc: rsc, acc: accumulate)
+                        mr: mr, aBuf: aBuf, tmp: tmp, bPacked: packedB, bBlock: nil, rsbUnpacked: 0, c: c, jc: 0, rsc: rsc, acc: accumulate,
+                        aInPlace: aInPlace ? MatrixOperand(a.base, a.rowStride, 1) : nil)
             return
         }
         // B is packed unless its rows are contiguous and few rows of A will reuse each panel.
@@ -410,7 +425,8 @@ enum GEMM {
             macroKernel(m: m, ncCur: ncCur, kcCur: kcCur, alpha: alpha,
                         packA: { packPanels(A: aBlock + $0 * a.rowStride, a.rowStride, a.colStride, $1, kcCur, mr, into: $2) },
                         mr: mr, aBuf: aBuf, tmp: tmp, bPacked: packB ? UnsafePointer(bBuf) : nil, bBlock: packB ? nil : (bBlock, bBuf),
-                        rsbUnpacked: b.rowStride, c: c, jc: jc, rsc: rsc, acc: accumulate || pc > 0)
+                        rsbUnpacked: b.rowStride, c: c, jc: jc, rsc: rsc, acc: accumulate || pc > 0,
+                        aInPlace: aInPlace ? MatrixOperand(aBlock, a.rowStride, 1) : nil)
         }
     }
 
@@ -436,14 +452,22 @@ enum GEMM {
     static func macroKernel<T: GEMMScalar>(
         m: Int, ncCur: Int, kcCur: Int, alpha: T, packA: (_ row: Int, _ rows: Int, _ into: UnsafeMutablePointer<T>) -> Void, mr: Int,
         aBuf: UnsafeMutablePointer<T>, tmp: UnsafeMutablePointer<T>, bPacked: UnsafePointer<T>?, bBlock: (UnsafePointer<T>, UnsafeMutablePointer<T>)?,
-        rsbUnpacked: Int, c: UnsafeMutablePointer<T>, jc: Int, rsc: Int, acc: Bool
+        rsbUnpacked: Int, c: UnsafeMutablePointer<T>, jc: Int, rsc: Int, acc: Bool, aInPlace: MatrixOperand<T>? = nil
     ) {
         let nr = T.nr
         let wide = T.hasWideKernel
         var ic = 0
         while ic < m {
             let mcCur = Swift.min(mc, m - ic)
-            packA(ic, mcCur, aBuf)
+            // The tiles read A's rows where they lie (`aInPlace`: row-major, this depth block) or from the packed
+            // panels; tile row `ir` starts `ir * rowStep` elements after `aRows`.
+            let aRows: UnsafePointer<T>, rowStep: Int, rsa: Int, csa: Int
+            if let d = aInPlace {
+                (aRows, rowStep, rsa, csa) = (d.base + ic * d.rowStride, d.rowStride, d.rowStride, 1)
+            } else {
+                packA(ic, mcCur, aBuf)
+                (aRows, rowStep, rsa, csa) = (UnsafePointer(aBuf), kcCur, 1, mr)
+            }
             var jr = 0
             while jr < ncCur {
                 // Two full panels left: one tile over both (each element of A loaded once for 2·nr columns).
@@ -456,7 +480,7 @@ enum GEMM {
                     }
                     var ir = 0
                     while ir < mcCur {
-                        T.wideKernel(kcCur, Swift.min(mr, mcCur - ir), alpha, UnsafePointer(aBuf + ir * kcCur), 1, mr, b0, b1, rsb,
+                        T.wideKernel(kcCur, Swift.min(mr, mcCur - ir), alpha, aRows + ir * rowStep, rsa, csa, b0, b1, rsb,
                                      c + (ic + ir) * rsc + jc + jr, rsc, acc)
                         ir += mr
                     }
@@ -480,14 +504,14 @@ enum GEMM {
                 var ir = 0
                 while ir < mcCur {
                     let mrCur = Swift.min(mr, mcCur - ir)
-                    let aPanel = UnsafePointer(aBuf + ir * kcCur)
+                    let aPanel = aRows + ir * rowStep
                     let cTile = c + (ic + ir) * rsc + jc + jr
                     if mrCur == T.mr && nrCur == nr {
-                        T.microKernel(kcCur, alpha, aPanel, 1, mr, bPanel, rsb, cTile, rsc, acc)
-                    } else if T.edgeKernel(kcCur, mrCur, nrCur, alpha, aPanel, 1, mr, bPanel, rsb, cTile, rsc, acc) {
+                        T.microKernel(kcCur, alpha, aPanel, rsa, csa, bPanel, rsb, cTile, rsc, acc)
+                    } else if T.edgeKernel(kcCur, mrCur, nrCur, alpha, aPanel, rsa, csa, bPanel, rsb, cTile, rsc, acc) {
                         // computed in place
                     } else {
-                        T.microKernel(kcCur, alpha, aPanel, 1, mr, bPanel, rsb, tmp, nr, false)
+                        T.microKernel(kcCur, alpha, aPanel, rsa, csa, bPanel, rsb, tmp, nr, false)
                         for i in 0..<mrCur {
                             let src = tmp + i * nr, dst = cTile + i * rsc
                             if acc { for j in 0..<nrCur { dst[j] += src[j] } } else { dst.update(from: src, count: nrCur) }

@@ -34,6 +34,26 @@ final class MatMulTests: XCTestCase {
         checkShapes([(40, 300, 37), (30, 7, 16), (100, 513, 100)], dtype: .float32)
     }
 
+    /// A stored by rows is read in place when a depth block of it is small (`GEMM.aInPlaceBytes`) and packed
+    /// otherwise: both ways give the product, for every row-tile height, row blocks past `mc` (130 rows), depths past
+    /// one k block, split across threads or not, on the AVX-512, AVX2 and portable tiles.
+    func testRowMajorAReadInPlaceOrPacked() {
+        let saved = GEMM.aInPlaceBytes
+        defer { GEMM.aInPlaceBytes = saved }
+        let shapes = [(1, 5, 70), (7, 3, 17), (13, 257, 33), (20, 400, 100), (25, 9, 16), (130, 20, 50), (130, 300, 50), (9, 40, 48)]
+        for bytes in [0, Int.max] {
+            GEMM.aInPlaceBytes = bytes
+            checkShapes(shapes, dtype: .float32)
+            checkShapes([(7, 3, 9), (20, 260, 12)], dtype: .float64)
+            catena_kernels_limit(1)
+            checkShapes(shapes, dtype: .float32)
+            catena_kernels_limit(2)
+            catena_kernels_force_portable(1)
+            checkShapes(shapes, dtype: .float32)
+            catena_kernels_force_portable(0)
+        }
+    }
+
     func testShapesFloat64() {
         checkShapes([(1, 1, 1), (6, 5, 8), (7, 3, 9), (20, 260, 12), (130, 7, 20)], dtype: .float64)
     }
@@ -58,6 +78,8 @@ final class MatMulTests: XCTestCase {
         XCTAssertTrue(Float.packRowsA(src, 16, 6, 4, 6, dst))
         XCTAssertTrue(Float.packRowsB(src, 16, 4, 16, dst))
         XCTAssertTrue(Float.edgeKernel(4, 5, 16, 1, src, 1, 6, src, 16, dst, 16, false))
+        XCTAssertTrue(Float.hasEdgeKernel)
+        XCTAssertFalse(Double.hasEdgeKernel)
         let d = UnsafeMutablePointer<Double>.allocate(capacity: 64)
         defer { d.deallocate() }
         d.initialize(repeating: 0, count: 64)
