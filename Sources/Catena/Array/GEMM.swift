@@ -283,6 +283,23 @@ enum GEMM {
         serial(m: m, n: n, k: k, alpha: alpha, a: a, b: b, c: c, rsc: rsc, accumulate: accumulate, packedB: packed)
     }
 
+    /// Working memory of the blocked loops (packed panels, partial tiles, partial products), taken from this
+    /// thread's ``BufferPool`` and given back when the loop ends. The products of a training step then reuse the
+    /// memory the previous step's used: `malloc` serves blocks of this size (a panel of 400 columns × 256 deep is
+    /// 400 KB) from fresh `mmap`s, and every page of those faulted in at its first write.
+    struct Scratch<T> {
+        let pointer: UnsafeMutablePointer<T>
+        private let bytes: Int
+
+        init(_ count: Int) {
+            bytes = Swift.max(count, 1) * MemoryLayout<T>.stride
+            pointer = BufferPool.take(bytes).bindMemory(to: T.self, capacity: Swift.max(count, 1))
+        }
+
+        /// Gives the memory back to the pool of the thread that runs this (the one that took it).
+        func release() { BufferPool.give(UnsafeMutableRawPointer(pointer), bytes) }
+    }
+
     /// A stored by rows is read in place, unpacked, when one depth block of it takes at most this many bytes.
     nonisolated(unsafe) static var aInPlaceBytes: Int = {
         if let s = ProcessInfo.processInfo.environment["CATENA_GEMM_A_IN_PLACE_BYTES"], let n = Int(s) { return n }
@@ -305,8 +322,8 @@ enum GEMM {
     static func splitDepth<T: GEMMScalar>(m: Int, n: Int, k: Int, c: UnsafeMutablePointer<T>, rsc: Int, accumulate: Bool,
                                           _ partial: (_ lo: Int, _ hi: Int, _ c: UnsafeMutablePointer<T>, _ rsc: Int, _ accumulate: Bool) -> Void) {
         let parts = threadCount
-        let scratch = UnsafeMutablePointer<T>.allocate(capacity: (parts - 1) * m * n)
-        defer { scratch.deallocate() }
+        let partials = Scratch<T>((parts - 1) * m * n), scratch = partials.pointer
+        defer { partials.release() }
         parallelFor(parts) { t in
             let lo = k * t / parts, hi = k * (t + 1) / parts
             if t == 0 {
@@ -354,13 +371,12 @@ enum GEMM {
                 func part(_ lo: Int, _ hi: Int, depth: Range<Int>, c: UnsafeMutablePointer<Float>, rsc: Int, accumulate: Bool) {
                     let rows = hi - lo, k = depth.count, ap = ap + depth.lowerBound, bp = bp + depth.lowerBound
                     let kcMax = Swift.min(kc, k), mcMax = Swift.min(mc, (rows + mr - 1) / mr * mr), ncMax = Swift.min(nc, (n + nr - 1) / nr * nr)
-                    let aBuf = UnsafeMutablePointer<Float>.allocate(capacity: mcMax * kcMax)
-                    let bBuf = UnsafeMutablePointer<Float>.allocate(capacity: ncMax * kcMax)
-                    let tmp = UnsafeMutablePointer<Float>.allocate(capacity: mr * nr)
+                    let aScratch = Scratch<Float>(mcMax * kcMax), bScratch = Scratch<Float>(ncMax * kcMax), tmpScratch = Scratch<Float>(mr * nr)
+                    let aBuf = aScratch.pointer, bBuf = bScratch.pointer, tmp = tmpScratch.pointer
                     defer {
-                        aBuf.deallocate()
-                        bBuf.deallocate()
-                        tmp.deallocate()
+                        aScratch.release()
+                        bScratch.release()
+                        tmpScratch.release()
                     }
                     forEachBlock(n: n, k: k) { jc, ncCur, pc, kcCur in
                         catena_pack_b_rows_f32(bp + pc, jc, kcCur, ncCur, bBuf)
@@ -401,11 +417,11 @@ enum GEMM {
         // A stored by rows whose depth block fits in the L1 cache (the few rows of a small batch) is read in place:
         // packing it would copy it once per column and depth block (on every thread of a split) for the same reads.
         let aInPlace = T.hasEdgeKernel && a.colStride == 1 && m * kcMax * MemoryLayout<T>.stride <= aInPlaceBytes
-        let aBuf = UnsafeMutablePointer<T>.allocate(capacity: aInPlace ? 0 : mcMax * kcMax)
-        let tmp = UnsafeMutablePointer<T>.allocate(capacity: mr * nr)
+        let aScratch = Scratch<T>(aInPlace ? 0 : mcMax * kcMax), tmpScratch = Scratch<T>(mr * nr)
+        let aBuf = aScratch.pointer, tmp = tmpScratch.pointer
         defer {
-            aBuf.deallocate()
-            tmp.deallocate()
+            aScratch.release()
+            tmpScratch.release()
         }
         // B already packed whole (one k block, one column block): straight to the tiles.
         if let packedB {
@@ -416,8 +432,8 @@ enum GEMM {
         }
         // B is packed unless its rows are contiguous and few rows of A will reuse each panel.
         let packB = b.colStride != 1 || m > packBRows
-        let bBuf = UnsafeMutablePointer<T>.allocate(capacity: (packB ? ncMax : nr) * kcMax)
-        defer { bBuf.deallocate() }
+        let bScratch = Scratch<T>((packB ? ncMax : nr) * kcMax), bBuf = bScratch.pointer
+        defer { bScratch.release() }
         forEachBlock(n: n, k: k) { jc, ncCur, pc, kcCur in
             let bBlock = b.base + pc * b.rowStride + jc * b.colStride
             if packB { packPanels(B: bBlock, b.rowStride, b.colStride, kcCur, ncCur, nr, into: bBuf) }
