@@ -1,42 +1,71 @@
 import Foundation
 
-/// The memory behind one or more ``NDArray`` values, freed when the last array using it goes away.
-///
-/// Blocks of 256 bytes or more start on a cache line (64 bytes); smaller ones come straight from `malloc` (16-byte
-/// aligned), which is what the many tiny arrays of a step-by-step RNN need to be cheap. Blocks of 1 KiB or more are
-/// reused through ``BufferPool``. The fields are constants, so
-/// reading them costs no run-time exclusivity check.
+/// The fields of an ``NDStorage``, kept in the object's header.
 @usableFromInline
-final class NDStorage {
+struct NDStorageHeader {
     /// The first byte of the elements.
-    @usableFromInline let raw: UnsafeMutableRawPointer
-    @usableFromInline let byteCount: Int
+    @usableFromInline var raw: UnsafeMutableRawPointer
+    @usableFromInline var byteCount: Int
     /// Advanced on every write into existing storage (not into a fresh array), so caches derived from the data
     /// (packed GEMM panels) can tell they are stale.
-    @exclusivity(unchecked) @usableFromInline var version: UInt64 = 0
+    @usableFromInline var version: UInt64 = 0
+    /// Makes the header 32 bytes, so that elements stored after it start 16-byte aligned (as `malloc`'s blocks).
+    @usableFromInline var padding: Int = 0
 
     @usableFromInline
-    init(byteCount: Int) {
+    init(raw: UnsafeMutableRawPointer, byteCount: Int) {
+        self.raw = raw
         self.byteCount = byteCount
-        if byteCount >= BufferPool.minimumBytes {
-            raw = BufferPool.take(byteCount)
-        } else if byteCount >= 256 {
-            var p: UnsafeMutableRawPointer?
-            if posix_memalign(&p, 64, byteCount) != 0 || p == nil {
-                fatalError("NDArray: out of memory allocating \(byteCount) bytes")
-            }
-            raw = p!
-        } else {
-            guard let p = malloc(Swift.max(byteCount, 1)) else { fatalError("NDArray: out of memory allocating \(byteCount) bytes") }
-            raw = p
-        }
+    }
+}
+
+/// The memory behind one or more ``NDArray`` values, freed when the last array using it goes away.
+///
+/// Arrays of fewer than ``inlineBytes`` bytes keep their elements inside this object, after its fields (16-byte
+/// aligned): the many tiny arrays of a step-by-step RNN or of per-op bookkeeping then cost one allocation each, not
+/// two. Blocks of 256 bytes or more start on a cache line (64 bytes); those of 1 KiB or more are reused through
+/// ``BufferPool``. The fields live in the object's header and are read through a pointer, so reading them costs no
+/// run-time exclusivity check.
+@usableFromInline
+final class NDStorage: ManagedBuffer<NDStorageHeader, UInt8> {
+    /// Arrays smaller than this keep their elements inside the storage object.
+    @usableFromInline static let inlineBytes = 256
+
+    /// The first byte of the elements.
+    @inlinable var raw: UnsafeMutableRawPointer { withUnsafeMutablePointerToHeader { $0.pointee.raw } }
+    @inlinable var byteCount: Int { withUnsafeMutablePointerToHeader { $0.pointee.byteCount } }
+    /// Advanced on every write into existing storage (see ``NDStorageHeader/version``).
+    @inlinable var version: UInt64 {
+        get { withUnsafeMutablePointerToHeader { $0.pointee.version } }
+        set { withUnsafeMutablePointerToHeader { $0.pointee.version = newValue } }
     }
 
     @inlinable
-    static func make(byteCount: Int) -> NDStorage { NDStorage(byteCount: byteCount) }
+    static func make(byteCount: Int) -> NDStorage {
+        if byteCount < inlineBytes {
+            let object = create(minimumCapacity: byteCount) { buffer in
+                NDStorageHeader(raw: buffer.withUnsafeMutablePointerToElements { UnsafeMutableRawPointer($0) }, byteCount: byteCount)
+            }
+            return unsafeDowncast(object, to: NDStorage.self)
+        }
+        let raw = outOfLine(byteCount)
+        return unsafeDowncast(create(minimumCapacity: 0) { _ in NDStorageHeader(raw: raw, byteCount: byteCount) }, to: NDStorage.self)
+    }
+
+    /// Memory for the elements of an array too large to keep inside the object.
+    @usableFromInline
+    static func outOfLine(_ byteCount: Int) -> UnsafeMutableRawPointer {
+        if byteCount >= BufferPool.minimumBytes { return BufferPool.take(byteCount) }
+        var p: UnsafeMutableRawPointer?
+        if posix_memalign(&p, 64, byteCount) != 0 || p == nil {
+            fatalError("NDArray: out of memory allocating \(byteCount) bytes")
+        }
+        return p!
+    }
 
     deinit {
-        if byteCount >= BufferPool.minimumBytes { BufferPool.give(raw, byteCount) } else { free(raw) }
+        let (raw, byteCount) = withUnsafeMutablePointerToHeader { ($0.pointee.raw, $0.pointee.byteCount) }
+        if byteCount >= BufferPool.minimumBytes { BufferPool.give(raw, byteCount) } else if byteCount >= NDStorage.inlineBytes { free(raw) }
     }
 }
 

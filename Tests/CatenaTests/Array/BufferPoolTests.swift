@@ -22,6 +22,24 @@ final class BufferPoolTests: XCTestCase {
         XCTAssertEqual(d.sum().item(), 51 * 50)
     }
 
+    /// Arrays under `NDStorage.inlineBytes` keep their elements inside the storage object (one allocation), 16-byte
+    /// aligned; larger ones point outside it, 64-byte aligned. Both hold their values through copies and writes.
+    func testTinyArraysKeepTheirElementsInsideTheStorageObject() {
+        for (count, dtype) in [(1, DType.float32), (3, .float32), (31, .float64), (63, .float32), (64, .float32), (300, .float64)] {
+            var a = NDArray.zeros([count], dtype: dtype)
+            let object = UInt(bitPattern: Unmanaged.passUnretained(a.storage).toOpaque())
+            let inside = address(a) > object && address(a) < object + 64
+            let bytes = count * dtype.itemSize
+            XCTAssertEqual(inside, bytes < NDStorage.inlineBytes, "\(bytes) bytes")
+            XCTAssertEqual(address(a) % (bytes < NDStorage.inlineBytes ? 16 : 64), 0, "\(bytes) bytes")
+            let b = a
+            a[count - 1] = NDArray.full([], 5, dtype: dtype)
+            a[0] = NDArray.full([], 2, dtype: dtype)
+            XCTAssertEqual(a.sum().item(), count == 1 ? 2 : 7)
+            XCTAssertEqual(b.sum().item(), 0, "the copy kept its own elements")
+        }
+    }
+
     func testSmallAndHugeArraysBypassThePoolAndBuffersAreAligned() {
         // Below the pool's threshold, and beyond its largest size, arrays still work and large ones stay aligned.
         let small = NDArray.ones([10])
