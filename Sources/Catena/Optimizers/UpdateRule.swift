@@ -113,7 +113,7 @@ open class UpdateRule {
         let g = grad.contiguous()
         param.data.array.makeUniqueContiguous()
         let n = param.data.array.count
-        let chunks = n >= 1 << 16 ? CatenaRuntime.threads : 1
+        let chunks = n >= UpdateRuleTuning.parallelElements ? CatenaRuntime.threads : 1
         func run<T: NDFloatingPoint>(_: T.Type, _ body: (UnsafeMutablePointer<T>, UnsafePointer<T>, [UnsafeMutablePointer<T>], Int) -> Void) {
             let p = param.data.array.pointer(T.self), gp = UnsafePointer(g.pointer(T.self)), sp = states.map { $0.pointer(T.self) }
             parallelFor(chunks) { c in
@@ -148,4 +148,11 @@ public protocol UpdateKernel {
     /// the names given to `withBuffers`), all `n` long. Large parameters are split into chunks updated concurrently,
     /// so the kernel must treat each element independently and keep no mutable state of its own.
     func callAsFunction<T: NDFloatingPoint>(_ p: UnsafeMutablePointer<T>, _ g: UnsafePointer<T>, _ states: [UnsafeMutablePointer<T>], _ n: Int)
+}
+
+/// When an update is split across threads.
+enum UpdateRuleTuning {
+    /// Parameters of at least this many elements are updated in one chunk per thread (the weight matrices of small
+    /// recurrent models, 400 × 100, are above it), so the pool's worker is not left idle during the update.
+    nonisolated(unsafe) static var parallelElements = 1 << 14
 }

@@ -91,6 +91,33 @@ final class OptimizerTests: XCTestCase {
         XCTAssertEqual(AdamRule(parent: adam.hyperparam).stateNames, ["m", "v"])
     }
 
+    /// A parameter past `UpdateRuleTuning.parallelElements` is updated in one chunk per thread (of 1 and 2 elements
+    /// here, with 2 threads; 1, 1 and 1 with 3): each chunk's state and offset must line up with its elements.
+    func testUpdatesSplitAcrossThreadsFollowTheFormula() {
+        let savedElements = UpdateRuleTuning.parallelElements, savedThreads = CatenaRuntime.threads
+        defer {
+            UpdateRuleTuning.parallelElements = savedElements
+            CatenaRuntime.threads = savedThreads
+        }
+        UpdateRuleTuning.parallelElements = 2
+        for threads in [2, 3] {
+            CatenaRuntime.threads = threads
+            var m = [Double](repeating: 0, count: 3), v = [Double](repeating: 0, count: 3)
+            check(Adam(alpha: 0.01)) { p, g, t in
+                let at = 0.01 * (1 - pow(0.999, Double(t))).squareRoot() / (1 - pow(0.9, Double(t)))
+                for i in 0..<3 {
+                    m[i] += 0.1 * (g[i] - m[i])
+                    v[i] += 0.001 * (g[i] * g[i] - v[i])
+                    p[i] -= at * m[i] / (v[i].squareRoot() + 1e-8)
+                }
+            }
+            var u = [Double](repeating: 0, count: 3)
+            check(MomentumSGD(lr: 0.1, momentum: 0.8)) { p, g, _ in
+                for i in 0..<3 { u[i] = 0.8 * u[i] - 0.1 * g[i]; p[i] += u[i] }
+            }
+        }
+    }
+
     func testMissingGradientsBecomeZerosSoMomentumStillMoves() {
         let link = OneParam([1, 1, 1])
         let opt = MomentumSGD(lr: 0.1, momentum: 0.5)
