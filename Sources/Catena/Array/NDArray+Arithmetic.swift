@@ -182,12 +182,12 @@ extension NDArray {
     /// `slot = slot + g`, in place when the slot's storage is unique (it is taken out of the slot first, so the
     /// slot itself does not count as a second owner). Used by the backward engine and `Link.addGrads`.
     @inlinable
-    static func accumulate(_ slot: inout NDArray?, _ g: NDArray) {
+    static func accumulate(_ slot: inout NDArray?, _ g: consuming NDArray) {
         if var existing = slot.take() {
             existing += g
             slot = existing
         } else {
-            slot = g
+            slot = consume g
         }
     }
 }

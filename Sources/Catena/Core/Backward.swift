@@ -102,12 +102,12 @@ enum LeafGradientTerm {
 /// recorded one. Each node keeps the gradients of its outputs in slots of both kinds.
 protocol BackwardValue: GradientValue {
     static func takeOutputGrads(_ f: FunctionNode) -> GradSlots<Self>
-    static func addOutputGrad(_ f: FunctionNode, _ index: Int, _ g: Self)
+    static func addOutputGrad(_ f: FunctionNode, _ index: Int, _ g: consuming Self)
     static func backward(_ f: FunctionNode, _ targets: [Int], _ gys: GradSlots<Self>) -> GradSlots<Self>
     /// `a + b` (in place for an array whose storage `a` alone holds).
     static func sum(_ a: Self?, _ b: Self) -> Self
     /// Adds `g` into the leaf `x`'s gradient.
-    static func accumulateLeaf(_ x: Variable, _ g: Self)
+    static func accumulateLeaf(_ x: Variable, _ g: consuming Self)
     /// Keeps `g` as the gradient of the intermediate variable `v` (`retainGrad`).
     static func retain(_ g: Self, in v: Variable)
     /// The gradient a variable already holds, as the seed of a pass.
@@ -134,13 +134,13 @@ extension NDArray: BackwardValue {
         f.leafGradientTerm(index, gys)
     }
 
-    static func addOutputGrad(_ f: FunctionNode, _ index: Int, _ g: NDArray) {
+    static func addOutputGrad(_ f: FunctionNode, _ index: Int, _ g: consuming NDArray) {
         if index == 0 {
-            NDArray.accumulate(&f.outputGrad0, g)
+            NDArray.accumulate(&f.outputGrad0, consume g)
             return
         }
         if f.moreOutputGrads.isEmpty { f.moreOutputGrads = smallArray(f.outputCount - 1) { _ in nil } }
-        NDArray.accumulate(&f.moreOutputGrads[index - 1], g)
+        NDArray.accumulate(&f.moreOutputGrads[index - 1], consume g)
     }
 
     @inline(__always)
@@ -154,9 +154,9 @@ extension NDArray: BackwardValue {
         return slot!
     }
 
-    static func accumulateLeaf(_ x: Variable, _ g: NDArray) {
+    static func accumulateLeaf(_ x: Variable, _ g: consuming NDArray) {
         x._gradVar = nil
-        NDArray.accumulate(&x._grad, g)
+        NDArray.accumulate(&x._grad, consume g)
     }
 
     static func retain(_ g: NDArray, in v: Variable) {
@@ -184,7 +184,7 @@ extension Recorded: BackwardValue {
         return g
     }
 
-    static func addOutputGrad(_ f: FunctionNode, _ index: Int, _ g: Recorded) {
+    static func addOutputGrad(_ f: FunctionNode, _ index: Int, _ g: consuming Recorded) {
         let e = f.ensuredExtras
         if e.outputGradVars.isEmpty { e.outputGradVars = smallArray(f.outputCount) { _ in nil } }
         e.outputGradVars[index] = sum(e.outputGradVars[index].map(Recorded.init), g).variable
@@ -201,7 +201,7 @@ extension Recorded: BackwardValue {
 
     static func sum(_ a: Recorded?, _ b: Recorded) -> Recorded { a.map { $0 + b } ?? b }
 
-    static func accumulateLeaf(_ x: Variable, _ g: Recorded) {
+    static func accumulateLeaf(_ x: Variable, _ g: consuming Recorded) {
         let total = sum(x.gradVar.map(Recorded.init), g)
         x._gradVar = total.variable
         x._grad = total.variable.array
@@ -319,12 +319,12 @@ struct BackwardEngine<V: BackwardValue> {
 
     /// Delivers the gradient `f`'s backward returned for its input `i`, after checking its shape and dtype.
     @inline(__always)
-    private mutating func deliverChecked(_ gx: V, _ f: FunctionNode, _ i: Int, _ pass: Int) {
+    private mutating func deliverChecked(_ gx: consuming V, _ f: FunctionNode, _ i: Int, _ pass: Int) {
         let x = f.input(i)
         if !x.hasLayout(gx.shape, gx.dtype) {
             typeCheckFailure("\(f.label).backward: the gradient of input \(i) has shape \(gx.shape) (\(gx.dtype)), the input has \(x.shape) (\(x.dtype))")
         }
-        deliver(gx, to: x, pass: pass)
+        deliver(consume gx, to: x, pass: pass)
     }
 
     /// Lets `f` hand over the gradients of its leaf inputs as terms the engine accumulates; returns the targets
@@ -413,7 +413,7 @@ struct BackwardEngine<V: BackwardValue> {
 
     /// Adds a gradient contribution for `x`: into its creator's pending output gradient (scheduling the creator),
     /// or into the leaf's `grad`.
-    private mutating func deliver(_ g: V, to x: Variable, pass: Int) {
+    private mutating func deliver(_ g: consuming V, to x: Variable, pass: Int) {
         if capture != nil {
             let id = ObjectIdentifier(x)
             if captureSet.contains(id) {
@@ -422,13 +422,13 @@ struct BackwardEngine<V: BackwardValue> {
             }
         }
         if let c = x.creator {
-            V.addOutputGrad(c, x.outputIndex, g)
+            V.addOutputGrad(c, x.outputIndex, consume g)
             if c.visitMark != pass {
                 c.visitMark = pass
                 heap.push(c)
             }
         } else if capture == nil && x.requiresGrad {
-            V.accumulateLeaf(x, g)
+            V.accumulateLeaf(x, consume g)
         }
     }
 }
