@@ -364,7 +364,7 @@ struct GradSlots<V> {
 /// Subclasses implement `forward(_: NDArray)`, and the backward formula twice thinly: `backward(_: NDArray)` and
 /// `backward(_: Recorded)` both call one generic function over ``GradientValue``.
 class UnaryFunction: FunctionNode {
-    func forward(_ x: NDArray) -> NDArray { fatalError("\(label) must override forward(_: NDArray)") }
+    func forward(_ x: consuming NDArray) -> NDArray { fatalError("\(label) must override forward(_: NDArray)") }
     func backward(_ gy: NDArray) -> NDArray { fatalError("\(label) must override backward(_: NDArray)") }
     func backward(_ gy: Recorded) -> Recorded { fatalError("\(label) must override backward(_: Recorded)") }
 
@@ -396,7 +396,7 @@ class UnaryFunction: FunctionNode {
 
 /// A built-in function of two inputs and one output, without the arrays of the general interface.
 class BinaryFunction: FunctionNode {
-    func forward(_ a: NDArray, _ b: NDArray) -> NDArray { fatalError("\(label) must override forward(_:_:)") }
+    func forward(_ a: consuming NDArray, _ b: consuming NDArray) -> NDArray { fatalError("\(label) must override forward(_:_:)") }
     /// The gradients of the two inputs; `needA`/`needB` say which are wanted (the other may be nil).
     func backward(_ gy: NDArray, needA: Bool, needB: Bool) -> (NDArray?, NDArray?) {
         fatalError("\(label) must override backward(_:needA:needB:)")

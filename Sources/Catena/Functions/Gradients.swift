@@ -8,7 +8,7 @@ import Foundation
 /// `gy · (1 − y²)`, tanh's derivative from its output.
 final class TanhGrad: BinaryFunction {
     @exclusivity(unchecked) private var gy: NDArray!, y: NDArray!
-    override func forward(_ a: NDArray, _ b: NDArray) -> NDArray {
+    override func forward(_ a: consuming NDArray, _ b: consuming NDArray) -> NDArray {
         (gy, y) = (a, b)
         return NDArray.tanhGrad(a, b)
     }
@@ -25,7 +25,7 @@ final class TanhGrad: BinaryFunction {
 /// `gy · y · (1 − y)`, the sigmoid's derivative from its output.
 final class SigmoidGrad: BinaryFunction {
     @exclusivity(unchecked) private var gy: NDArray!, y: NDArray!
-    override func forward(_ a: NDArray, _ b: NDArray) -> NDArray {
+    override func forward(_ a: consuming NDArray, _ b: consuming NDArray) -> NDArray {
         (gy, y) = (a, b)
         return NDArray.sigmoidGrad(a, b)
     }
@@ -48,7 +48,7 @@ final class MaskedGrad: UnaryFunction {
         name = label
     }
     override var label: String { name }
-    override func forward(_ x: NDArray) -> NDArray { NDArray.maskedGrad(x, mask, otherwise: scale) }
+    override func forward(_ x: consuming NDArray) -> NDArray { NDArray.maskedGrad(x, mask, otherwise: scale) }
     override func backward(_ g: NDArray) -> NDArray { NDArray.maskedGrad(g, mask, otherwise: scale) }
     override func backward(_ g: Recorded) -> Recorded { Recorded.maskedGrad(g, mask, otherwise: scale) }
 }
@@ -61,7 +61,7 @@ final class ScatterRows: UnaryFunction {
         self.ids = ids
         self.rows = rows
     }
-    override func forward(_ x: NDArray) -> NDArray {
+    override func forward(_ x: consuming NDArray) -> NDArray {
         inShape = x.shape
         return NDArray.scatterRows(x, ids: ids, rows: rows)
     }
@@ -77,7 +77,7 @@ final class GatherRows: UnaryFunction {
         self.ids = ids
         self.shape = shape
     }
-    override func forward(_ x: NDArray) -> NDArray {
+    override func forward(_ x: consuming NDArray) -> NDArray {
         rows = x.shape[0]
         return NDArray.gatherRows(x, ids: ids, shape: shape)
     }
@@ -92,7 +92,7 @@ final class Place: UnaryFunction {
         self.indices = indices
         self.shape = shape
     }
-    override func forward(_ x: NDArray) -> NDArray { NDArray.placed(x, at: indices, in: shape) }
+    override func forward(_ x: consuming NDArray) -> NDArray { NDArray.placed(x, at: indices, in: shape) }
     override func backward(_ g: NDArray) -> NDArray { g.selected(indices) }
     override func backward(_ g: Recorded) -> Recorded { g.selected(indices) }
 }
@@ -105,7 +105,7 @@ final class ScatterAdd: UnaryFunction {
         self.axis = axis
         self.shape = shape
     }
-    override func forward(_ x: NDArray) -> NDArray { NDArray.scatterAdd(x, indices: indices, axis: axis, shape: shape) }
+    override func forward(_ x: consuming NDArray) -> NDArray { NDArray.scatterAdd(x, indices: indices, axis: axis, shape: shape) }
     override func backward(_ g: NDArray) -> NDArray { g.taken(indices, axis: axis) }
     override func backward(_ g: Recorded) -> Recorded { g.taken(indices, axis: axis) }
 }
@@ -115,7 +115,7 @@ final class SumTo: UnaryFunction {
     private let shape: [Int]
     @exclusivity(unchecked) private var inShape: [Int] = []
     init(_ shape: [Int]) { self.shape = shape }
-    override func forward(_ x: NDArray) -> NDArray {
+    override func forward(_ x: consuming NDArray) -> NDArray {
         inShape = x.shape
         return x.sumTo(shape)
     }

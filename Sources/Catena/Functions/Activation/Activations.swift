@@ -5,7 +5,7 @@ import Foundation
 
 final class ReLU: UnaryFunction {
     @exclusivity(unchecked) private var y: NDArray!
-    override func forward(_ input: NDArray) -> NDArray {
+    override func forward(_ input: consuming NDArray) -> NDArray {
         y = input.relu()
         return y
     }
@@ -19,7 +19,7 @@ final class LeakyReLU: UnaryFunction {
     private let slope: Double
     @exclusivity(unchecked) private var x: NDArray!
     init(slope: Double) { self.slope = slope }
-    override func forward(_ input: NDArray) -> NDArray {
+    override func forward(_ input: consuming NDArray) -> NDArray {
         x = input
         return NDArray.map(x, LeakyKernel(slope: slope), op: "leaky_relu")
     }
@@ -36,7 +36,7 @@ private struct LeakyKernel: UnaryFloatKernel {
 
 final class Sigmoid: UnaryFunction {
     @exclusivity(unchecked) private var y: NDArray!
-    override func forward(_ input: NDArray) -> NDArray {
+    override func forward(_ input: consuming NDArray) -> NDArray {
         y = input.sigmoid()
         return y
     }
@@ -48,7 +48,7 @@ final class Sigmoid: UnaryFunction {
 
 final class Tanh: UnaryFunction {
     @exclusivity(unchecked) private var y: NDArray!
-    override func forward(_ input: NDArray) -> NDArray {
+    override func forward(_ input: consuming NDArray) -> NDArray {
         y = input.tanh()
         return y
     }
@@ -62,7 +62,7 @@ final class Softplus: UnaryFunction {
     private let beta: Double
     @exclusivity(unchecked) private var x: NDArray!
     init(beta: Double) { self.beta = beta }
-    override func forward(_ input: NDArray) -> NDArray {
+    override func forward(_ input: consuming NDArray) -> NDArray {
         x = input
         return NDArray.map(x, SoftplusKernel(beta: beta), op: "softplus")
     }

@@ -6,7 +6,7 @@ final class Softmax: UnaryFunction {
     private let axis: Int
     @exclusivity(unchecked) private var y: NDArray!
     init(axis: Int) { self.axis = axis }
-    override func forward(_ input: NDArray) -> NDArray {
+    override func forward(_ input: consuming NDArray) -> NDArray {
         let x = input
         let ax = x.normalizedAxis(axis, op: "softmax")
         let e = (x - x.max(axis: ax, keepDims: true)).exp()
@@ -26,7 +26,7 @@ final class LogSoftmax: UnaryFunction {
     private let axis: Int
     @exclusivity(unchecked) private var y: NDArray!
     init(axis: Int) { self.axis = axis }
-    override func forward(_ input: NDArray) -> NDArray {
+    override func forward(_ input: consuming NDArray) -> NDArray {
         let x = input
         y = x - x.logSumExp(axis: x.normalizedAxis(axis, op: "log_softmax"), keepDims: true)
         return y
@@ -44,7 +44,7 @@ final class LogSumExp: UnaryFunction {
     @exclusivity(unchecked) private var x: NDArray!, y: NDArray!
     init(axes: [Int]?) { self.axes = axes }
     @exclusivity(unchecked) private var outputShape: [Int] = []
-    override func forward(_ input: NDArray) -> NDArray {
+    override func forward(_ input: consuming NDArray) -> NDArray {
         x = input
         y = x.logSumExp(axes: axes.map { x.reductionAxes($0, op: "logsumexp") }, keepDims: true)
         let all = x.reductionAxes(axes, op: "logsumexp")

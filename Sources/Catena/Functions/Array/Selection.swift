@@ -6,7 +6,7 @@ final class GetItem: UnaryFunction {
     private let indices: [NDIndex]
     @exclusivity(unchecked) private var inShape: [Int] = []
     init(_ indices: [NDIndex]) { self.indices = indices }
-    override func forward(_ input: NDArray) -> NDArray {
+    override func forward(_ input: consuming NDArray) -> NDArray {
         inShape = input.shape
         return input.selection(indices)
     }
@@ -24,7 +24,7 @@ final class Take: UnaryFunction {
         self.indices = indices
         self.axis = axis
     }
-    override func forward(_ input: NDArray) -> NDArray {
+    override func forward(_ input: consuming NDArray) -> NDArray {
         inShape = input.shape
         return input.take(indices, axis: axis)
     }
@@ -36,7 +36,7 @@ final class Take: UnaryFunction {
 
 final class SelectItem: BinaryFunction {
     @exclusivity(unchecked) private var flat: NDArray!, inShape: [Int] = []
-    override func forward(_ x: NDArray, _ tArr: NDArray) -> NDArray {
+    override func forward(_ x: consuming NDArray, _ tArr: consuming NDArray) -> NDArray {
         if x.ndim != 2 { typeCheckFailure("select_item: x must be 2-D (batch, classes), got shape \(x.shape)") }
         if tArr.ndim != 1 || tArr.shape[0] != x.shape[0] {
             typeCheckFailure("select_item: t must be 1-D with one index per row of x: t.shape \(tArr.shape), x.shape \(x.shape)")

@@ -18,7 +18,7 @@ final class Reshape: UnaryFunction {
     private let shape: [Int]
     @exclusivity(unchecked) private var inShape: [Int] = []
     init(_ shape: [Int]) { self.shape = shape }
-    override func forward(_ input: NDArray) -> NDArray {
+    override func forward(_ input: consuming NDArray) -> NDArray {
         inShape = input.shape
         return input.reshaped(shape)
     }
@@ -30,7 +30,7 @@ final class Transpose: UnaryFunction {
     private let axes: [Int]?
     @exclusivity(unchecked) private var perm: [Int] = []
     init(_ axes: [Int]?) { self.axes = axes }
-    override func forward(_ input: NDArray) -> NDArray {
+    override func forward(_ input: consuming NDArray) -> NDArray {
         let x = input
         perm = axes.map { $0.map { x.normalizedAxis($0, op: "transpose") } } ?? Array((0..<x.ndim).reversed())
         return x.transposed(perm)
@@ -49,7 +49,7 @@ final class BroadcastTo: UnaryFunction {
     private let shape: [Int]
     @exclusivity(unchecked) private var inShape: [Int] = []
     init(_ shape: [Int]) { self.shape = shape }
-    override func forward(_ input: NDArray) -> NDArray {
+    override func forward(_ input: consuming NDArray) -> NDArray {
         inShape = input.shape
         return input.broadcast(to: shape)
     }
@@ -61,7 +61,7 @@ final class ExpandDims: UnaryFunction {
     private let axis: Int
     @exclusivity(unchecked) private var inShape: [Int] = []
     init(_ axis: Int) { self.axis = axis }
-    override func forward(_ input: NDArray) -> NDArray {
+    override func forward(_ input: consuming NDArray) -> NDArray {
         inShape = input.shape
         return input.expandedDims(axis: axis)
     }
@@ -73,7 +73,7 @@ final class Squeeze: UnaryFunction {
     private let axes: [Int]?
     @exclusivity(unchecked) private var inShape: [Int] = []
     init(_ axes: [Int]?) { self.axes = axes }
-    override func forward(_ input: NDArray) -> NDArray {
+    override func forward(_ input: consuming NDArray) -> NDArray {
         inShape = input.shape
         return input.squeezed(axes: axes)
     }
@@ -85,7 +85,7 @@ final class Cast: UnaryFunction {
     private let dtype: DType
     @exclusivity(unchecked) private var inType = DType.float32
     init(_ dtype: DType) { self.dtype = dtype }
-    override func forward(_ input: NDArray) -> NDArray {
+    override func forward(_ input: consuming NDArray) -> NDArray {
         inType = input.dtype
         return input.astype(dtype)
     }

@@ -14,7 +14,7 @@ final class EmbedIDFunction: BinaryFunction {
 
     override var label: String { "EmbedIDFunction" }
 
-    override func forward(_ x: NDArray, _ w: NDArray) -> NDArray {
+    override func forward(_ x: consuming NDArray, _ w: consuming NDArray) -> NDArray {
         if !x.dtype.isInteger { typeCheckFailure("embed_id: x must hold integer ids (int32, int64 or uint8), got \(x.dtype)") }
         if w.ndim != 2 { typeCheckFailure("embed_id: W must be 2-D (vocabulary, units), got shape \(w.shape)") }
         if !w.dtype.isFloatingPoint { typeCheckFailure("embed_id: W must be a floating-point array, got \(w.dtype)") }

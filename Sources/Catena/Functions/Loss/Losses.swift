@@ -11,7 +11,7 @@ final class SigmoidCrossEntropy: BinaryFunction {
         self.normalize = normalize
         self.reduce = reduce
     }
-    override func forward(_ xIn: NDArray, _ tIn: NDArray) -> NDArray {
+    override func forward(_ xIn: consuming NDArray, _ tIn: consuming NDArray) -> NDArray {
         x = xIn
         if !x.dtype.isFloatingPoint { typeCheckFailure("sigmoid_cross_entropy: x must be floating-point, got \(x.dtype)") }
         if !tIn.dtype.isInteger { typeCheckFailure("sigmoid_cross_entropy: t must hold integer labels, got \(tIn.dtype)") }
@@ -44,7 +44,7 @@ final class MeanError: BinaryFunction {
     @exclusivity(unchecked) private var diff: NDArray!
     init(squared: Bool) { self.squared = squared }
     override var label: String { squared ? "MeanSquaredError" : "MeanAbsoluteError" }
-    override func forward(_ a: NDArray, _ b: NDArray) -> NDArray {
+    override func forward(_ a: consuming NDArray, _ b: consuming NDArray) -> NDArray {
         let name = squared ? "mean_squared_error" : "mean_absolute_error"
         if a.shape != b.shape { typeCheckFailure("\(name): x0.shape \(a.shape) must equal x1.shape \(b.shape)") }
         if !a.dtype.isFloatingPoint { typeCheckFailure("\(name): expected floating-point inputs, got \(a.dtype)") }
@@ -80,7 +80,7 @@ final class HuberLoss: BinaryFunction {
         self.delta = delta
         self.reduce = reduce
     }
-    override func forward(_ a: NDArray, _ b: NDArray) -> NDArray {
+    override func forward(_ a: consuming NDArray, _ b: consuming NDArray) -> NDArray {
         if a.shape != b.shape { typeCheckFailure("huber_loss: x.shape \(a.shape) must equal t.shape \(b.shape)") }
         if reduce == .sumAlongSecondAxis && a.ndim < 2 { typeCheckFailure("huber_loss: summing along axis 1 needs at least 2 axes, got shape \(a.shape)") }
         diff = a - b

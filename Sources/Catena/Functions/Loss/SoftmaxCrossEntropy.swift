@@ -25,7 +25,7 @@ final class SoftmaxCrossEntropy: BinaryFunction {
         self.classWeight = classWeight
     }
 
-    override func forward(_ x: NDArray, _ t: NDArray) -> NDArray {
+    override func forward(_ x: consuming NDArray, _ t: consuming NDArray) -> NDArray {
         if !x.dtype.isFloatingPoint { typeCheckFailure("softmax_cross_entropy: x must be floating-point, got \(x.dtype)") }
         if !t.dtype.isInteger { typeCheckFailure("softmax_cross_entropy: t must hold integer labels (int32 or int64), got \(t.dtype)") }
         if x.ndim < 2 { typeCheckFailure("softmax_cross_entropy: x must have a batch and a class axis, got shape \(x.shape)") }
@@ -144,7 +144,7 @@ final class SoftmaxCrossEntropyGrad: BinaryFunction {
     @exclusivity(unchecked) private var x: NDArray!, gy: NDArray!
     init(_ context: SoftmaxCrossEntropyContext) { self.context = context }
 
-    override func forward(_ a: NDArray, _ b: NDArray) -> NDArray {
+    override func forward(_ a: consuming NDArray, _ b: consuming NDArray) -> NDArray {
         (x, gy) = (a, b)
         return SoftmaxCrossEntropyGrad.kernel(a, b, lse: a.logSumExp(axis: 1), context)
     }

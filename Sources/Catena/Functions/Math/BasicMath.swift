@@ -6,7 +6,7 @@ import Foundation
 /// `x0 + x1` with broadcasting.
 final class Add: BinaryFunction {
     @exclusivity(unchecked) private var shapes: ([Int], [Int]) = ([], [])
-    override func forward(_ a: NDArray, _ b: NDArray) -> NDArray {
+    override func forward(_ a: consuming NDArray, _ b: consuming NDArray) -> NDArray {
         shapes = (a.shape, b.shape)
         return a + b
     }
@@ -20,7 +20,7 @@ final class Add: BinaryFunction {
 /// `x0 - x1` with broadcasting.
 final class Sub: BinaryFunction {
     @exclusivity(unchecked) private var shapes: ([Int], [Int]) = ([], [])
-    override func forward(_ a: NDArray, _ b: NDArray) -> NDArray {
+    override func forward(_ a: consuming NDArray, _ b: consuming NDArray) -> NDArray {
         shapes = (a.shape, b.shape)
         return a - b
     }
@@ -34,10 +34,11 @@ final class Sub: BinaryFunction {
 /// `x0 * x1` with broadcasting.
 final class Mul: BinaryFunction {
     @exclusivity(unchecked) private var x0: NDArray!, x1: NDArray!
-    override func forward(_ a: NDArray, _ b: NDArray) -> NDArray {
-        x0 = a
-        x1 = b
-        return a * b
+    override func forward(_ a: consuming NDArray, _ b: consuming NDArray) -> NDArray {
+        let y = a * b
+        x0 = consume a
+        x1 = consume b
+        return y
     }
     override func backward(_ g: NDArray, needA: Bool, needB: Bool) -> (NDArray?, NDArray?) { formula(g, x0, x1, needA, needB) }
     override func backward(_ g: Recorded, needA: Bool, needB: Bool) -> (Recorded?, Recorded?) {
@@ -51,10 +52,11 @@ final class Mul: BinaryFunction {
 /// `x0 / x1` with broadcasting.
 final class Div: BinaryFunction {
     @exclusivity(unchecked) private var x0: NDArray!, x1: NDArray!
-    override func forward(_ a: NDArray, _ b: NDArray) -> NDArray {
-        x0 = a
-        x1 = b
-        return a / b
+    override func forward(_ a: consuming NDArray, _ b: consuming NDArray) -> NDArray {
+        let y = a / b
+        x0 = consume a
+        x1 = consume b
+        return y
     }
     override func backward(_ g: NDArray, needA: Bool, needB: Bool) -> (NDArray?, NDArray?) { formula(g, x0, x1, needA, needB) }
     override func backward(_ g: Recorded, needA: Bool, needB: Bool) -> (Recorded?, Recorded?) {
@@ -69,7 +71,7 @@ final class Div: BinaryFunction {
 
 /// `-x`.
 final class Neg: UnaryFunction {
-    override func forward(_ x: NDArray) -> NDArray { -x }
+    override func forward(_ x: consuming NDArray) -> NDArray { -x }
     override func backward(_ g: NDArray) -> NDArray { -g }
     override func backward(_ g: Recorded) -> Recorded { -g }
 }
@@ -77,10 +79,10 @@ final class Neg: UnaryFunction {
 /// `x0 ** x1` with broadcasting.
 final class PowVarVar: BinaryFunction {
     @exclusivity(unchecked) private var x0: NDArray!, x1: NDArray!, y: NDArray!
-    override func forward(_ a: NDArray, _ b: NDArray) -> NDArray {
-        x0 = a
-        x1 = b
+    override func forward(_ a: consuming NDArray, _ b: consuming NDArray) -> NDArray {
         y = NDArray.pow(a, b)
+        x0 = consume a
+        x1 = consume b
         return y
     }
     override func backward(_ g: NDArray, needA: Bool, needB: Bool) -> (NDArray?, NDArray?) { formula(g, x0, x1, y, needA, needB) }
@@ -116,7 +118,7 @@ final class ScalarOp: UnaryFunction {
         }
     }
 
-    override func forward(_ input: NDArray) -> NDArray {
+    override func forward(_ input: consuming NDArray) -> NDArray {
         x = input
         switch kind {
         case .add: return x + c

@@ -12,7 +12,7 @@ final class MatMul: BinaryFunction {
         super.init()
         offersLeafGradientTerms = true
     }
-    override func forward(_ x: NDArray, _ y: NDArray) -> NDArray {
+    override func forward(_ x: consuming NDArray, _ y: consuming NDArray) -> NDArray {
         a = x
         b = y
         if a.ndim < 2 || b.ndim < 2 { typeCheckFailure("matmul: operands must have two or more axes here (shapes \(a.shape) and \(b.shape))") }

@@ -8,7 +8,7 @@ final class MaximumMinimum: BinaryFunction {
     @exclusivity(unchecked) private var x0: NDArray!, x1: NDArray!
     init(isMax: Bool) { self.isMax = isMax }
     override var label: String { isMax ? "Maximum" : "Minimum" }
-    override func forward(_ a: NDArray, _ b: NDArray) -> NDArray {
+    override func forward(_ a: consuming NDArray, _ b: consuming NDArray) -> NDArray {
         x0 = a
         x1 = b
         return isMax ? NDArray.maximum(x0, x1) : NDArray.minimum(x0, x1)
@@ -29,7 +29,7 @@ final class Clip: UnaryFunction {
         self.low = low
         self.high = high
     }
-    override func forward(_ input: NDArray) -> NDArray {
+    override func forward(_ input: consuming NDArray) -> NDArray {
         x = input
         return x.clipped(low, high)
     }

@@ -20,7 +20,7 @@ class AxisReduction: UnaryFunction {
 }
 
 final class Sum: AxisReduction {
-    override func forward(_ input: NDArray) -> NDArray {
+    override func forward(_ input: consuming NDArray) -> NDArray {
         let x = input
         inShape = x.shape
         // The full reduction (a loss) keeps no axes: its scalar gradient broadcasts to the input as it is.
@@ -36,7 +36,7 @@ final class Sum: AxisReduction {
 }
 
 final class Mean: AxisReduction {
-    override func forward(_ input: NDArray) -> NDArray {
+    override func forward(_ input: consuming NDArray) -> NDArray {
         let x = input
         if !x.dtype.isFloatingPoint { typeCheckFailure("mean: expected a floating-point input, got \(x.dtype)") }
         inShape = x.shape
@@ -63,7 +63,7 @@ final class MaxMin: UnaryFunction {
         self.isMax = isMax
     }
     override var label: String { isMax ? "Max" : "Min" }
-    override func forward(_ input: NDArray) -> NDArray {
+    override func forward(_ input: consuming NDArray) -> NDArray {
         x = input
         reduced = x.reductionAxes(axes, op: isMax ? "max" : "min")
         y = isMax ? x.max(axes: reduced, keepDims: true) : x.min(axes: reduced, keepDims: true)

@@ -26,7 +26,7 @@ final class UnaryMathFunction: UnaryFunction {
 
     override var label: String { kind.label }
 
-    override func forward(_ input: NDArray) -> NDArray {
+    override func forward(_ input: consuming NDArray) -> NDArray {
         let x = input
         if !x.dtype.isFloatingPoint { typeCheckFailure("\(kind.label.lowercased()): expected a floating-point input, got \(x.dtype)") }
         switch kind {

@@ -8,7 +8,7 @@ final class Dropout: UnaryFunction {
         self.ratio = ratio
         self.rng = rng
     }
-    override func forward(_ input: NDArray) -> NDArray {
+    override func forward(_ input: consuming NDArray) -> NDArray {
         let x = input
         if !x.dtype.isFloatingPoint { typeCheckFailure("dropout: expected a floating-point input, got \(x.dtype)") }
         // Keep an element with probability 1 - ratio and scale it by 1 / (1 - ratio); one uniform draw per element,
