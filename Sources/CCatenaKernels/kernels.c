@@ -741,6 +741,20 @@ static inline float lstm_gate_core(float x, long i) {
     }                                                                                                       \
     attr static void lstm_gates_##suffix(const float *x, float *y, long n) {                               \
         CATENA_ELEMENTWISE for (long i = 0; i < n; i++) y[i] = lstm_gate_core(x[i], i);                    \
+    }                                                                                                       \
+    attr static void lstm_cell_backward_##suffix(const float *g, const float *cp, const float *tc,         \
+                                                 const float *gh, const float *gc, float *gx,              \
+                                                 float *gc_prev, long n) {                                  \
+        CATENA_ELEMENTWISE for (long k = 0; k < n; k++) {                                                   \
+            float a = g[4 * k], i = g[4 * k + 1], f = g[4 * k + 2], o = g[4 * k + 3];                       \
+            float co = tc[k], ghk = gh[k];                                                                  \
+            float total = ghk * o * (1.0f - co * co) + gc[k];                                               \
+            gx[4 * k] = total * i * (1.0f - a * a);                                                         \
+            gx[4 * k + 1] = total * a * i * (1.0f - i);                                                     \
+            gx[4 * k + 2] = total * cp[k] * f * (1.0f - f);                                                 \
+            gx[4 * k + 3] = ghk * co * o * (1.0f - o);                                                      \
+            gc_prev[k] = total * f;                                                                         \
+        }                                                                                                   \
     }
 
 CATENA_MATH_LOOPS(portable, )
@@ -760,3 +774,7 @@ void catena_vlog_f32(const float *x, float *y, long n) { CATENA_DISPATCH(vlog, x
 void catena_vtanh_f32(const float *x, float *y, long n) { CATENA_DISPATCH(vtanh, x, y, n); }
 void catena_vsigmoid_f32(const float *x, float *y, long n) { CATENA_DISPATCH(vsigmoid, x, y, n); }
 void catena_lstm_gates_f32(const float *x, float *y, long n) { CATENA_DISPATCH(lstm_gates, x, y, n); }
+void catena_lstm_cell_backward_f32(const float *g, const float *cp, const float *tc, const float *gh, const float *gc,
+                                   float *gx, float *gc_prev, long n) {
+    CATENA_DISPATCH(lstm_cell_backward, g, cp, tc, gh, gc, gx, gc_prev, n);
+}

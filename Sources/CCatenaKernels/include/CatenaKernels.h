@@ -91,6 +91,12 @@ void catena_vsigmoid_f32(const float *x, float *y, long n);
 /// unit as (a, i, f, o). Writes tanh to the a slots and the logistic sigmoid to the i, f and o slots.
 /// `n` is the total element count (a multiple of 4).
 void catena_lstm_gates_f32(const float *x, float *y, long n);
+/// The gradient of one LSTM cell update over `n` units (Chainer's interleaved gates): from the activated gates `g`
+/// (a, i, f, o per unit), the previous cell state `cp`, tanh of the new one `tc` and the gradients of the output `gh`
+/// and of the new cell state `gc`, the gradients of the gate pre-activations `gx` (4n) and of the previous cell state
+/// `gc_prev` (n, which may be `gc`).
+void catena_lstm_cell_backward_f32(const float *g, const float *cp, const float *tc, const float *gh, const float *gc,
+                                   float *gx, float *gc_prev, long n);
 
 /// Runs fn(ctx, i) for i in 0..<count on up to `threads` threads (the caller and a pool of spinning workers
 /// started on first use) and returns when all have finished. Calls made while another job runs (nested calls,

@@ -1,3 +1,4 @@
+import CCatenaKernels
 import Foundation
 import XCTest
 
@@ -37,6 +38,34 @@ final class RNNAndNoiseFunctionTests: XCTestCase {
         try gradientCheck({ let r = F.lstm($0[0], $0[1]); return [r.c, r.h] }, inputs: [c, x])
         try gradientCheck({ [F.lstm($0[0], $0[1]).h] }, inputs: [c, x])   // c's output unused
         try gradientCheck({ [F.lstm($0[0], $0[1]).c] }, inputs: [c, x])   // h's output unused
+    }
+
+    /// The float32 backward (a C loop, AVX2 or portable) gives the float64 gradients (the generic Swift loop, which
+    /// the gradient checks above pin to finite differences), with both output gradients, only h's, only c's, and a
+    /// cell state with rows past the batch.
+    func testLSTMFloat32BackwardMatchesFloat64OnEveryKernel() {
+        let c = dbl([5, 37], scale: 2), x = dbl([3, 148], scale: 3)
+        let gc = dbl([5, 37], scale: 0.7, offset: 0.1), gh = dbl([3, 37], scale: 0.9, offset: -0.2)
+        func grads(_ dtype: DType, useC: Bool, useH: Bool) -> [NDArray] {
+            let cv = Variable(c.astype(dtype)), xv = Variable(x.astype(dtype))
+            let r = F.lstm(cv, xv)
+            var outs: [Variable] = [], seeds: [NDArray?] = []
+            if useC { outs.append(r.c); seeds.append(gc.astype(dtype)) }
+            if useH { outs.append(r.h); seeds.append(gh.astype(dtype)) }
+            backward(outs, gradOutputs: seeds)
+            return [cv.grad!, xv.grad!]
+        }
+        for portable in [false, true] {
+            catena_kernels_force_portable(portable ? 1 : 0)
+            defer { catena_kernels_force_portable(0) }
+            for (useC, useH) in [(true, true), (false, true), (true, false)] {
+                let expected = grads(.float64, useC: useC, useH: useH), got = grads(.float32, useC: useC, useH: useH)
+                for (g, e) in zip(got, expected) {
+                    XCTAssertEqual(g.dtype, .float32)
+                    assertClose(g, e.toDoubles(), shape: e.shape, atol: 1e-5, rtol: 1e-5, "portable \(portable), c \(useC), h \(useH)")
+                }
+            }
+        }
     }
 
     func testLSTMWithASmallerBatchPassesTheRestThrough() throws {

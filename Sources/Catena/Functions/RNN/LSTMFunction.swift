@@ -106,17 +106,36 @@ struct LSTMState {
     @inline(__always)
     static func cellBackward<T: NDFloatingPoint>(_ g: UnsafePointer<T>, _ cp: UnsafePointer<T>, _ tc: UnsafePointer<T>, gh: UnsafePointer<T>?,
                                                  gc: UnsafePointer<T>?, gx: UnsafeMutablePointer<T>, gcPrev: UnsafeMutablePointer<T>, _ n: Int) {
-        for k in 0..<n {
-            let a = g[4 * k], i = g[4 * k + 1], f = g[4 * k + 2], o = g[4 * k + 3]
-            let co = tc[k]
-            let ghk: T = gh?[k] ?? 0
-            let total = ghk * o * (1 - co * co) + (gc?[k] ?? 0)
-            gx[4 * k] = total * i * (1 - a * a)
-            gx[4 * k + 1] = total * a * i * (1 - i)
-            gx[4 * k + 2] = total * cp[k] * f * (1 - f)
-            gx[4 * k + 3] = ghk * co * o * (1 - o)
-            gcPrev[k] = total * f
+        // One loop over plain pointers (a missing gradient reads zeros): in C for float32 (vectorised with AVX2 where
+        // the CPU has it), in Swift otherwise.
+        @inline(__always)
+        func loop(_ gh: UnsafePointer<T>, _ gc: UnsafePointer<T>) {
+            if T.self == Float.self {
+                func f(_ p: UnsafePointer<T>) -> UnsafePointer<Float> { UnsafeRawPointer(p).assumingMemoryBound(to: Float.self) }
+                func f(_ p: UnsafeMutablePointer<T>) -> UnsafeMutablePointer<Float> { UnsafeMutableRawPointer(p).assumingMemoryBound(to: Float.self) }
+                catena_lstm_cell_backward_f32(f(g), f(cp), f(tc), f(gh), f(gc), f(gx), f(gcPrev), n)
+                return
+            }
+            for k in 0..<n {
+                let a = g[4 * k], i = g[4 * k + 1], f = g[4 * k + 2], o = g[4 * k + 3]
+                let co = tc[k]
+                let ghk = gh[k]
+                let total = ghk * o * (1 - co * co) + gc[k]
+                gx[4 * k] = total * i * (1 - a * a)
+                gx[4 * k + 1] = total * a * i * (1 - i)
+                gx[4 * k + 2] = total * cp[k] * f * (1 - f)
+                gx[4 * k + 3] = ghk * co * o * (1 - o)
+                gcPrev[k] = total * f
+            }
         }
+        if let gh, let gc {
+            loop(gh, gc)
+            return
+        }
+        let zeros = UnsafeMutablePointer<T>.allocate(capacity: n)
+        defer { zeros.deallocate() }
+        zeros.initialize(repeating: 0, count: n)
+        loop(gh ?? UnsafePointer(zeros), gc ?? UnsafePointer(zeros))
     }
 
     /// The same gradient written with differentiable operations (its reference formula): `c = tanh(a)·σ(i) +
