@@ -722,6 +722,24 @@ static inline float lstm_gate_core(float x, long i) {
     return is_a ? s + s - 1.0f : s;
 }
 
+// The gradient of one LSTM cell update (see catena_lstm_cell_backward_f32), vectorised behind clang's run-time overlap
+// checks. The NStep recurrence updates the cell gradient in place (gc_prev == gc): the caller then passes one pointer
+// for both, which the checks accept (same element read, then written, in each iteration), so that case vectorises too.
+static inline __attribute__((always_inline)) void lstm_cell_backward_loop(const float *g, const float *cp, const float *tc,
+                                                                        const float *gh, const float *gc, float *gx,
+                                                                        float *gc_prev, long n) {
+    for (long k = 0; k < n; k++) {
+        float a = g[4 * k], i = g[4 * k + 1], f = g[4 * k + 2], o = g[4 * k + 3];
+        float co = tc[k], ghk = gh[k];
+        float total = ghk * o * (1.0f - co * co) + gc[k];
+        gx[4 * k] = total * i * (1.0f - a * a);
+        gx[4 * k + 1] = total * a * i * (1.0f - i);
+        gx[4 * k + 2] = total * cp[k] * f * (1.0f - f);
+        gx[4 * k + 3] = ghk * co * o * (1.0f - o);
+        gc_prev[k] = total * f;
+    }
+}
+
 // Each output element depends only on the same input element, so the loops are safe in place (y == x), which the
 // recurrent kernels use: without the pragma, clang's run-time overlap check sends an in-place call to the scalar loop
 // (about 5x slower).
@@ -745,16 +763,8 @@ static inline float lstm_gate_core(float x, long i) {
     attr static void lstm_cell_backward_##suffix(const float *g, const float *cp, const float *tc,         \
                                                  const float *gh, const float *gc, float *gx,              \
                                                  float *gc_prev, long n) {                                  \
-        CATENA_ELEMENTWISE for (long k = 0; k < n; k++) {                                                   \
-            float a = g[4 * k], i = g[4 * k + 1], f = g[4 * k + 2], o = g[4 * k + 3];                       \
-            float co = tc[k], ghk = gh[k];                                                                  \
-            float total = ghk * o * (1.0f - co * co) + gc[k];                                               \
-            gx[4 * k] = total * i * (1.0f - a * a);                                                         \
-            gx[4 * k + 1] = total * a * i * (1.0f - i);                                                     \
-            gx[4 * k + 2] = total * cp[k] * f * (1.0f - f);                                                 \
-            gx[4 * k + 3] = ghk * co * o * (1.0f - o);                                                      \
-            gc_prev[k] = total * f;                                                                         \
-        }                                                                                                   \
+        if (gc_prev == gc) lstm_cell_backward_loop(g, cp, tc, gh, gc_prev, gx, gc_prev, n);                 \
+        else lstm_cell_backward_loop(g, cp, tc, gh, gc, gx, gc_prev, n);                                    \
     }
 
 CATENA_MATH_LOOPS(portable, )

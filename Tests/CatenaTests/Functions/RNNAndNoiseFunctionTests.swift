@@ -68,6 +68,47 @@ final class RNNAndNoiseFunctionTests: XCTestCase {
         }
     }
 
+    /// The C cell-gradient loop in place (`gc_prev == gc`, as the NStep recurrence calls it) and out of place, on
+    /// both kernels, against the formula in Double.
+    func testLSTMCellBackwardKernelInPlaceAndOutOfPlace() {
+        let n = 37
+        func values(_ count: Int, _ seed: Double, _ lo: Double, _ hi: Double) -> [Float] {
+            (0..<count).map { (j: Int) -> Float in
+                let t: Double = 0.5 + 0.5 * sin(Double(j) * 1.7 + seed)
+                return Float(lo + (hi - lo) * t)
+            }
+        }
+        let g = values(4 * n, 0.3, 0.05, 0.95), cp = values(n, 1.1, -1, 1), tc = values(n, 2.3, -0.9, 0.9)
+        let gh = values(n, 0.7, -1, 1), gc = values(n, 1.9, -1, 1)
+        var expectedGx = [Double](repeating: 0, count: 4 * n), expectedGc = [Double](repeating: 0, count: n)
+        for k in 0..<n {
+            let a = Double(g[4 * k]), i = Double(g[4 * k + 1]), f = Double(g[4 * k + 2]), o = Double(g[4 * k + 3])
+            let co = Double(tc[k]), h = Double(gh[k]), c = Double(cp[k])
+            let total: Double = h * o * (1 - co * co) + Double(gc[k])
+            expectedGx[4 * k] = total * i * (1 - a * a)
+            expectedGx[4 * k + 1] = total * a * i * (1 - i)
+            expectedGx[4 * k + 2] = total * c * f * (1 - f)
+            expectedGx[4 * k + 3] = h * co * o * (1 - o)
+            expectedGc[k] = total * f
+        }
+        for portable in [false, true] {
+            catena_kernels_force_portable(portable ? 1 : 0)
+            defer { catena_kernels_force_portable(0) }
+            for inPlace in [false, true] {
+                var gx = [Float](repeating: .nan, count: 4 * n), gcOut = inPlace ? gc : [Float](repeating: .nan, count: n)
+                if inPlace {
+                    gcOut.withUnsafeMutableBufferPointer { io in
+                        catena_lstm_cell_backward_f32(g, cp, tc, gh, io.baseAddress, &gx, io.baseAddress, n)
+                    }
+                } else {
+                    catena_lstm_cell_backward_f32(g, cp, tc, gh, gc, &gx, &gcOut, n)
+                }
+                for k in 0..<(4 * n) { XCTAssertEqual(Double(gx[k]), expectedGx[k], accuracy: 1e-6, "gx[\(k)], portable \(portable), in place \(inPlace)") }
+                for k in 0..<n { XCTAssertEqual(Double(gcOut[k]), expectedGc[k], accuracy: 1e-6, "gc[\(k)], portable \(portable), in place \(inPlace)") }
+            }
+        }
+    }
+
     func testLSTMWithASmallerBatchPassesTheRestThrough() throws {
         let c = dbl([4, 2]), x = dbl([2, 8])
         let out = F.lstm(Variable(c), Variable(x))
