@@ -130,3 +130,13 @@ func idxBytes(type: UInt8, shape: [Int], body: [UInt8]) -> [UInt8] {
     for d in shape { b += [UInt8(d >> 24 & 0xFF), UInt8(d >> 16 & 0xFF), UInt8(d >> 8 & 0xFF), UInt8(d & 0xFF)] }
     return b + body
 }
+
+/// Runs `body` with `CatenaRuntime.threads` set to each of `counts` in turn, restoring the setting afterwards.
+func forEachThreadCount(_ counts: [Int], _ body: (Int) throws -> Void) rethrows {
+    let saved = CatenaRuntime.threads
+    defer { CatenaRuntime.threads = saved }
+    for count in counts {
+        CatenaRuntime.threads = count
+        try body(count)
+    }
+}

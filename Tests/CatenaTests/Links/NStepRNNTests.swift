@@ -176,14 +176,10 @@ final class NStepRNNTests: XCTestCase {
     /// With the split threshold lowered, the recurrence runs as one block of sequences per thread (two or three),
     /// and every output and gradient is still the step-by-step reference's, for every cell.
     func testSequencesSplitAcrossThreadsMatchTheReference() {
-        let savedThreshold = GEMM.parallelThreshold, savedThreads = CatenaRuntime.threads
-        defer {
-            GEMM.parallelThreshold = savedThreshold
-            CatenaRuntime.threads = savedThreads
-        }
+        let savedThreshold = GEMM.parallelThreshold
+        defer { GEMM.parallelThreshold = savedThreshold }
         GEMM.parallelThreshold = 1
-        for threads in [2, 3] {
-            CatenaRuntime.threads = threads
+        forEachThreadCount([2, 3]) { _ in
             for cell in NStepCell.allCases {
                 checkAgainstReference(cell, bidirectional: true, layers: 2, lengths: [3, 5, 1, 5, 2, 4, 0])
                 checkAgainstReference(cell, bidirectional: false, layers: 1, dtype: .float32, lengths: [6, 6, 6, 6], tolerance: 2e-5)

@@ -94,14 +94,10 @@ final class OptimizerTests: XCTestCase {
     /// A parameter past `UpdateRuleTuning.parallelElements` is updated in one chunk per thread (of 1 and 2 elements
     /// here, with 2 threads; 1, 1 and 1 with 3): each chunk's state and offset must line up with its elements.
     func testUpdatesSplitAcrossThreadsFollowTheFormula() {
-        let savedElements = UpdateRuleTuning.parallelElements, savedThreads = CatenaRuntime.threads
-        defer {
-            UpdateRuleTuning.parallelElements = savedElements
-            CatenaRuntime.threads = savedThreads
-        }
+        let savedElements = UpdateRuleTuning.parallelElements
+        defer { UpdateRuleTuning.parallelElements = savedElements }
         UpdateRuleTuning.parallelElements = 2
-        for threads in [2, 3] {
-            CatenaRuntime.threads = threads
+        forEachThreadCount([2, 3]) { _ in
             var m = [Double](repeating: 0, count: 3), v = [Double](repeating: 0, count: 3)
             check(Adam(alpha: 0.01)) { p, g, t in
                 let at = 0.01 * (1 - pow(0.999, Double(t))).squareRoot() / (1 - pow(0.9, Double(t)))
