@@ -770,10 +770,12 @@ static inline __attribute__((always_inline)) void lstm_cell_backward_loop(const 
 CATENA_MATH_LOOPS(portable, )
 #if CATENA_X86
 CATENA_MATH_LOOPS(avx2, __attribute__((target("avx2,fma"))))
-#define CATENA_DISPATCH(name, ...)                   \
-    do {                                             \
-        if (use_avx2()) name##_avx2(__VA_ARGS__);    \
-        else name##_portable(__VA_ARGS__);           \
+CATENA_MATH_LOOPS(avx512, __attribute__((target("avx512f,avx2,fma"))))
+#define CATENA_DISPATCH(name, ...)                        \
+    do {                                                  \
+        if (use_avx512()) name##_avx512(__VA_ARGS__);     \
+        else if (use_avx2()) name##_avx2(__VA_ARGS__);    \
+        else name##_portable(__VA_ARGS__);                \
     } while (0)
 #else
 #define CATENA_DISPATCH(name, ...) name##_portable(__VA_ARGS__)

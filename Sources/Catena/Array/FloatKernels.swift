@@ -57,7 +57,7 @@ extension NDArray {
     /// The sum of this array down to `shape`, undoing broadcasting: leading axes are summed away and axes where
     /// `shape` has 1 are summed with keepDims (Chainer's `sum_to`). The gradient of a broadcast.
     /// - Precondition: `shape` broadcasts to this array's shape.
-    public consuming func sumTo(_ target: [Int]) -> NDArray {
+    public func sumTo(_ target: [Int]) -> NDArray {
         if target == shape { return self }
         let lead = ndim - target.count
         if lead < 0 { typeCheckFailure("sum_to: cannot reduce shape \(shape) to the larger rank of \(target)") }

@@ -30,7 +30,7 @@ protocol GradientValue {
     static func pow(_ a: Self, _ c: Double) -> Self
 
     /// The sum down to `shape`, undoing broadcasting (Chainer's `sum_to`).
-    consuming func sumTo(_ shape: [Int]) -> Self
+    func sumTo(_ shape: [Int]) -> Self
     func reshapedTo(_ shape: [Int]) -> Self
     func transposedBy(_ axes: [Int]) -> Self
     func broadcastTo(_ shape: [Int]) -> Self
@@ -148,7 +148,7 @@ struct Recorded: GradientValue {
     static func - (c: Double, a: Recorded) -> Recorded { Recorded(c - a.variable) }
     static func pow(_ a: Recorded, _ b: Recorded) -> Recorded { Recorded(F.pow(a.variable, b.variable)) }
     static func pow(_ a: Recorded, _ c: Double) -> Recorded { Recorded(F.pow(a.variable, c)) }
-    consuming func sumTo(_ shape: [Int]) -> Recorded { Recorded(F.sumTo(variable, shape)) }
+    func sumTo(_ shape: [Int]) -> Recorded { Recorded(F.sumTo(variable, shape)) }
     func reshapedTo(_ shape: [Int]) -> Recorded { shape == self.shape ? self : Recorded(F.reshape(variable, shape)) }
     func transposedBy(_ axes: [Int]) -> Recorded { Recorded(F.transpose(variable, axes: axes)) }
     func broadcastTo(_ shape: [Int]) -> Recorded { shape == self.shape ? self : Recorded(F.broadcastTo(variable, shape)) }
