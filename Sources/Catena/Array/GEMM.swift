@@ -218,16 +218,15 @@ enum GEMM {
     @usableFromInline static let mc = 120
     @usableFromInline static let nc = 3072
     /// Work (m·n·k) from which a product is split across threads.
-    @usableFromInline nonisolated(unsafe) static var parallelThreshold: Int = {
-        if let s = ProcessInfo.processInfo.environment["CATENA_GEMM_PARALLEL_WORK"], let n = Int(s) { return n }
-        return 1 << 18
-    }()
+    @usableFromInline nonisolated(unsafe) static var parallelThreshold: Int = setting("CATENA_GEMM_PARALLEL_WORK", default: 1 << 18)
 
     /// B is packed when A has more rows than this (or when B's rows are not contiguous).
-    nonisolated(unsafe) static var packBRows: Int = {
-        if let s = ProcessInfo.processInfo.environment["CATENA_GEMM_PACKB_ROWS"], let n = Int(s) { return n }
-        return 24
-    }()
+    nonisolated(unsafe) static var packBRows: Int = setting("CATENA_GEMM_PACKB_ROWS", default: 24)
+
+    /// A tuning value from the environment variable `name` (for experiments), else `default`.
+    static func setting(_ name: String, default value: Int) -> Int {
+        ProcessInfo.processInfo.environment[name].flatMap { Int($0) } ?? value
+    }
 
     /// Threads used for large products (``CatenaRuntime/threads``).
     static var threadCount: Int { CatenaRuntime.threads }
@@ -301,10 +300,7 @@ enum GEMM {
     }
 
     /// A stored by rows is read in place, unpacked, when one depth block of it takes at most this many bytes.
-    nonisolated(unsafe) static var aInPlaceBytes: Int = {
-        if let s = ProcessInfo.processInfo.environment["CATENA_GEMM_A_IN_PLACE_BYTES"], let n = Int(s) { return n }
-        return 32 << 10
-    }()
+    nonisolated(unsafe) static var aInPlaceBytes: Int = setting("CATENA_GEMM_A_IN_PLACE_BYTES", default: 32 << 10)
 
     /// Products whose depth is at least this many times their larger side are split along the depth.
     static let splitDepthFactor = 8

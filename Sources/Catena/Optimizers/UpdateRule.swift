@@ -99,6 +99,10 @@ open class UpdateRule {
         withBuffers(param, grad, names, float32: { kernel($0, $1, $2, $3) }, float64: { kernel($0, $1, $2, $3) })
     }
 
+    /// Parameters of at least this many elements are updated in one chunk per thread (the weight matrices of small
+    /// recurrent models, 400 × 100, are above it), so the pool's worker is not left idle during the update.
+    nonisolated(unsafe) static var parallelElements = 1 << 14
+
     /// Runs `body` with mutable pointers to the parameter's data, the gradient and the named state arrays, all of
     /// one float type, each contiguous and unique (so the update is in place). Large parameters are split into
     /// chunks updated on all cores: `body(p, g, states, n)` then runs once per chunk with pointers to its start.
@@ -113,7 +117,7 @@ open class UpdateRule {
         let g = grad.contiguous()
         param.data.array.makeUniqueContiguous()
         let n = param.data.array.count
-        let chunks = n >= UpdateRuleTuning.parallelElements ? CatenaRuntime.threads : 1
+        let chunks = n >= UpdateRule.parallelElements ? CatenaRuntime.threads : 1
         func run<T: NDFloatingPoint>(_: T.Type, _ body: (UnsafeMutablePointer<T>, UnsafePointer<T>, [UnsafeMutablePointer<T>], Int) -> Void) {
             let p = param.data.array.pointer(T.self), gp = UnsafePointer(g.pointer(T.self)), sp = states.map { $0.pointer(T.self) }
             parallelFor(chunks) { c in
@@ -148,11 +152,4 @@ public protocol UpdateKernel {
     /// the names given to `withBuffers`), all `n` long. Large parameters are split into chunks updated concurrently,
     /// so the kernel must treat each element independently and keep no mutable state of its own.
     func callAsFunction<T: NDFloatingPoint>(_ p: UnsafeMutablePointer<T>, _ g: UnsafePointer<T>, _ states: [UnsafeMutablePointer<T>], _ n: Int)
-}
-
-/// When an update is split across threads.
-enum UpdateRuleTuning {
-    /// Parameters of at least this many elements are updated in one chunk per thread (the weight matrices of small
-    /// recurrent models, 400 × 100, are above it), so the pool's worker is not left idle during the update.
-    nonisolated(unsafe) static var parallelElements = 1 << 14
 }

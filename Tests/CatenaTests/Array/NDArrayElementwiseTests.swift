@@ -135,12 +135,11 @@ final class NDArrayElementwiseTests: XCTestCase {
             return [a.exp(), positive.log(), a.tanh(), a.sigmoid(), r.c.array, r.h.array, cv.grad!, xv.grad!].map { $0.toArray(as: Float.self) }
         }
         let levels = Int(catena_kernels_level())
+        defer { catena_kernels_limit(2) }
         var results: [Int: [[Float]]] = [:]
         for level in 0...levels {
-            catena_kernels_limit(Int32(level))
-            if level == 0 { catena_kernels_force_portable(1) }
+            catena_kernels_limit(Int32(level))   // 0: portable, 1: AVX2, 2: AVX-512
             results[level] = run()
-            catena_kernels_force_portable(0)
             let out = results[level]!
             let rtol = 4e-7
             assertClose(NDArray(out[0].map(Double.init)), v.map { Foundation.exp($0) }, atol: 0, rtol: rtol, "exp, level \(level)")
@@ -148,7 +147,6 @@ final class NDArrayElementwiseTests: XCTestCase {
             assertClose(NDArray(out[2].map(Double.init)), v.map { Foundation.tanh($0) }, atol: 0, rtol: rtol, "tanh, level \(level)")
             assertClose(NDArray(out[3].map(Double.init)), v.map { 1 / (1 + Foundation.exp(-$0)) }, atol: 0, rtol: rtol, "sigmoid, level \(level)")
         }
-        catena_kernels_limit(2)
         if levels >= 2 { XCTAssertEqual(results[2]!, results[1]!, "AVX-512 and AVX2 loops") }
     }
 

@@ -91,12 +91,12 @@ final class OptimizerTests: XCTestCase {
         XCTAssertEqual(AdamRule(parent: adam.hyperparam).stateNames, ["m", "v"])
     }
 
-    /// A parameter past `UpdateRuleTuning.parallelElements` is updated in one chunk per thread (of 1 and 2 elements
+    /// A parameter past `UpdateRule.parallelElements` is updated in one chunk per thread (of 1 and 2 elements
     /// here, with 2 threads; 1, 1 and 1 with 3): each chunk's state and offset must line up with its elements.
     func testUpdatesSplitAcrossThreadsFollowTheFormula() {
-        let savedElements = UpdateRuleTuning.parallelElements
-        defer { UpdateRuleTuning.parallelElements = savedElements }
-        UpdateRuleTuning.parallelElements = 2
+        let savedElements = UpdateRule.parallelElements
+        defer { UpdateRule.parallelElements = savedElements }
+        UpdateRule.parallelElements = 2
         forEachThreadCount([2, 3]) { _ in
             var m = [Double](repeating: 0, count: 3), v = [Double](repeating: 0, count: 3)
             check(Adam(alpha: 0.01)) { p, g, t in

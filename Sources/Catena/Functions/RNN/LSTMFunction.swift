@@ -106,8 +106,8 @@ struct LSTMState {
     @inline(__always)
     static func cellBackward<T: NDFloatingPoint>(_ g: UnsafePointer<T>, _ cp: UnsafePointer<T>, _ tc: UnsafePointer<T>, gh: UnsafePointer<T>?,
                                                  gc: UnsafePointer<T>?, gx: UnsafeMutablePointer<T>, gcPrev: UnsafeMutablePointer<T>, _ n: Int) {
-        // One loop over plain pointers (a missing gradient reads zeros): in C for float32 (vectorised with AVX2 where
-        // the CPU has it), in Swift otherwise.
+        // One loop over plain pointers (a missing gradient reads zeros): in C for float32 (vectorised for the CPU's
+        // AVX-512 or AVX2), in Swift otherwise.
         @inline(__always)
         func loop(_ gh: UnsafePointer<T>, _ gc: UnsafePointer<T>) {
             if T.self == Float.self {
