@@ -740,6 +740,34 @@ static inline __attribute__((always_inline)) void lstm_cell_backward_loop(const 
     }
 }
 
+// One Adam step (see catena_adam_f32). The multiply-adds stay separate roundings, so that every level (and Swift's
+// float64 loop, written the same way) computes the formula's bits; each element is on its own, so the loop vectorises
+// although the parameter and its state are updated in place.
+static inline __attribute__((always_inline)) void adam_loop(float *p, const float *g, float *m, float *v, float *vhat,
+                                                          long n, float c1, float c2, float eps, float decay,
+                                                          float step) {
+    _Pragma("clang fp contract(off)")
+    if (vhat) {
+        _Pragma("clang loop vectorize(assume_safety)") for (long i = 0; i < n; i++) {
+            float gi = g[i];
+            float mi = m[i] + c1 * (gi - m[i]), vi = v[i] + c2 * (gi * gi - v[i]);
+            float h = vi > vhat[i] ? vi : vhat[i];
+            m[i] = mi;
+            v[i] = vi;
+            vhat[i] = h;
+            p[i] = decay * p[i] - step * mi / (__builtin_elementwise_sqrt(h) + eps);
+        }
+    } else {
+        _Pragma("clang loop vectorize(assume_safety)") for (long i = 0; i < n; i++) {
+            float gi = g[i];
+            float mi = m[i] + c1 * (gi - m[i]), vi = v[i] + c2 * (gi * gi - v[i]);
+            m[i] = mi;
+            v[i] = vi;
+            p[i] = decay * p[i] - step * mi / (__builtin_elementwise_sqrt(vi) + eps);
+        }
+    }
+}
+
 // Each output element depends only on the same input element, so the loops are safe in place (y == x), which the
 // recurrent kernels use: without the pragma, clang's run-time overlap check sends an in-place call to the scalar loop
 // (about 5x slower).
@@ -765,6 +793,10 @@ static inline __attribute__((always_inline)) void lstm_cell_backward_loop(const 
                                                  float *gc_prev, long n) {                                  \
         if (gc_prev == gc) lstm_cell_backward_loop(g, cp, tc, gh, gc_prev, gx, gc_prev, n);                 \
         else lstm_cell_backward_loop(g, cp, tc, gh, gc, gx, gc_prev, n);                                    \
+    }                                                                                                       \
+    attr static void adam_##suffix(float *p, const float *g, float *m, float *v, float *vhat, long n,       \
+                                   float c1, float c2, float eps, float decay, float step) {                \
+        adam_loop(p, g, m, v, vhat, n, c1, c2, eps, decay, step);                                           \
     }
 
 CATENA_MATH_LOOPS(portable, )
@@ -789,4 +821,8 @@ void catena_lstm_gates_f32(const float *x, float *y, long n) { CATENA_DISPATCH(l
 void catena_lstm_cell_backward_f32(const float *g, const float *cp, const float *tc, const float *gh, const float *gc,
                                    float *gx, float *gc_prev, long n) {
     CATENA_DISPATCH(lstm_cell_backward, g, cp, tc, gh, gc, gx, gc_prev, n);
+}
+void catena_adam_f32(float *p, const float *g, float *m, float *v, float *vhat, long n, float c1, float c2, float eps,
+                     float decay, float step) {
+    CATENA_DISPATCH(adam, p, g, m, v, vhat, n, c1, c2, eps, decay, step);
 }

@@ -98,6 +98,12 @@ void catena_lstm_gates_f32(const float *x, float *y, long n);
 void catena_lstm_cell_backward_f32(const float *g, const float *cp, const float *tc, const float *gh, const float *gc,
                                    float *gx, float *gc_prev, long n);
 
+/// One Adam step over `n` elements, in place (Catena's AdamRule; `vhat` null without AMSGrad), with
+/// `c1 = 1 − β1`, `c2 = 1 − β2`: `m += c1·(g − m)`, `v += c2·(g² − v)`, `vhat = max(vhat, v)`,
+/// `p = decay·p − step·m / (√(vhat or v) + eps)`, each operation rounded on its own (no fused multiply-adds).
+void catena_adam_f32(float *p, const float *g, float *m, float *v, float *vhat, long n, float c1, float c2, float eps,
+                     float decay, float step);
+
 /// Runs fn(ctx, i) for i in 0..<count on up to `threads` threads (the caller and a pool of spinning workers
 /// started on first use) and returns when all have finished. Calls made while another job runs (nested calls,
 /// or calls from other threads) run serially on the calling thread. Returns 0 only if count is too large.

@@ -1,3 +1,4 @@
+import CCatenaKernels
 import Foundation
 
 /// Adam, with AMSGrad and AdamW's decoupled weight decay as options (Chainer's `Adam`; defaults alpha 0.001,
@@ -55,12 +56,20 @@ public func AdamW(alpha: Double = 0.001, beta1: Double = 0.9, beta2: Double = 0.
 public final class AdamRule: UpdateRule {
     public override var stateNames: [String] { hyperparam["amsgrad"] != 0 ? ["m", "v", "vhat"] : ["m", "v"] }
 
-    /// The element loop, written separately for AMSGrad so that each loop has distinct arrays and vectorises.
+    /// The element loop: the kernel library's vectorised loop for float32 (the same operations, each rounded on its
+    /// own), a Swift loop for float64 (written separately for AMSGrad).
     @inline(__always)
     static func kernel<T: NDFloatingPoint>(_ p: UnsafeMutablePointer<T>, _ g: UnsafePointer<T>, _ m: UnsafeMutablePointer<T>,
                                            _ v: UnsafeMutablePointer<T>, _ vhat: UnsafeMutablePointer<T>?, _ n: Int,
                                            beta1: T, beta2: T, eps: T, decay: T, step: T) {
         let c1 = 1 - beta1, c2 = 1 - beta2
+        if T.self == Float.self {
+            func f(_ x: UnsafeMutablePointer<T>) -> UnsafeMutablePointer<Float> { UnsafeMutableRawPointer(x).assumingMemoryBound(to: Float.self) }
+            func f(_ x: T) -> Float { unsafeBitCast(x, to: Float.self) }
+            catena_adam_f32(f(p), UnsafeRawPointer(g).assumingMemoryBound(to: Float.self), f(m), f(v), vhat.map(f), n, f(c1), f(c2), f(eps),
+                            f(decay), f(step))
+            return
+        }
         if let vh = vhat {
             for i in 0..<n {
                 let gi = g[i]

@@ -1,13 +1,14 @@
+import CCatenaKernels
 import Foundation
 import XCTest
 
 @testable import Catena
 
-/// A link holding one float64 parameter, for driving optimizers with chosen gradients.
+/// A link holding one parameter (float64 unless told), for driving optimizers with chosen gradients.
 final class OneParam: Chain {
     let w: Parameter
-    init(_ values: [Double]) {
-        w = Parameter(NDArray(values, dtype: .float64))
+    init(_ values: [Double], dtype: DType = .float64) {
+        w = Parameter(NDArray(values, dtype: dtype))
         super.init()
     }
 }
@@ -89,6 +90,45 @@ final class OptimizerTests: XCTestCase {
         adam.t = 1
         XCTAssertEqual(adam.lr, 0.001 * (1 - 0.999).squareRoot() / (1 - 0.9), accuracy: 1e-15)
         XCTAssertEqual(AdamRule(parent: adam.hyperparam).stateNames, ["m", "v"])
+    }
+
+    /// Float32 Adam runs in the kernel library's vectorised loop on each instruction-set level: every level must give
+    /// the formula's float32 bits (each operation rounded on its own, as the reference below), with and without
+    /// AMSGrad and weight decay, over a length that is no multiple of a vector width.
+    func testFloat32AdamGivesTheFormulasBitsOnEveryKernelLevel() {
+        let n = 37
+        let start = (0..<n).map { Foundation.sin(Double($0) * 0.7) }
+        let grads: [[Double]] = (0..<4).map { (s: Int) -> [Double] in
+            let scale = s == 2 ? 1e-3 : 0.1
+            return (0..<n).map { (i: Int) -> Double in Foundation.cos(Double(i * (s + 2)) * 0.3) * scale }
+        }
+        defer { catena_kernels_limit(2) }
+        for level in 0...Int(catena_kernels_level()) {
+            catena_kernels_limit(Int32(level))
+            for (ams, wd, eta) in [(false, 0.0, 1.0), (true, 0.0, 1.0), (false, 0.01, 0.5)] {
+                let link = OneParam(start, dtype: .float32)
+                let adam = Adam(alpha: 0.01, eta: eta, weightDecayRate: wd, amsgrad: ams)
+                adam.setup(link)
+                var p = start.map { Float($0) }
+                var m = [Float](repeating: 0, count: n), v = m, vh = m
+                let c1: Float = 1 - 0.9, c2: Float = 1 - 0.999, eps: Float = 1e-8, decay = Float(1 - eta * wd)
+                for (k, g) in grads.enumerated() {
+                    link.w.grad = NDArray(g, dtype: .float32)
+                    adam.update()
+                    let t = Double(k + 1)
+                    let alphaT: Double = 0.01 * (1 - Foundation.pow(0.999, t)).squareRoot() / (1 - Foundation.pow(0.9, t))
+                    let step = Float(eta * alphaT)
+                    for i in 0..<n {
+                        let gi = Float(g[i])
+                        m[i] = m[i] + c1 * (gi - m[i])
+                        v[i] = v[i] + c2 * (gi * gi - v[i])
+                        vh[i] = ams ? Swift.max(vh[i], v[i]) : v[i]
+                        p[i] = decay * p[i] - step * m[i] / (vh[i].squareRoot() + eps)
+                    }
+                    XCTAssertEqual(link.w.array.toArray(as: Float.self), p, "level \(level), amsgrad \(ams), weight decay \(wd), step \(k + 1)")
+                }
+            }
+        }
     }
 
     /// A parameter past `UpdateRule.parallelElements` is updated in one chunk per thread (of 1 and 2 elements
