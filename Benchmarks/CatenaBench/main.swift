@@ -89,6 +89,10 @@ func benchGemmShapes(_ o: Options) {
         ("rnn 20x100x400 x·Wᵀ", 20, 100, 400, false, true),
         ("rnn 20x400x100 gy·W", 20, 400, 100, false, false),
         ("rnn 400x20x100 gyᵀ·x", 400, 20, 100, true, false),
+        ("nstep 700x100x400 x·Wᵀ", 700, 100, 400, false, true),
+        ("nstep 700x400x100 gy·W", 700, 400, 100, false, false),
+        ("nstep 400x700x100 gyᵀ·x", 400, 700, 100, true, false),
+        ("square 512x512x512", 512, 512, 512, false, false),
     ]
     var results: [String: Any] = [:]
     for (name, m, k, n, ta, tb) in cases where o.extra["only"].map({ name.contains($0) }) ?? true {

@@ -722,6 +722,20 @@ static inline float lstm_gate_core(float x, long i) {
     return is_a ? s + s - 1.0f : s;
 }
 
+// One LSTM cell update (see catena_lstm_cell_forward_f32). The cell state's products and sum are rounded one by one
+// (no fused multiply-add), as the float64 Swift loop computes them; tanh is the same tanh_core as catena_vtanh_f32.
+static inline __attribute__((always_inline)) void lstm_cell_forward_loop(const float *g, const float *cp, float *cn,
+                                                                       float *tc, float *h, long n) {
+    _Pragma("clang fp contract(off)")
+    _Pragma("clang loop vectorize(assume_safety)") for (long k = 0; k < n; k++) {
+        float c = g[4 * k] * g[4 * k + 1] + g[4 * k + 2] * cp[k];
+        float t = tanh_core(c);
+        cn[k] = c;
+        tc[k] = t;
+        h[k] = g[4 * k + 3] * t;
+    }
+}
+
 // The gradient of one LSTM cell update (see catena_lstm_cell_backward_f32), vectorised behind clang's run-time overlap
 // checks. The NStep recurrence updates the cell gradient in place (gc_prev == gc): the caller then passes one pointer
 // for both, which the checks accept (same element read, then written, in each iteration), so that case vectorises too.
@@ -794,6 +808,10 @@ static inline __attribute__((always_inline)) void adam_loop(float *p, const floa
         if (gc_prev == gc) lstm_cell_backward_loop(g, cp, tc, gh, gc_prev, gx, gc_prev, n);                 \
         else lstm_cell_backward_loop(g, cp, tc, gh, gc, gx, gc_prev, n);                                    \
     }                                                                                                       \
+    attr static void lstm_cell_forward_##suffix(const float *g, const float *cp, float *cn, float *tc,     \
+                                                float *h, long n) {                                         \
+        lstm_cell_forward_loop(g, cp, cn, tc, h, n);                                                        \
+    }                                                                                                       \
     attr static void adam_##suffix(float *p, const float *g, float *m, float *v, float *vhat, long n,       \
                                    float c1, float c2, float eps, float decay, float step) {                \
         adam_loop(p, g, m, v, vhat, n, c1, c2, eps, decay, step);                                           \
@@ -821,6 +839,9 @@ void catena_lstm_gates_f32(const float *x, float *y, long n) { CATENA_DISPATCH(l
 void catena_lstm_cell_backward_f32(const float *g, const float *cp, const float *tc, const float *gh, const float *gc,
                                    float *gx, float *gc_prev, long n) {
     CATENA_DISPATCH(lstm_cell_backward, g, cp, tc, gh, gc, gx, gc_prev, n);
+}
+void catena_lstm_cell_forward_f32(const float *g, const float *cp, float *cn, float *tc, float *h, long n) {
+    CATENA_DISPATCH(lstm_cell_forward, g, cp, cn, tc, h, n);
 }
 void catena_adam_f32(float *p, const float *g, float *m, float *v, float *vhat, long n, float c1, float c2, float eps,
                      float decay, float step) {

@@ -98,6 +98,10 @@ void catena_lstm_gates_f32(const float *x, float *y, long n);
 void catena_lstm_cell_backward_f32(const float *g, const float *cp, const float *tc, const float *gh, const float *gc,
                                    float *gx, float *gc_prev, long n);
 
+/// One LSTM cell update of `n` units from the activated gates `g` (a, i, f, o per unit, 4n) and the previous cell
+/// state `cp`: `cn = a·i + f·cp` (two products and a sum, each rounded), `tc = tanh(cn)`, `h = o·tc`. `cn` may be `cp`.
+void catena_lstm_cell_forward_f32(const float *g, const float *cp, float *cn, float *tc, float *h, long n);
+
 /// One Adam step over `n` elements, in place (Catena's AdamRule; `vhat` null without AMSGrad), with
 /// `c1 = 1 − β1`, `c2 = 1 − β2`: `m += c1·(g − m)`, `v += c2·(g² − v)`, `vhat = max(vhat, v)`,
 /// `p = decay·p − step·m / (√(vhat or v) + eps)`, each operation rounded on its own (no fused multiply-adds).

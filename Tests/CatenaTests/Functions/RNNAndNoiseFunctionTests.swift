@@ -109,6 +109,35 @@ final class RNNAndNoiseFunctionTests: XCTestCase {
         }
     }
 
+    /// The C cell-update loop on each instruction-set level, in place (`cn == cp`) and out of place: the cell state
+    /// is the formula's float32 bits (two products and a sum, each rounded), tanh is within float32 rounding of
+    /// Foundation's, and `h` is the output gate times that tanh, exactly.
+    func testLSTMCellForwardKernelOnEveryLevel() {
+        let n = 37
+        let g = (0..<(4 * n)).map { (j: Int) -> Float in Float(0.05 + 0.9 * (0.5 + 0.5 * sin(Double(j) * 1.3))) }
+        let cp = (0..<n).map { (j: Int) -> Float in Float(3 * sin(Double(j) * 0.9 + 0.4)) }
+        let levels = Int(catena_kernels_level())
+        defer { catena_kernels_limit(2) }
+        for level in 0...levels {
+            catena_kernels_limit(Int32(level))
+            for inPlace in [false, true] {
+                var cn = inPlace ? cp : [Float](repeating: .nan, count: n)
+                var tc = [Float](repeating: .nan, count: n), h = [Float](repeating: .nan, count: n)
+                if inPlace {
+                    cn.withUnsafeMutableBufferPointer { io in catena_lstm_cell_forward_f32(g, io.baseAddress, io.baseAddress, &tc, &h, n) }
+                } else {
+                    catena_lstm_cell_forward_f32(g, cp, &cn, &tc, &h, n)
+                }
+                for k in 0..<n {
+                    let product1: Float = g[4 * k] * g[4 * k + 1], product2: Float = g[4 * k + 2] * cp[k]
+                    XCTAssertEqual(cn[k], product1 + product2, "cn[\(k)], level \(level), in place \(inPlace)")
+                    XCTAssertEqual(Double(tc[k]), Foundation.tanh(Double(cn[k])), accuracy: 4e-7 * Swift.abs(Foundation.tanh(Double(cn[k]))) + 1e-37, "tc[\(k)], level \(level)")
+                    XCTAssertEqual(h[k], g[4 * k + 3] * tc[k], "h[\(k)], level \(level), in place \(inPlace)")
+                }
+            }
+        }
+    }
+
     func testLSTMWithASmallerBatchPassesTheRestThrough() throws {
         let c = dbl([4, 2]), x = dbl([2, 8])
         let out = F.lstm(Variable(c), Variable(x))

@@ -92,9 +92,16 @@ struct LSTMState {
 
     /// One LSTM cell update of `n` units from the activated, interleaved gates `g` (a, i, f, o per unit) and the
     /// previous cell state `cp`: `cn = a·i + f·cp`, `tc = tanh(cn)`, `h = o·tc`. `cn` may be `cp` (in place).
+    /// One vectorised C loop for float32 (the same roundings as the loops below), Swift loops otherwise.
     @inline(__always)
     static func cellForward<T: NDFloatingPoint>(_ g: UnsafePointer<T>, _ cp: UnsafePointer<T>, _ cn: UnsafeMutablePointer<T>,
                                                 _ tc: UnsafeMutablePointer<T>, _ h: UnsafeMutablePointer<T>, _ n: Int) {
+        if T.self == Float.self {
+            func f(_ p: UnsafePointer<T>) -> UnsafePointer<Float> { UnsafeRawPointer(p).assumingMemoryBound(to: Float.self) }
+            func f(_ p: UnsafeMutablePointer<T>) -> UnsafeMutablePointer<Float> { UnsafeMutableRawPointer(p).assumingMemoryBound(to: Float.self) }
+            catena_lstm_cell_forward_f32(f(g), f(cp), f(cn), f(tc), f(h), n)
+            return
+        }
         for k in 0..<n { cn[k] = g[4 * k] * g[4 * k + 1] + g[4 * k + 2] * cp[k] }
         RecurrentKernels.tanh(cn, tc, n)
         for k in 0..<n { h[k] = g[4 * k + 3] * tc[k] }
