@@ -782,6 +782,28 @@ static inline __attribute__((always_inline)) void adam_loop(float *p, const floa
     }
 }
 
+// The sum of squares of n floats in double (see catena_sum_squares_f32): sixteen running sums, element i into sum
+// i mod 16, added pairwise at the end, and no fused multiply-adds, so that every level gives the same bits (the
+// sixteen sums vectorise as they stand; a single running sum would need its additions reordered).
+static inline __attribute__((always_inline)) double sum_squares_loop(const float *x, long n) {
+    _Pragma("clang fp contract(off)")
+    double acc[16] = {0};
+    long full = n - n % 16;
+    for (long i = 0; i < full; i += 16) {
+        for (int j = 0; j < 16; j++) {
+            double v = (double)x[i + j];
+            acc[j] += v * v;
+        }
+    }
+    for (long i = full; i < n; i++) {
+        double v = (double)x[i];
+        acc[i - full] += v * v;
+    }
+    for (int w = 8; w >= 1; w /= 2)
+        for (int j = 0; j < w; j++) acc[j] += acc[j + w];
+    return acc[0];
+}
+
 // Each output element depends only on the same input element, so the loops are safe in place (y == x), which the
 // recurrent kernels use: without the pragma, clang's run-time overlap check sends an in-place call to the scalar loop
 // (about 5x slower).
@@ -812,6 +834,7 @@ static inline __attribute__((always_inline)) void adam_loop(float *p, const floa
                                                 float *h, long n) {                                         \
         lstm_cell_forward_loop(g, cp, cn, tc, h, n);                                                        \
     }                                                                                                       \
+    attr static double sum_squares_##suffix(const float *x, long n) { return sum_squares_loop(x, n); }       \
     attr static void adam_##suffix(float *p, const float *g, float *m, float *v, float *vhat, long n,       \
                                    float c1, float c2, float eps, float decay, float step) {                \
         adam_loop(p, g, m, v, vhat, n, c1, c2, eps, decay, step);                                           \
@@ -842,6 +865,13 @@ void catena_lstm_cell_backward_f32(const float *g, const float *cp, const float 
 }
 void catena_lstm_cell_forward_f32(const float *g, const float *cp, float *cn, float *tc, float *h, long n) {
     CATENA_DISPATCH(lstm_cell_forward, g, cp, cn, tc, h, n);
+}
+double catena_sum_squares_f32(const float *x, long n) {
+#if CATENA_X86
+    if (use_avx512()) return sum_squares_avx512(x, n);
+    if (use_avx2()) return sum_squares_avx2(x, n);
+#endif
+    return sum_squares_portable(x, n);
 }
 void catena_adam_f32(float *p, const float *g, float *m, float *v, float *vhat, long n, float c1, float c2, float eps,
                      float decay, float step) {

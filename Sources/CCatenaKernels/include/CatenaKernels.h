@@ -102,6 +102,10 @@ void catena_lstm_cell_backward_f32(const float *g, const float *cp, const float 
 /// state `cp`: `cn = a·i + f·cp` (two products and a sum, each rounded), `tc = tanh(cn)`, `h = o·tc`. `cn` may be `cp`.
 void catena_lstm_cell_forward_f32(const float *g, const float *cp, float *cn, float *tc, float *h, long n);
 
+/// Σ x[i]² over `n` floats, accumulated in double: element i into running sum i mod 16, the sixteen added pairwise
+/// at the end, each operation rounded on its own, so that the result is the same on every instruction-set level.
+double catena_sum_squares_f32(const float *x, long n);
+
 /// One Adam step over `n` elements, in place (Catena's AdamRule; `vhat` null without AMSGrad), with
 /// `c1 = 1 − β1`, `c2 = 1 − β2`: `m += c1·(g − m)`, `v += c2·(g² − v)`, `vhat = max(vhat, v)`,
 /// `p = decay·p − step·m / (√(vhat or v) + eps)`, each operation rounded on its own (no fused multiply-adds).

@@ -1,3 +1,4 @@
+import CCatenaKernels
 import Foundation
 
 /// The reductions over one or more axes.
@@ -21,6 +22,21 @@ extension NDArray {
     public func sum(axis: Int? = nil, keepDims: Bool = false) -> NDArray { reduce(.sum, axes: axis.map { [$0] }, keepDims: keepDims) }
     /// The sum over several axes.
     public func sum(axes: [Int], keepDims: Bool = false) -> NDArray { reduce(.sum, axes: axes, keepDims: keepDims) }
+
+    /// `Σ x²` over every element, accumulated in float64 whatever the dtype (the squared norm of a gradient): one
+    /// pass over float32 data in the kernel library, without a float64 copy of the array.
+    func sumOfSquares() -> Double {
+        let x = contiguous()
+        switch x.dtype {
+        case .float32:
+            return withExtendedLifetime(x) { catena_sum_squares_f32(x.pointer(Float.self), x.count) }
+        case .float64:
+            let p = x.pointer(Double.self)
+            return withExtendedLifetime(x) { (0..<x.count).reduce(0.0) { $0 + p[$1] * p[$1] } }
+        default:
+            return x.astype(.float64).sumOfSquares()
+        }
+    }
 
     /// The arithmetic mean over all elements or over `axis` (float64 for integer arrays).
     public func mean(axis: Int? = nil, keepDims: Bool = false) -> NDArray { mean(axes: axis.map { [$0] }, keepDims: keepDims) }

@@ -1,9 +1,35 @@
+import CCatenaKernels
 import Foundation
 import XCTest
 
 @testable import Catena
 
 final class NDArrayReductionTests: XCTestCase {
+    /// The squared norm GradientClipping uses: float32 data summed in float64 by the kernel library (sixteen running
+    /// sums), the same bits on every instruction-set level, within float64 rounding of a plain sum of the squares;
+    /// strided views, float64 and integer arrays too.
+    func testSumOfSquaresInFloat64OnEveryKernelLevel() {
+        let values = (0..<1001).map { (i: Int) -> Double in Double(Float(Foundation.sin(Double(i) * 0.37) * Double(i % 7 + 1))) }
+        let expected = values.reduce(0) { $0 + $1 * $1 }
+        let a = NDArray(values, dtype: .float32)
+        var results: [Double] = []
+        defer { catena_kernels_limit(2) }
+        for level in 0...Int(catena_kernels_level()) {
+            catena_kernels_limit(Int32(level))
+            results.append(a.sumOfSquares())
+            XCTAssertEqual(results.last!, expected, accuracy: 1e-13 * expected, "level \(level)")
+        }
+        XCTAssertEqual(Set(results).count, 1, "every level gives the same bits: \(results)")
+        for n in [0, 1, 15, 16, 17] {
+            let v = Array(values.prefix(n))
+            XCTAssertEqual(NDArray(v, dtype: .float32).sumOfSquares(), v.reduce(0) { $0 + $1 * $1 }, accuracy: 1e-13 * (expected + 1), "n = \(n)")
+        }
+        let m = a[0..<1000].reshaped(25, 40), t = m.transposed()
+        XCTAssertEqual(t.sumOfSquares(), m.sumOfSquares(), accuracy: 1e-13 * expected, "a transposed view")
+        XCTAssertEqual(NDArray(values, dtype: .float64).sumOfSquares(), expected, accuracy: 1e-13 * expected)
+        XCTAssertEqual(NDArray([3, -4, 12], dtype: .int32).sumOfSquares(), 169)
+    }
+
     /// Reduction computed by visiting every element and its output cell directly.
     func reference(_ a: NDArray, axes: [Int], keepDims: Bool, initial: Double, _ f: (Double, Double) -> Double) -> ([Int], [Double]) {
         let v = a.contiguous().toDoubles()

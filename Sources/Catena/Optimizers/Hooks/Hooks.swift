@@ -47,7 +47,7 @@ public struct GradientClipping: OptimizerHook {
     public func callAsFunction(_ optimizer: Optimizer) {
         let params = optimizer.parameters.map(\.param).filter(\.isInitialized)
         var sq = 0.0
-        for p in params { if let g = p.grad { sq += (g.astype(.float64).squared()).sum().item() } }
+        for p in params { if let g = p.grad { sq += g.sumOfSquares() } }
         let norm = sq.squareRoot()
         let rate = threshold / norm
         if !(rate < 1) { return }
