@@ -804,6 +804,31 @@ static inline __attribute__((always_inline)) double sum_squares_loop(const float
     return acc[0];
 }
 
+// One of the four arithmetic operations over n floats (see catena_binary_f32); each element on its own, so the
+// loop vectorises and is safe in place (y == a or y == b).
+#define CATENA_BINARY_LOOPS(OP)                                                                   \
+    do {                                                                                          \
+        if (mode == 0) {                                                                          \
+            _Pragma("clang loop vectorize(assume_safety)") for (long i = 0; i < n; i++) y[i] = a[i] OP b[i]; \
+        } else if (mode == 1) {                                                                   \
+            const float s = b[0];                                                                 \
+            _Pragma("clang loop vectorize(assume_safety)") for (long i = 0; i < n; i++) y[i] = a[i] OP s; \
+        } else {                                                                                  \
+            const float s = a[0];                                                                 \
+            _Pragma("clang loop vectorize(assume_safety)") for (long i = 0; i < n; i++) y[i] = s OP b[i]; \
+        }                                                                                         \
+    } while (0)
+
+static inline __attribute__((always_inline)) void binary_loop(int op, const float *a, const float *b, float *y,
+                                                            long n, int mode) {
+    switch (op) {
+    case 0: CATENA_BINARY_LOOPS(+); break;
+    case 1: CATENA_BINARY_LOOPS(-); break;
+    case 2: CATENA_BINARY_LOOPS(*); break;
+    default: CATENA_BINARY_LOOPS(/); break;
+    }
+}
+
 // Each output element depends only on the same input element, so the loops are safe in place (y == x), which the
 // recurrent kernels use: without the pragma, clang's run-time overlap check sends an in-place call to the scalar loop
 // (about 5x slower).
@@ -833,6 +858,9 @@ static inline __attribute__((always_inline)) double sum_squares_loop(const float
     attr static void lstm_cell_forward_##suffix(const float *g, const float *cp, float *cn, float *tc,     \
                                                 float *h, long n) {                                         \
         lstm_cell_forward_loop(g, cp, cn, tc, h, n);                                                        \
+    }                                                                                                       \
+    attr static void binary_##suffix(int op, const float *a, const float *b, float *y, long n, int mode) {  \
+        binary_loop(op, a, b, y, n, mode);                                                                  \
     }                                                                                                       \
     attr static double sum_squares_##suffix(const float *x, long n) { return sum_squares_loop(x, n); }       \
     attr static void adam_##suffix(float *p, const float *g, float *m, float *v, float *vhat, long n,       \
@@ -865,6 +893,9 @@ void catena_lstm_cell_backward_f32(const float *g, const float *cp, const float 
 }
 void catena_lstm_cell_forward_f32(const float *g, const float *cp, float *cn, float *tc, float *h, long n) {
     CATENA_DISPATCH(lstm_cell_forward, g, cp, cn, tc, h, n);
+}
+void catena_binary_f32(int op, const float *a, const float *b, float *y, long n, int mode) {
+    CATENA_DISPATCH(binary, op, a, b, y, n, mode);
 }
 double catena_sum_squares_f32(const float *x, long n) {
 #if CATENA_X86

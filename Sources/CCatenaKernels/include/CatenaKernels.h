@@ -102,6 +102,10 @@ void catena_lstm_cell_backward_f32(const float *g, const float *cp, const float 
 /// state `cp`: `cn = a·i + f·cp` (two products and a sum, each rounded), `tc = tanh(cn)`, `h = o·tc`. `cn` may be `cp`.
 void catena_lstm_cell_forward_f32(const float *g, const float *cp, float *cn, float *tc, float *h, long n);
 
+/// `y[i] = a[i] op b[i]` over `n` floats, `op` 0 add, 1 subtract, 2 multiply, 3 divide; `mode` 1 reads `b[0]` for
+/// every `i`, 2 reads `a[0]`. `y` may be `a` or `b`.
+void catena_binary_f32(int op, const float *a, const float *b, float *y, long n, int mode);
+
 /// Σ x[i]² over `n` floats, accumulated in double: element i into running sum i mod 16, the sixteen added pairwise
 /// at the end, each operation rounded on its own, so that the result is the same on every instruction-set level.
 double catena_sum_squares_f32(const float *x, long n);

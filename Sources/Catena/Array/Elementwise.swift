@@ -1,3 +1,4 @@
+import CCatenaKernels
 import Foundation
 
 /// The loops behind every element-wise operation: one generic body per arity, specialised by the compiler for each
@@ -27,10 +28,12 @@ enum Elementwise {
     }
 
     /// `out[i] = f(a[i], b[i])` with NumPy broadcasting. The result is a new contiguous array of the broadcast shape
-    /// (or `dest`, contiguous with that shape, which may alias `a`).
+    /// (or `dest`, contiguous with that shape, which may alias `a`). `float32Kernel` names the operation `f` is among
+    /// the kernel library's (``catena_binary_f32``: 0 add, 1 subtract, 2 multiply, 3 divide), whose vectorised loops
+    /// then run the float32 flat cases.
     @inlinable @inline(__always)
     static func binary<T: NDArrayElement, U: NDArrayElement>(
-        _ a: NDArray, _ b: NDArray, op: String, into dest: NDArray? = nil, _ f: (T, T) -> U
+        _ a: NDArray, _ b: NDArray, op: String, into dest: NDArray? = nil, float32Kernel: Int32? = nil, _ f: (T, T) -> U
     ) -> NDArray {
         let sameShape = a.shape == b.shape
         let shape = sameShape ? a.shape : NDArray.broadcastShapes(a.shape, b.shape, op: op)
@@ -47,6 +50,14 @@ enum Elementwise {
         let po = out.pointer(U.self), pa = a.pointer(T.self), pb = b.pointer(T.self)
         let n = out.count
         if a.isContiguous && b.isContiguous {
+            if let code = float32Kernel, T.self == Float.self, U.self == Float.self {
+                let mode: Int32 = sameShape ? 0 : (b.count == 1 && a.count == n ? 1 : (a.count == 1 && b.count == n ? 2 : -1))
+                if mode >= 0 {
+                    func f32<V>(_ p: UnsafeMutablePointer<V>) -> UnsafeMutablePointer<Float> { UnsafeMutableRawPointer(p).assumingMemoryBound(to: Float.self) }
+                    catena_binary_f32(code, f32(pa), f32(pb), f32(po), n, mode)
+                    return out
+                }
+            }
             if sameShape {
                 if T.self == U.self && UnsafeRawPointer(po) == UnsafeRawPointer(pa) {
                     // In place: one pointer for both, so the loop vectorises instead of failing an overlap check.
@@ -147,10 +158,10 @@ extension NDArray {
     static func floatArithmetic<T: NDFloatingPoint>(_: T.Type, _ a: NDArray, _ b: NDArray, _ op: BinaryOp, _ dest: NDArray?) -> NDArray {
         let name = op.name
         switch op {
-        case .add: return Elementwise.binary(a, b, op: name, into: dest) { (x: T, y: T) in x + y }
-        case .sub: return Elementwise.binary(a, b, op: name, into: dest) { (x: T, y: T) in x - y }
-        case .mul: return Elementwise.binary(a, b, op: name, into: dest) { (x: T, y: T) in x * y }
-        case .div: return Elementwise.binary(a, b, op: name, into: dest) { (x: T, y: T) in x / y }
+        case .add: return Elementwise.binary(a, b, op: name, into: dest, float32Kernel: 0) { (x: T, y: T) in x + y }
+        case .sub: return Elementwise.binary(a, b, op: name, into: dest, float32Kernel: 1) { (x: T, y: T) in x - y }
+        case .mul: return Elementwise.binary(a, b, op: name, into: dest, float32Kernel: 2) { (x: T, y: T) in x * y }
+        case .div: return Elementwise.binary(a, b, op: name, into: dest, float32Kernel: 3) { (x: T, y: T) in x / y }
         case .pow:
             if b.count == 1 && b.isContiguous {
                 let e = b.pointer(T.self)[0]

@@ -150,6 +150,37 @@ final class NDArrayElementwiseTests: XCTestCase {
         if levels >= 2 { XCTAssertEqual(results[2]!, results[1]!, "AVX-512 and AVX2 loops") }
     }
 
+    /// Float32 +, −, ×, ÷ run in the kernel library's loops where the operands are flat (same shapes, or one side a
+    /// single element), in place or not: on every instruction-set level each result is the IEEE float32 result, i.e.
+    /// the float64 result rounded once (exact for these four operations), for lengths around the vector widths.
+    func testFloat32ArithmeticOnEveryKernelLevelIsIEEE() {
+        let levels = Int(catena_kernels_level())
+        defer { catena_kernels_limit(2) }
+        let ops: [(String, (NDArray, NDArray) -> NDArray, (Double, Double) -> Double)] = [
+            ("add", { $0 + $1 }, { $0 + $1 }), ("sub", { $0 - $1 }, { $0 - $1 }),
+            ("mul", { $0 * $1 }, { $0 * $1 }), ("div", { $0 / $1 }, { $0 / $1 }),
+        ]
+        for level in 0...levels {
+            catena_kernels_limit(Int32(level))
+            for n in [1, 3, 16, 17, 1001] {
+                let xs = (0..<n).map { (i: Int) -> Double in Double(Float(Foundation.sin(Double(i) * 1.3) * 7)) }
+                let ys = (0..<n).map { (i: Int) -> Double in Double(Float(Foundation.cos(Double(i) * 0.7) * 3 + 0.1)) }
+                let a = NDArray(xs, dtype: .float32), b = NDArray(ys, dtype: .float32), s = NDArray([ys[0]], dtype: .float32)
+                for (name, op, ref) in ops {
+                    let want = zip(xs, ys).map { Float(ref($0, $1)) }
+                    XCTAssertEqual(op(a, b).toArray(as: Float.self), want, "\(name), n \(n), level \(level)")
+                    XCTAssertEqual(op(a, s).toArray(as: Float.self), xs.map { Float(ref($0, ys[0])) }, "\(name) by a scalar, n \(n), level \(level)")
+                    XCTAssertEqual(op(s, a).toArray(as: Float.self), xs.map { Float(ref(ys[0], $0)) }, "\(name) of a scalar, n \(n), level \(level)")
+                }
+                var c = a.copied()
+                c += b
+                XCTAssertEqual(c.toArray(as: Float.self), zip(xs, ys).map { Float($0 + $1) }, "+= in place, n \(n), level \(level)")
+                c *= 0.5
+                XCTAssertEqual(c.toArray(as: Float.self), zip(xs, ys).map { Float($0 + $1) * 0.5 }, "*= a scalar in place, n \(n), level \(level)")
+            }
+        }
+    }
+
     func testSpecialValues() {
         let a = NDArray([0, -.infinity, .infinity, .nan])
         let e = a.exp().toDoubles()

@@ -39,7 +39,8 @@ final class LinearFunction: FunctionNode {
             y = NDArray.repeatedRows(b, rows)
             NDArray.gemm(x, w, into: &y, transposeB: true, accumulate: true)
         } else {
-            y = NDArray.zeros([rows, outSize], dtype: x.dtype)
+            // The product writes every element (zeros when the input has no features).
+            y = NDArray(uninitializedShape: [rows, outSize], dtype: x.dtype)
             NDArray.gemm(x, w, into: &y, transposeB: true)
         }
         return [nBatchAxes == 1 ? y : y.reshaped(Array(inShape[..<nBatchAxes]) + [outSize])]
