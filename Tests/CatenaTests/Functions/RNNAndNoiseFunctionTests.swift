@@ -109,6 +109,34 @@ final class RNNAndNoiseFunctionTests: XCTestCase {
         }
     }
 
+    /// A step with enough gate values (``LSTMState/parallelGateValues``) runs its element-wise work in one block of
+    /// batch rows per thread: forward and backward — with both output gradients, only h's, only c's, and rows of
+    /// the cell state past the batch — give the values of the single block bit for bit, with 2 and 3 threads.
+    func testLSTMStepSplitByRowsGivesTheSameValues() {
+        let c = dbl([7, 9], scale: 2), x = dbl([5, 36], scale: 3)
+        let gc = dbl([7, 9], scale: 0.7, offset: 0.1), gh = dbl([5, 9], scale: 0.9, offset: -0.2)
+        let cases = [(true, true), (false, true), (true, false)]
+        func run(_ useC: Bool, _ useH: Bool) -> [[Float]] {
+            let cv = Variable(c.astype(.float32)), xv = Variable(x.astype(.float32))
+            let r = F.lstm(cv, xv)
+            var outs: [Variable] = [], seeds: [NDArray?] = []
+            if useC { outs.append(r.c); seeds.append(gc.astype(.float32)) }
+            if useH { outs.append(r.h); seeds.append(gh.astype(.float32)) }
+            backward(outs, gradOutputs: seeds)
+            return [r.c.array, r.h.array, cv.grad!, xv.grad!].map { $0.toArray(as: Float.self) }
+        }
+        let saved = LSTMState.parallelGateValues
+        defer { LSTMState.parallelGateValues = saved }
+        LSTMState.parallelGateValues = Int.max
+        let expected = cases.map { run($0.0, $0.1) }
+        LSTMState.parallelGateValues = 1
+        forEachThreadCount([2, 3]) { threads in
+            for (k, (useC, useH)) in cases.enumerated() {
+                XCTAssertEqual(run(useC, useH), expected[k], "\(threads) threads, c \(useC), h \(useH)")
+            }
+        }
+    }
+
     /// The C cell-update loop on each instruction-set level, in place (`cn == cp`) and out of place: the cell state
     /// is the formula's float32 bits (two products and a sum, each rounded), tanh is within float32 rounding of
     /// Foundation's, and `h` is the output gate times that tanh, exactly.

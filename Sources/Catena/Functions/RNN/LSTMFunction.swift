@@ -63,8 +63,14 @@ struct LSTMState {
         let n = s.batch * s.units
         func go<T: NDFloatingPoint>(_: T.Type) {
             let g = s.gates.pointer(T.self), cp = s.cPrev.pointer(T.self), cn = cNew.pointer(T.self)
-            RecurrentKernels.lstmGates(xc.pointer(T.self), g, 4 * n)
-            cellForward(g, cp, cn, s.tanhC.pointer(T.self), h.pointer(T.self), n)
+            let px = xc.pointer(T.self), tc = s.tanhC.pointer(T.self), ph = h.pointer(T.self), units = s.units
+            withExtendedLifetime((xc, s.gates, s.cPrev, cNew, s.tanhC, h)) {
+                LSTMState.forEachRowBlock(s.batch, units: units) { lo, hi in
+                    let o = lo * units, m = (hi - lo) * units
+                    RecurrentKernels.lstmGates(px + 4 * o, g + 4 * o, 4 * m)
+                    cellForward(g + 4 * o, cp + o, cn + o, tc + o, ph + o, m)
+                }
+            }
             if s.fullBatch > s.batch { (cn + n).update(from: cp + n, count: (s.fullBatch - s.batch) * s.units) }
         }
         x.dtype.withFloatType(orFail: "lstm: expected a floating-point input, got \(x.dtype)") { go($0) }
@@ -78,9 +84,15 @@ struct LSTMState {
         let gx = NDArray(uninitializedShape: [batch, 4 * units], dtype: gates.dtype)
         let gcPrev = NDArray(uninitializedShape: [fullBatch, units], dtype: gates.dtype)
         func go<T: NDFloatingPoint>(_: T.Type) {
-            let pgc = gc?.pointer(T.self), pcp = gcPrev.pointer(T.self)
-            LSTMState.cellBackward(gates.pointer(T.self), cPrev.pointer(T.self), tanhC.pointer(T.self), gh: gh?.pointer(T.self), gc: pgc,
-                                   gx: gx.pointer(T.self), gcPrev: pcp, n)
+            let pgc = gc?.pointer(T.self), pcp = gcPrev.pointer(T.self), pgh = gh?.pointer(T.self)
+            let pg = gates.pointer(T.self), pc = cPrev.pointer(T.self), ptc = tanhC.pointer(T.self), pgx = gx.pointer(T.self)
+            withExtendedLifetime((gc, gh, gx, gcPrev, gates, cPrev, tanhC)) {
+                LSTMState.forEachRowBlock(batch, units: units) { lo, hi in
+                    let o: Int = lo * units, m: Int = (hi - lo) * units
+                    let ghBlock: UnsafeMutablePointer<T>? = pgh.map { $0 + o }, gcBlock: UnsafeMutablePointer<T>? = pgc.map { $0 + o }
+                    LSTMState.cellBackward(pg + 4 * o, pc + o, ptc + o, gh: ghBlock, gc: gcBlock, gx: pgx + 4 * o, gcPrev: pcp + o, m)
+                }
+            }
             let rest = (fullBatch - batch) * units
             if rest > 0 {
                 if let pgc { (pcp + n).update(from: pgc + n, count: rest) } else { (pcp + n).update(repeating: 0, count: rest) }
@@ -88,6 +100,22 @@ struct LSTMState {
         }
         gates.dtype.withFloatType(orFail: "lstm: expected floating-point gates, got \(gates.dtype)") { go($0) }
         return (gcPrev, gx)
+    }
+
+    /// Steps with at least this many gate values (a batch of 20 with 100 units has 8,000) split their element-wise
+    /// work by rows of the batch, one block per thread: the cell's loops then take longer than handing a block to
+    /// the pool.
+    nonisolated(unsafe) static var parallelGateValues = 1 << 12
+
+    /// Runs `body(lo, hi)` over the rows `0 ..< rows` of a step: in one block per thread (``parallelFor(_:_:)``)
+    /// when the step has ``parallelGateValues`` gate values or more, else in one call.
+    static func forEachRowBlock(_ rows: Int, units: Int, _ body: (Int, Int) -> Void) {
+        let parts = 4 * rows * units >= parallelGateValues ? Swift.min(CatenaRuntime.threads, rows) : 1
+        if parts <= 1 {
+            body(0, rows)
+            return
+        }
+        parallelFor(parts) { t in body(rows * t / parts, rows * (t + 1) / parts) }
     }
 
     /// One LSTM cell update of `n` units from the activated, interleaved gates `g` (a, i, f, o per unit) and the
