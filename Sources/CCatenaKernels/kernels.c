@@ -855,6 +855,15 @@ static inline __attribute__((always_inline)) void binary_loop(int op, const floa
         if (gc_prev == gc) lstm_cell_backward_loop(g, cp, tc, gh, gc_prev, gx, gc_prev, n);                 \
         else lstm_cell_backward_loop(g, cp, tc, gh, gc, gx, gc_prev, n);                                    \
     }                                                                                                       \
+    attr static void lstm_gates_sum_##suffix(const float *x, const float *y, const float *bias, float *dst,  \
+                                             long rows, long width) {                                       \
+        for (long r = 0; r < rows; r++) {                                                                   \
+            const float *xr = x + r * width, *yr = y + r * width;                                           \
+            float *dr = dst + r * width;                                                                    \
+            CATENA_ELEMENTWISE for (long k = 0; k < width; k++)                                              \
+                dr[k] = lstm_gate_core((xr[k] + bias[k]) + yr[k], k);                                       \
+        }                                                                                                   \
+    }                                                                                                       \
     attr static void lstm_cell_forward_##suffix(const float *g, const float *cp, float *cn, float *tc,     \
                                                 float *h, long n) {                                         \
         lstm_cell_forward_loop(g, cp, cn, tc, h, n);                                                        \
@@ -890,6 +899,9 @@ void catena_lstm_gates_f32(const float *x, float *y, long n) { CATENA_DISPATCH(l
 void catena_lstm_cell_backward_f32(const float *g, const float *cp, const float *tc, const float *gh, const float *gc,
                                    float *gx, float *gc_prev, long n) {
     CATENA_DISPATCH(lstm_cell_backward, g, cp, tc, gh, gc, gx, gc_prev, n);
+}
+void catena_lstm_gates_sum_f32(const float *x, const float *y, const float *bias, float *dst, long rows, long width) {
+    CATENA_DISPATCH(lstm_gates_sum, x, y, bias, dst, rows, width);
 }
 void catena_lstm_cell_forward_f32(const float *g, const float *cp, float *cn, float *tc, float *h, long n) {
     CATENA_DISPATCH(lstm_cell_forward, g, cp, cn, tc, h, n);

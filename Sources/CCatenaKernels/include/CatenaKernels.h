@@ -98,6 +98,10 @@ void catena_lstm_gates_f32(const float *x, float *y, long n);
 void catena_lstm_cell_backward_f32(const float *g, const float *cp, const float *tc, const float *gh, const float *gc,
                                    float *gx, float *gc_prev, long n);
 
+/// The LSTM gates of `rows` rows of `width` (4 × units, interleaved as catena_lstm_gates_f32) from three terms:
+/// `dst[r][k] = gate_k((x[r][k] + bias[k]) + y[r][k])`.
+void catena_lstm_gates_sum_f32(const float *x, const float *y, const float *bias, float *dst, long rows, long width);
+
 /// One LSTM cell update of `n` units from the activated gates `g` (a, i, f, o per unit, 4n) and the previous cell
 /// state `cp`: `cn = a·i + f·cp` (two products and a sum, each rounded), `tc = tanh(cn)`, `h = o·tc`. `cn` may be `cp`.
 void catena_lstm_cell_forward_f32(const float *g, const float *cp, float *cn, float *tc, float *h, long n);

@@ -109,6 +109,26 @@ final class RNNAndNoiseFunctionTests: XCTestCase {
         }
     }
 
+    /// The NStep recurrence's gate kernel, which sums the input term, the bias and the state term as it reads them:
+    /// on each instruction-set level, the gates of `(x + bias) + y` (summed in Swift) bit for bit, over rows of a
+    /// width that is no multiple of a vector's.
+    func testLSTMGatesOfASumOnEveryLevel() {
+        let rows = 3, width = 4 * 9
+        let x = (0..<(rows * width)).map { (j: Int) -> Float in Float(4 * sin(Double(j) * 0.77)) }
+        let y = (0..<(rows * width)).map { (j: Int) -> Float in Float(3 * cos(Double(j) * 1.31)) }
+        let bias = (0..<width).map { (j: Int) -> Float in Float(0.5 * sin(Double(j) * 2.1) + 0.25) }
+        var sums = [Float](repeating: 0, count: rows * width)
+        for r in 0..<rows { for k in 0..<width { sums[r * width + k] = (x[r * width + k] + bias[k]) + y[r * width + k] } }
+        defer { catena_kernels_limit(2) }
+        for level in 0...Int(catena_kernels_level()) {
+            catena_kernels_limit(Int32(level))
+            var expected = [Float](repeating: .nan, count: rows * width), got = expected
+            catena_lstm_gates_f32(sums, &expected, rows * width)
+            catena_lstm_gates_sum_f32(x, y, bias, &got, rows, width)
+            XCTAssertEqual(got, expected, "level \(level)")
+        }
+    }
+
     /// A step with enough gate values (``LSTMState/parallelGateValues``) runs its element-wise work in one block of
     /// batch rows per thread: forward and backward — with both output gradients, only h's, only c's, and rows of
     /// the cell state past the batch — give the values of the single block bit for bit, with 2 and 3 threads.

@@ -108,17 +108,18 @@ final class NStepRecurrence: FunctionNode {
             let pc = c.pointer(T.self), pa = act.pointer(T.self), pcp = cPrev.pointer(T.self), ptc = tanhC.pointer(T.self)
             run = { rows in
                 let hs = ph + rows.lowerBound * units, cs = pc + rows.lowerBound * units
+                // The state term of a step, in a scratch block of the block's rows that stays in cache; the gate
+                // kernel adds it to the input term and the bias as it reads them.
+                let term = UnsafeMutablePointer<T>.allocate(capacity: Swift.max(1, rows.count * width))
+                defer { term.deallocate() }
                 for (b, o) in self.blockSteps(rows) {
                     let cells = b * units
                     (php + o * units).update(from: hs, count: cells)
                     (pcp + o * units).update(from: cs, count: cells)
-                    let g = pa + o * width, x = px + o * width
-                    for r in 0..<b {
-                        let gr = g + r * width, xr = x + r * width
-                        for k in 0..<width { gr[k] = xr[k] + pb[k] }
-                    }
-                    stateTerm(b, o, g, accumulate: true)
-                    RecurrentKernels.lstmGates(g, g, b * width)
+                    GEMM.gemm(m: b, n: width, k: units, alpha: 1, a: MatrixOperand(php + o * units, units, 1), b: MatrixOperand(pw, 1, units),
+                              c: term, rsc: width, accumulate: false, parallel: parallel, panels: panels)
+                    let g = pa + o * width
+                    RecurrentKernels.lstmGatesSum(px + o * width, term, pb, g, rows: b, width: width)
                     LSTMState.cellForward(g, pcp + o * units, cs, ptc + o * units, py + o * units, cells)
                     hs.update(from: py + o * units, count: cells)
                 }
@@ -355,6 +356,22 @@ enum RecurrentKernels {
             catena_vtanh_f32(UnsafeRawPointer(src).assumingMemoryBound(to: Float.self), UnsafeMutableRawPointer(dst).assumingMemoryBound(to: Float.self), n)
         } else {
             for k in 0..<n { dst[k] = T._tanh(src[k]) }
+        }
+    }
+
+    /// `dst[r][k] = gate_k((x[r][k] + bias[k]) + y[r][k])` over `rows` rows of `width` (the gates as ``lstmGates``).
+    @inline(__always)
+    static func lstmGatesSum<T: NDFloatingPoint>(_ x: UnsafePointer<T>, _ y: UnsafePointer<T>, _ bias: UnsafePointer<T>,
+                                                 _ dst: UnsafeMutablePointer<T>, rows: Int, width: Int) {
+        if T.self == Float.self {
+            func f(_ p: UnsafePointer<T>) -> UnsafePointer<Float> { UnsafeRawPointer(p).assumingMemoryBound(to: Float.self) }
+            catena_lstm_gates_sum_f32(f(x), f(y), f(bias), UnsafeMutableRawPointer(dst).assumingMemoryBound(to: Float.self), rows, width)
+            return
+        }
+        for r in 0..<rows {
+            let xr = x + r * width, yr = y + r * width, dr = dst + r * width
+            for k in 0..<width { dr[k] = (xr[k] + bias[k]) + yr[k] }
+            lstmGates(dr, dr, width)
         }
     }
 
