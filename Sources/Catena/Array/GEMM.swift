@@ -231,15 +231,24 @@ enum GEMM {
     /// Threads used for large products (``CatenaRuntime/threads``).
     static var threadCount: Int { CatenaRuntime.threads }
 
+    /// `rowBias` (n values), when given, is where every row of C starts instead of zeros or C itself (`accumulate`
+    /// is then ignored): each thread fills its own part of C just before multiplying into it, so a layer's bias
+    /// costs no separate pass over its output.
     @usableFromInline
     static func gemm<T: GEMMScalar>(
         m: Int, n: Int, k: Int, alpha: T, a: MatrixOperand<T>, b: MatrixOperand<T>,
-        c: UnsafeMutablePointer<T>, rsc: Int, accumulate: Bool, bSource: (storage: NDStorage, offset: Int)? = nil,
-        parallel: Bool = true, panels: PackedBCache.Panels? = nil
+        c: UnsafeMutablePointer<T>, rsc: Int, accumulate accumulateIn: Bool, bSource: (storage: NDStorage, offset: Int)? = nil,
+        parallel: Bool = true, panels: PackedBCache.Panels? = nil, rowBias: UnsafePointer<T>? = nil
     ) {
         if m == 0 || n == 0 { return }
+        /// Rows `rows` of C, columns `cols`, set to the bias.
+        func fillBias(_ rows: Range<Int>, _ cols: Range<Int>) {
+            guard let rowBias else { return }
+            for i in rows { (c + i * rsc + cols.lowerBound).update(from: rowBias + cols.lowerBound, count: cols.count) }
+        }
+        let accumulate = accumulateIn || rowBias != nil
         if k == 0 {
-            if !accumulate { for i in 0..<m { (c + i * rsc).update(repeating: 0, count: n) } }
+            if rowBias != nil { fillBias(0..<m, 0..<n) } else if !accumulate { for i in 0..<m { (c + i * rsc).update(repeating: 0, count: n) } }
             return
         }
         let cached = panels ?? cachedPanels(b: b, k: k, n: n, bSource: bSource)
@@ -248,6 +257,7 @@ enum GEMM {
         let threads = threadCount
         let work = m * n * k
         if parallel && packed == nil && splitsDepth(m: m, n: n, k: k) {
+            fillBias(0..<m, 0..<n)
             splitDepth(m: m, n: n, k: k, c: c, rsc: rsc, accumulate: accumulate) { lo, hi, c, rsc, accumulate in
                 serial(m: m, n: n, k: hi - lo, alpha: alpha, a: MatrixOperand(a.base + lo * a.colStride, a.rowStride, a.colStride),
                        b: MatrixOperand(b.base + lo * b.rowStride, b.rowStride, b.colStride), c: c, rsc: rsc, accumulate: accumulate)
@@ -266,6 +276,7 @@ enum GEMM {
                 parallelFor(parts) { t in
                     let lo = tiles * t / parts * tile, hi = Swift.min(extent, tiles * (t + 1) / parts * tile)
                     if lo >= hi { return }
+                    if splitColumns { fillBias(0..<m, lo..<hi) } else { fillBias(lo..<hi, 0..<n) }
                     if splitColumns {
                         let bSub = MatrixOperand(b.base + lo * b.colStride, b.rowStride, b.colStride)
                         serial(m: m, n: hi - lo, k: k, alpha: alpha, a: a, b: bSub, c: c + lo, rsc: rsc, accumulate: accumulate,
@@ -279,6 +290,7 @@ enum GEMM {
                 return
             }
         }
+        fillBias(0..<m, 0..<n)
         serial(m: m, n: n, k: k, alpha: alpha, a: a, b: b, c: c, rsc: rsc, accumulate: accumulate, packedB: packed)
     }
 

@@ -67,17 +67,6 @@ extension NDArray {
         return a
     }
 
-    /// `row` (1-D) repeated as the `count` rows of a new `(count, row.count)` array: one copy per row, without
-    /// the general broadcasting loop (a bias written under a batch of outputs).
-    static func repeatedRows(_ row: NDArray, _ count: Int) -> NDArray {
-        let r = row.contiguous()
-        let out = NDArray(uninitializedShape: [count, r.count], dtype: r.dtype)
-        let bytes = r.byteCount
-        let src = UnsafeRawPointer(r.storage.raw + r.offset * r.dtype.itemSize), dst = out.storage.raw
-        for i in 0..<count { (dst + i * bytes).copyMemory(from: src, byteCount: bytes) }
-        return out
-    }
-
     /// An array of ones.
     public static func ones(_ shape: [Int], dtype: DType = .float32) -> NDArray { full(shape, 1, dtype: dtype) }
 

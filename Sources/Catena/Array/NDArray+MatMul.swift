@@ -110,6 +110,15 @@ extension NDArray {
     /// - Precondition: 2-D operands of one float dtype with matching sizes; `c` has shape `(m, n)`.
     public static func gemm(_ a: NDArray, _ b: NDArray, into c: inout NDArray, transposeA: Bool = false, transposeB: Bool = false,
                             alpha: Double = 1, accumulate: Bool = false) {
+        gemm(a, b, into: &c, transposeA: transposeA, transposeB: transposeB, alpha: alpha, accumulate: accumulate, rowBias: nil)
+    }
+
+    /// ``gemm(_:_:into:transposeA:transposeB:alpha:accumulate:)`` with every row of `c` starting from `rowBias`
+    /// (a vector of `n` values of the operands' dtype) when given: `C = alpha · op(A) · op(B) + 1 · rowBiasᵀ`, the
+    /// bias written by each thread into its own part of C just before its product (a layer's bias in no separate
+    /// pass).
+    static func gemm(_ a: NDArray, _ b: NDArray, into c: inout NDArray, transposeA: Bool = false, transposeB: Bool = false,
+                     alpha: Double = 1, accumulate: Bool = false, rowBias: NDArray?) {
         a.checkSameDType(b, op: "gemm")
         a.checkSameDType(c, op: "gemm")
         if a.ndim != 2 || b.ndim != 2 || c.ndim != 2 { typeCheckFailure("gemm: operands must be 2-D (shapes \(a.shape), \(b.shape), \(c.shape))") }
@@ -121,11 +130,18 @@ extension NDArray {
         }
         let rsa = a.axisStride(transposeA ? 1 : 0), csa = a.axisStride(transposeA ? 0 : 1)
         let rsb = b.axisStride(transposeB ? 1 : 0), csb = b.axisStride(transposeB ? 0 : 1)
+        let bias = rowBias?.contiguous()
+        if let bias {
+            a.checkSameDType(bias, op: "gemm")
+            if bias.count != n { typeCheckFailure("gemm: a row bias of \(bias.count) values for \(n) columns") }
+        }
         c.makeUniqueContiguous()
         func run<T: GEMMScalar>(_: T.Type) {
-            GEMM.gemm(m: m, n: n, k: k, alpha: T(alpha), a: MatrixOperand(a.pointer(T.self), rsa, csa),
-                      b: MatrixOperand(b.pointer(T.self), rsb, csb), c: c.pointer(T.self), rsc: n, accumulate: accumulate,
-                      bSource: (b.storage, b.offset))
+            withExtendedLifetime(bias) {
+                GEMM.gemm(m: m, n: n, k: k, alpha: T(alpha), a: MatrixOperand(a.pointer(T.self), rsa, csa),
+                          b: MatrixOperand(b.pointer(T.self), rsb, csb), c: c.pointer(T.self), rsc: n, accumulate: accumulate,
+                          bSource: (b.storage, b.offset), rowBias: bias.map { UnsafePointer($0.pointer(T.self)) })
+            }
         }
         a.dtype.withFloatType(orFail: "gemm: expected float arrays, got \(a.dtype)") { run($0) }
     }

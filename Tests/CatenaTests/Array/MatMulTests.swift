@@ -194,6 +194,22 @@ final class MatMulTests: XCTestCase {
         }
     }
 
+    /// A product whose rows of C start from a bias vector (as a layer's forward computes it): serial, split by rows,
+    /// split by columns, split along the depth, and with no depth at all, on 2 and 3 threads, against the triple
+    /// loop plus the bias.
+    func testProductsStartingFromARowBias() {
+        forEachThreadCount([2, 3]) { threads in
+            for (m, k, n) in [(5, 7, 9), (130, 40, 65), (20, 100, 400), (16, 4096, 16), (3, 0, 4)] {
+                let a = testArray([m, k]), b = testArray([k, n], scale: 0.5, offset: 0.1), bias = testArray([n], scale: 2, offset: -0.3)
+                var c = NDArray.full([m, n], .nan)
+                NDArray.gemm(a, b, into: &c, rowBias: bias)
+                let product = naive(a, b), bv = bias.toDoubles()
+                let expected = (0..<(m * n)).map { product[$0] + bv[$0 % n] }
+                assertClose(c, expected, shape: [m, n], atol: 1e-5 * Double(k + 1), rtol: 1e-5, "\(m)x\(k)x\(n), \(threads) threads")
+            }
+        }
+    }
+
     func testIntegerMatmul() {
         let a = NDArray([[1, 2], [3, 4]], dtype: .int32), b = NDArray([[5, 6, 7], [8, 9, 10]], dtype: .int32)
         XCTAssertEqual(NDArray.matmul(a, b).toArray(as: Int32.self), [21, 24, 27, 47, 54, 61])

@@ -36,8 +36,8 @@ final class LinearFunction: FunctionNode {
         if let b {
             if b.ndim != 1 || b.shape[0] != outSize { typeCheckFailure("linear: b.shape \(b.shape) must equal [W.shape[0]] = [\(outSize)]") }
             xIn.checkSameDType(b, op: "linear")
-            y = NDArray.repeatedRows(b, rows)
-            NDArray.gemm(x, w, into: &y, transposeB: true, accumulate: true)
+            y = NDArray(uninitializedShape: [rows, outSize], dtype: x.dtype)
+            NDArray.gemm(x, w, into: &y, transposeB: true, rowBias: b)
         } else {
             // The product writes every element (zeros when the input has no features).
             y = NDArray(uninitializedShape: [rows, outSize], dtype: x.dtype)
