@@ -55,11 +55,16 @@ struct PackedLayout: Equatable {
         return out
     }
 
-    /// The sequences of `packed` (rows as ``pack(_:)`` lays them out).
+    /// The sequences of `packed` (rows as ``pack(_:)`` lays them out). When every sequence has the same length the
+    /// packed array is `(steps, batch, features…)` in memory and each sequence is a strided view of it, not a copy.
     func unpack(_ packed: NDArray) -> [NDArray] {
         let features = Array(packed.shape.dropFirst())
         let row = features.reduce(1, *) * packed.dtype.itemSize
         let src = packed.contiguous()
+        if let steps = lengths.first, lengths.last == steps, steps > 0 {
+            let grid = src.reshaped([steps, lengths.count] + features)
+            return lengths.indices.map { grid.selection([.slice(start: nil, stop: nil, step: 1), .index($0)]) }
+        }
         return withExtendedLifetime(src) {
             let p = src.rawBytes
             return lengths.indices.map { i in
