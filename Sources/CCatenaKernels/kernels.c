@@ -829,6 +829,39 @@ static inline __attribute__((always_inline)) void binary_loop(int op, const floa
     }
 }
 
+// The simple recurrence's activation of a step from its three terms, and its gradient (see catena_rnn_sum_f32 and
+// catena_rnn_backward_f32). ReLU as a select (NaN gives 0); tanh is tanh_core; no fused multiply-adds, so that the
+// results are those of the separate passes they replace.
+static inline __attribute__((always_inline)) void rnn_sum_loop(int relu, const float *x, const float *y,
+                                                             const float *bias, float *dst, long rows, long width) {
+    for (long r = 0; r < rows; r++) {
+        const float *xr = x + r * width, *yr = y + r * width;
+        float *dr = dst + r * width;
+        if (relu) {
+            _Pragma("clang loop vectorize(assume_safety)") for (long k = 0; k < width; k++) {
+                float v = (xr[k] + bias[k]) + yr[k];
+                dr[k] = v > 0.0f ? v : 0.0f;
+            }
+        } else {
+            _Pragma("clang loop vectorize(assume_safety)") for (long k = 0; k < width; k++)
+                dr[k] = tanh_core((xr[k] + bias[k]) + yr[k]);
+        }
+    }
+}
+
+static inline __attribute__((always_inline)) void rnn_backward_loop(int relu, const float *y, const float *gy, float *dh,
+                                                                  float *gx, long n) {
+    _Pragma("clang fp contract(off)")
+    if (gy) {
+        _Pragma("clang loop vectorize(assume_safety)") for (long k = 0; k < n; k++) dh[k] += gy[k];
+    }
+    if (relu) {
+        _Pragma("clang loop vectorize(assume_safety)") for (long k = 0; k < n; k++) gx[k] = y[k] > 0.0f ? dh[k] : 0.0f;
+    } else {
+        _Pragma("clang loop vectorize(assume_safety)") for (long k = 0; k < n; k++) gx[k] = dh[k] * (1.0f - y[k] * y[k]);
+    }
+}
+
 // Each output element depends only on the same input element, so the loops are safe in place (y == x), which the
 // recurrent kernels use: without the pragma, clang's run-time overlap check sends an in-place call to the scalar loop
 // (about 5x slower).
@@ -854,6 +887,14 @@ static inline __attribute__((always_inline)) void binary_loop(int op, const floa
                                                  float *gc_prev, long n) {                                  \
         if (gc_prev == gc) lstm_cell_backward_loop(g, cp, tc, gh, gc_prev, gx, gc_prev, n);                 \
         else lstm_cell_backward_loop(g, cp, tc, gh, gc, gx, gc_prev, n);                                    \
+    }                                                                                                       \
+    attr static void rnn_sum_##suffix(int relu, const float *x, const float *y, const float *bias, float *dst, \
+                                      long rows, long width) {                                              \
+        rnn_sum_loop(relu, x, y, bias, dst, rows, width);                                                   \
+    }                                                                                                       \
+    attr static void rnn_backward_##suffix(int relu, const float *y, const float *gy, float *dh, float *gx,  \
+                                           long n) {                                                        \
+        rnn_backward_loop(relu, y, gy, dh, gx, n);                                                          \
     }                                                                                                       \
     attr static void lstm_gates_sum_##suffix(const float *x, const float *y, const float *bias, float *dst,  \
                                              long rows, long width) {                                       \
@@ -899,6 +940,12 @@ void catena_lstm_gates_f32(const float *x, float *y, long n) { CATENA_DISPATCH(l
 void catena_lstm_cell_backward_f32(const float *g, const float *cp, const float *tc, const float *gh, const float *gc,
                                    float *gx, float *gc_prev, long n) {
     CATENA_DISPATCH(lstm_cell_backward, g, cp, tc, gh, gc, gx, gc_prev, n);
+}
+void catena_rnn_sum_f32(int relu, const float *x, const float *y, const float *bias, float *dst, long rows, long width) {
+    CATENA_DISPATCH(rnn_sum, relu, x, y, bias, dst, rows, width);
+}
+void catena_rnn_backward_f32(int relu, const float *y, const float *gy, float *dh, float *gx, long n) {
+    CATENA_DISPATCH(rnn_backward, relu, y, gy, dh, gx, n);
 }
 void catena_lstm_gates_sum_f32(const float *x, const float *y, const float *bias, float *dst, long rows, long width) {
     CATENA_DISPATCH(lstm_gates_sum, x, y, bias, dst, rows, width);

@@ -129,6 +129,39 @@ final class RNNAndNoiseFunctionTests: XCTestCase {
         }
     }
 
+    /// The simple recurrence's kernels on each instruction-set level: the step is ReLU (NaN to 0) or the library's
+    /// tanh of `(x + bias) + y`, bit for bit as those passes one after the other; the gradient adds the output's
+    /// gradient (or not) and gives `y > 0 ? dh : 0` or `dh·(1 − y²)` exactly as the formula in float32.
+    func testSimpleRecurrenceKernelsOnEveryLevel() {
+        let rows = 3, width = 37
+        let x = (0..<(rows * width)).map { (j: Int) -> Float in j == 5 ? .nan : Float(2 * sin(Double(j) * 0.77)) }
+        let y = (0..<(rows * width)).map { (j: Int) -> Float in Float(1.5 * cos(Double(j) * 1.31)) }
+        let bias = (0..<width).map { (j: Int) -> Float in Float(0.5 * sin(Double(j) * 2.1)) }
+        var sums = [Float](repeating: 0, count: rows * width)
+        for r in 0..<rows { for k in 0..<width { sums[r * width + k] = (x[r * width + k] + bias[k]) + y[r * width + k] } }
+        let n = rows * width
+        let out = (0..<n).map { (j: Int) -> Float in Float(Foundation.tanh(Double(j) * 0.05 - 2)) }
+        let dh = (0..<n).map { (j: Int) -> Float in Float(sin(Double(j) * 0.3)) }, gy = (0..<n).map { (j: Int) -> Float in Float(cos(Double(j) * 0.4)) }
+        defer { catena_kernels_limit(2) }
+        for level in 0...Int(catena_kernels_level()) {
+            catena_kernels_limit(Int32(level))
+            var tanhs = [Float](repeating: .nan, count: n), got = tanhs
+            catena_vtanh_f32(sums, &tanhs, n)
+            catena_rnn_sum_f32(0, x, y, bias, &got, rows, width)
+            XCTAssertEqual(got.map(\.bitPattern), tanhs.map(\.bitPattern), "tanh, level \(level)")
+            catena_rnn_sum_f32(1, x, y, bias, &got, rows, width)
+            XCTAssertEqual(got, sums.map { $0 > 0 ? $0 : 0 }, "relu, level \(level)")
+            for (relu, withGy) in [(false, false), (false, true), (true, false), (true, true)] {
+                var h = dh, gx = [Float](repeating: .nan, count: n)
+                if withGy { catena_rnn_backward_f32(relu ? 1 : 0, out, gy, &h, &gx, n) } else { catena_rnn_backward_f32(relu ? 1 : 0, out, nil, &h, &gx, n) }
+                let total = withGy ? zip(dh, gy).map { $0 + $1 } : dh
+                XCTAssertEqual(h, total, "dh, relu \(relu), gy \(withGy), level \(level)")
+                let want = (0..<n).map { (k: Int) -> Float in relu ? (out[k] > 0 ? total[k] : 0) : total[k] * (1 - out[k] * out[k]) }
+                XCTAssertEqual(gx, want, "gx, relu \(relu), gy \(withGy), level \(level)")
+            }
+        }
+    }
+
     /// A step with enough gate values (``LSTMState/parallelGateValues``) runs its element-wise work in one block of
     /// batch rows per thread: forward and backward — with both output gradients, only h's, only c's, and rows of
     /// the cell state past the batch — give the values of the single block bit for bit, with 2 and 3 threads.

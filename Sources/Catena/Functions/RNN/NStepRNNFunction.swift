@@ -90,8 +90,8 @@ final class NStepRecurrence: FunctionNode {
         // The packed weights, looked up once for every step and block.
         let panels = GEMM.cachedPanels(b: MatrixOperand(pw, 1, units), k: units, n: width, bSource: weightSource)
         /// `c[0 ..< b, :] = bh + hPrev[o ..< o+b] · whᵀ` (into rows of width `width`).
-        func stateTerm(_ b: Int, _ o: Int, _ c: UnsafeMutablePointer<T>, accumulate: Bool) {
-            if !accumulate { for r in 0..<b { (c + r * width).update(from: pb, count: width) } }
+        func stateTerm(_ b: Int, _ o: Int, _ c: UnsafeMutablePointer<T>) {
+            for r in 0..<b { (c + r * width).update(from: pb, count: width) }
             GEMM.gemm(m: b, n: width, k: units, alpha: 1, a: MatrixOperand(php + o * units, units, 1), b: MatrixOperand(pw, 1, units),
                       c: c, rsc: width, accumulate: true, parallel: parallel, panels: panels)
         }
@@ -135,7 +135,7 @@ final class NStepRecurrence: FunctionNode {
                 let hs = ph + rows.lowerBound * units, us = pu + rows.lowerBound * width
                 for (b, o) in self.blockSteps(rows) {
                     (php + o * units).update(from: hs, count: b * units)
-                    stateTerm(b, o, us, accumulate: false)
+                    stateTerm(b, o, us)
                     for r in 0..<b {
                         let a = pa + (o + r) * width, x = px + (o + r) * width, ur = us + r * width
                         for k in 0..<(2 * units) { a[k] = x[k] + ur[k] }
@@ -156,19 +156,19 @@ final class NStepRecurrence: FunctionNode {
                 }
             }
         case .rnnTanh, .rnnReLU:
-            let tanh = cell == .rnnTanh
+            let relu = cell == .rnnReLU
             run = { rows in
                 let hs = ph + rows.lowerBound * units
+                // The state term of a step in a scratch block that stays in cache (as the LSTM's).
+                let term = UnsafeMutablePointer<T>.allocate(capacity: Swift.max(1, rows.count * units))
+                defer { term.deallocate() }
                 for (b, o) in self.blockSteps(rows) {
                     let cells = b * units
                     (php + o * units).update(from: hs, count: cells)
-                    let yt = py + o * units, x = px + o * units
-                    for r in 0..<b {
-                        for k in 0..<units { yt[r * units + k] = x[r * units + k] + pb[k] }
-                    }
-                    stateTerm(b, o, yt, accumulate: true)
-                    // ReLU as a select (NaN gives 0, as before), which vectorises; a conditional store does not.
-                    if tanh { RecurrentKernels.tanh(yt, yt, cells) } else { for k in 0..<cells { yt[k] = yt[k] > 0 ? yt[k] : 0 } }
+                    GEMM.gemm(m: b, n: width, k: units, alpha: 1, a: MatrixOperand(php + o * units, units, 1), b: MatrixOperand(pw, 1, units),
+                              c: term, rsc: width, accumulate: false, parallel: parallel, panels: panels)
+                    let yt = py + o * units
+                    RecurrentKernels.activationSum(relu: relu, px + o * units, term, pb, yt, rows: b, width: units)
                     hs.update(from: yt, count: cells)
                 }
             }
@@ -255,7 +255,8 @@ final class NStepRecurrence: FunctionNode {
                 let rows = blocks[i], dhs = pdh + rows.lowerBound * units, dcs = pdc.map { $0 + rows.lowerBound * units }
                 for (b, o) in self.blockSteps(rows).reversed() {
                     let cells = b * units
-                    if let pgy { for k in 0..<cells { dhs[k] += pgy[o * units + k] } }
+                    // (The simple cells add the output's gradient inside their kernel.)
+                    if let pgy, self.cell == .lstm || self.cell == .gru { for k in 0..<cells { dhs[k] += pgy[o * units + k] } }
                     switch self.cell {
                     case .lstm:
                         LSTMState.cellBackward(pa! + o * width, pcp! + o * units, ptc! + o * units, gh: dhs, gc: dcs!, gx: pg + o * width, gcPrev: dcs!, cells)
@@ -279,12 +280,8 @@ final class NStepRecurrence: FunctionNode {
                         }
                         intoState(b, o, dhs, accumulate: true)
                     case .rnnTanh, .rnnReLU:
-                        let yt = pyOut! + o * units, gx = pg + o * units
-                        if self.cell == .rnnTanh {
-                            for k in 0..<cells { gx[k] = dhs[k] * (1 - yt[k] * yt[k]) }
-                        } else {
-                            for k in 0..<cells { gx[k] = yt[k] > 0 ? dhs[k] : 0 }
-                        }
+                        RecurrentKernels.activationBackward(relu: self.cell == .rnnReLU, pyOut! + o * units, gy: pgy.map { $0 + o * units },
+                                                            dhs, pg + o * units, cells)
                         intoState(b, o, dhs, accumulate: false)
                     }
                 }
@@ -356,6 +353,43 @@ enum RecurrentKernels {
             catena_vtanh_f32(UnsafeRawPointer(src).assumingMemoryBound(to: Float.self), UnsafeMutableRawPointer(dst).assumingMemoryBound(to: Float.self), n)
         } else {
             for k in 0..<n { dst[k] = T._tanh(src[k]) }
+        }
+    }
+
+    /// `dst[r][k] = act((x[r][k] + bias[k]) + y[r][k])` over `rows` rows of `width`, `act` ReLU (NaN gives 0) or tanh.
+    @inline(__always)
+    static func activationSum<T: NDFloatingPoint>(relu: Bool, _ x: UnsafePointer<T>, _ y: UnsafePointer<T>, _ bias: UnsafePointer<T>,
+                                                  _ dst: UnsafeMutablePointer<T>, rows: Int, width: Int) {
+        if T.self == Float.self {
+            func f(_ p: UnsafePointer<T>) -> UnsafePointer<Float> { UnsafeRawPointer(p).assumingMemoryBound(to: Float.self) }
+            catena_rnn_sum_f32(relu ? 1 : 0, f(x), f(y), f(bias), UnsafeMutableRawPointer(dst).assumingMemoryBound(to: Float.self), rows, width)
+            return
+        }
+        for r in 0..<rows {
+            let xr = x + r * width, yr = y + r * width, dr = dst + r * width
+            for k in 0..<width {
+                let v = (xr[k] + bias[k]) + yr[k]
+                dr[k] = relu ? (v > 0 ? v : 0) : T._tanh(v)
+            }
+        }
+    }
+
+    /// The gradient of ``activationSum(relu:_:_:_:_:rows:width:)`` from the step's output `y`: `dh += gy` (when
+    /// given), then `gx = y > 0 ? dh : 0` (ReLU) or `dh·(1 − y²)` (tanh), over `n` values.
+    @inline(__always)
+    static func activationBackward<T: NDFloatingPoint>(relu: Bool, _ y: UnsafePointer<T>, gy: UnsafePointer<T>?, _ dh: UnsafeMutablePointer<T>,
+                                                       _ gx: UnsafeMutablePointer<T>, _ n: Int) {
+        if T.self == Float.self {
+            func f(_ p: UnsafePointer<T>) -> UnsafePointer<Float> { UnsafeRawPointer(p).assumingMemoryBound(to: Float.self) }
+            func f(_ p: UnsafeMutablePointer<T>) -> UnsafeMutablePointer<Float> { UnsafeMutableRawPointer(p).assumingMemoryBound(to: Float.self) }
+            catena_rnn_backward_f32(relu ? 1 : 0, f(y), gy.map { f($0) }, f(dh), f(gx), n)
+            return
+        }
+        if let gy { for k in 0..<n { dh[k] += gy[k] } }
+        if relu {
+            for k in 0..<n { gx[k] = y[k] > 0 ? dh[k] : 0 }
+        } else {
+            for k in 0..<n { gx[k] = dh[k] * (1 - y[k] * y[k]) }
         }
     }
 
