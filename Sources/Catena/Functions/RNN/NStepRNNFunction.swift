@@ -89,12 +89,13 @@ final class NStepRecurrence: FunctionNode {
         let blocks = rowBlocks(units: units), parallel = blocks.count == 1
         // The packed weights, looked up once for every step and block.
         let panels = GEMM.cachedPanels(b: MatrixOperand(pw, 1, units), k: units, n: width, bSource: weightSource)
-        /// `c[0 ..< b, :] = bh + hPrev[o ..< o+b] · whᵀ` (into rows of width `width`).
-        func stateTerm(_ b: Int, _ o: Int, _ c: UnsafeMutablePointer<T>) {
-            for r in 0..<b { (c + r * width).update(from: pb, count: width) }
+        /// `c[0 ..< b, :] (+)= hPrev[o ..< o+b] · whᵀ` (into rows of width `width`).
+        func stateProduct(_ b: Int, _ o: Int, into c: UnsafeMutablePointer<T>, accumulate: Bool) {
             GEMM.gemm(m: b, n: width, k: units, alpha: 1, a: MatrixOperand(php + o * units, units, 1), b: MatrixOperand(pw, 1, units),
-                      c: c, rsc: width, accumulate: true, parallel: parallel, panels: panels)
+                      c: c, rsc: width, accumulate: accumulate, parallel: parallel, panels: panels)
         }
+        // The LSTM and the simple cells put a step's state term in a scratch block of the block's rows, which stays
+        // in cache, and add it to the input term and the bias inside their activation kernel.
         // Each block of sequences runs the whole recurrence on its own rows: at step t, the block's first packed row
         // is `o` and `b` of its rows are still running; `hs` (and `cs`, `us`) are the block's rows of the state.
         let run: (Range<Int>) -> Void
@@ -108,16 +109,13 @@ final class NStepRecurrence: FunctionNode {
             let pc = c.pointer(T.self), pa = act.pointer(T.self), pcp = cPrev.pointer(T.self), ptc = tanhC.pointer(T.self)
             run = { rows in
                 let hs = ph + rows.lowerBound * units, cs = pc + rows.lowerBound * units
-                // The state term of a step, in a scratch block of the block's rows that stays in cache; the gate
-                // kernel adds it to the input term and the bias as it reads them.
                 let term = UnsafeMutablePointer<T>.allocate(capacity: Swift.max(1, rows.count * width))
                 defer { term.deallocate() }
                 for (b, o) in self.blockSteps(rows) {
                     let cells = b * units
                     (php + o * units).update(from: hs, count: cells)
                     (pcp + o * units).update(from: cs, count: cells)
-                    GEMM.gemm(m: b, n: width, k: units, alpha: 1, a: MatrixOperand(php + o * units, units, 1), b: MatrixOperand(pw, 1, units),
-                              c: term, rsc: width, accumulate: false, parallel: parallel, panels: panels)
+                    stateProduct(b, o, into: term, accumulate: false)
                     let g = pa + o * width
                     RecurrentKernels.lstmGatesSum(px + o * width, term, pb, g, rows: b, width: width)
                     LSTMState.cellForward(g, pcp + o * units, cs, ptc + o * units, py + o * units, cells)
@@ -135,7 +133,8 @@ final class NStepRecurrence: FunctionNode {
                 let hs = ph + rows.lowerBound * units, us = pu + rows.lowerBound * width
                 for (b, o) in self.blockSteps(rows) {
                     (php + o * units).update(from: hs, count: b * units)
-                    stateTerm(b, o, us)
+                    for r in 0..<b { (us + r * width).update(from: pb, count: width) }
+                    stateProduct(b, o, into: us, accumulate: true)
                     for r in 0..<b {
                         let a = pa + (o + r) * width, x = px + (o + r) * width, ur = us + r * width
                         for k in 0..<(2 * units) { a[k] = x[k] + ur[k] }
@@ -159,14 +158,12 @@ final class NStepRecurrence: FunctionNode {
             let relu = cell == .rnnReLU
             run = { rows in
                 let hs = ph + rows.lowerBound * units
-                // The state term of a step in a scratch block that stays in cache (as the LSTM's).
-                let term = UnsafeMutablePointer<T>.allocate(capacity: Swift.max(1, rows.count * units))
+                let term = UnsafeMutablePointer<T>.allocate(capacity: Swift.max(1, rows.count * width))
                 defer { term.deallocate() }
                 for (b, o) in self.blockSteps(rows) {
                     let cells = b * units
                     (php + o * units).update(from: hs, count: cells)
-                    GEMM.gemm(m: b, n: width, k: units, alpha: 1, a: MatrixOperand(php + o * units, units, 1), b: MatrixOperand(pw, 1, units),
-                              c: term, rsc: width, accumulate: false, parallel: parallel, panels: panels)
+                    stateProduct(b, o, into: term, accumulate: false)
                     let yt = py + o * units
                     RecurrentKernels.activationSum(relu: relu, px + o * units, term, pb, yt, rows: b, width: units)
                     hs.update(from: yt, count: cells)
