@@ -829,22 +829,28 @@ static inline __attribute__((always_inline)) void binary_loop(int op, const floa
     }
 }
 
-// The simple recurrence's activation of a step from its three terms, and its gradient (see catena_rnn_sum_f32 and
-// catena_rnn_backward_f32). ReLU as a select (NaN gives 0); tanh is tanh_core; no fused multiply-adds, so that the
-// results are those of the separate passes they replace.
-static inline __attribute__((always_inline)) void rnn_sum_loop(int relu, const float *x, const float *y,
-                                                             const float *bias, float *dst, long rows, long width) {
+// A recurrent step's activation from its three terms (see catena_step_sum_f32), and the simple cells' gradient (see
+// catena_rnn_backward_f32). ReLU as a select (NaN gives 0); tanh is tanh_core and the LSTM gates lstm_gate_core, as
+// in the one-term loops; no fused multiply-adds, so that the results are those of the separate passes they replace.
+static inline __attribute__((always_inline)) void step_sum_loop(int activation, const float *x, const float *y,
+                                                              const float *bias, float *dst, long rows, long width) {
     for (long r = 0; r < rows; r++) {
         const float *xr = x + r * width, *yr = y + r * width;
         float *dr = dst + r * width;
-        if (relu) {
+        switch (activation) {
+        case 0:
+            _Pragma("clang loop vectorize(assume_safety)") for (long k = 0; k < width; k++)
+                dr[k] = lstm_gate_core((xr[k] + bias[k]) + yr[k], k);
+            break;
+        case 1:
+            _Pragma("clang loop vectorize(assume_safety)") for (long k = 0; k < width; k++)
+                dr[k] = tanh_core((xr[k] + bias[k]) + yr[k]);
+            break;
+        default:
             _Pragma("clang loop vectorize(assume_safety)") for (long k = 0; k < width; k++) {
                 float v = (xr[k] + bias[k]) + yr[k];
                 dr[k] = v > 0.0f ? v : 0.0f;
             }
-        } else {
-            _Pragma("clang loop vectorize(assume_safety)") for (long k = 0; k < width; k++)
-                dr[k] = tanh_core((xr[k] + bias[k]) + yr[k]);
         }
     }
 }
@@ -888,22 +894,13 @@ static inline __attribute__((always_inline)) void rnn_backward_loop(int relu, co
         if (gc_prev == gc) lstm_cell_backward_loop(g, cp, tc, gh, gc_prev, gx, gc_prev, n);                 \
         else lstm_cell_backward_loop(g, cp, tc, gh, gc, gx, gc_prev, n);                                    \
     }                                                                                                       \
-    attr static void rnn_sum_##suffix(int relu, const float *x, const float *y, const float *bias, float *dst, \
-                                      long rows, long width) {                                              \
-        rnn_sum_loop(relu, x, y, bias, dst, rows, width);                                                   \
+    attr static void step_sum_##suffix(int activation, const float *x, const float *y, const float *bias,   \
+                                       float *dst, long rows, long width) {                                  \
+        step_sum_loop(activation, x, y, bias, dst, rows, width);                                            \
     }                                                                                                       \
     attr static void rnn_backward_##suffix(int relu, const float *y, const float *gy, float *dh, float *gx,  \
                                            long n) {                                                        \
         rnn_backward_loop(relu, y, gy, dh, gx, n);                                                          \
-    }                                                                                                       \
-    attr static void lstm_gates_sum_##suffix(const float *x, const float *y, const float *bias, float *dst,  \
-                                             long rows, long width) {                                       \
-        for (long r = 0; r < rows; r++) {                                                                   \
-            const float *xr = x + r * width, *yr = y + r * width;                                           \
-            float *dr = dst + r * width;                                                                    \
-            CATENA_ELEMENTWISE for (long k = 0; k < width; k++)                                              \
-                dr[k] = lstm_gate_core((xr[k] + bias[k]) + yr[k], k);                                       \
-        }                                                                                                   \
     }                                                                                                       \
     attr static void lstm_cell_forward_##suffix(const float *g, const float *cp, float *cn, float *tc,     \
                                                 float *h, long n) {                                         \
@@ -941,14 +938,12 @@ void catena_lstm_cell_backward_f32(const float *g, const float *cp, const float 
                                    float *gx, float *gc_prev, long n) {
     CATENA_DISPATCH(lstm_cell_backward, g, cp, tc, gh, gc, gx, gc_prev, n);
 }
-void catena_rnn_sum_f32(int relu, const float *x, const float *y, const float *bias, float *dst, long rows, long width) {
-    CATENA_DISPATCH(rnn_sum, relu, x, y, bias, dst, rows, width);
+void catena_step_sum_f32(int activation, const float *x, const float *y, const float *bias, float *dst, long rows,
+                         long width) {
+    CATENA_DISPATCH(step_sum, activation, x, y, bias, dst, rows, width);
 }
 void catena_rnn_backward_f32(int relu, const float *y, const float *gy, float *dh, float *gx, long n) {
     CATENA_DISPATCH(rnn_backward, relu, y, gy, dh, gx, n);
-}
-void catena_lstm_gates_sum_f32(const float *x, const float *y, const float *bias, float *dst, long rows, long width) {
-    CATENA_DISPATCH(lstm_gates_sum, x, y, bias, dst, rows, width);
 }
 void catena_lstm_cell_forward_f32(const float *g, const float *cp, float *cn, float *tc, float *h, long n) {
     CATENA_DISPATCH(lstm_cell_forward, g, cp, cn, tc, h, n);

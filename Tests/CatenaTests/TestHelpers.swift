@@ -1,3 +1,4 @@
+import CCatenaKernels
 import Foundation
 import XCTest
 
@@ -138,5 +139,16 @@ func forEachThreadCount(_ counts: [Int], _ body: (Int) throws -> Void) rethrows 
     for count in counts {
         CatenaRuntime.threads = count
         try body(count)
+    }
+}
+
+/// Runs `body(level)` with the kernel library capped at each instruction-set level this CPU has in turn (0 portable,
+/// 1 AVX2, 2 AVX-512), lifting the cap afterwards.
+func forEachKernelLevel(_ body: (Int) throws -> Void) rethrows {
+    let top = Int(catena_kernels_level())
+    defer { catena_kernels_limit(2) }
+    for level in 0...top {
+        catena_kernels_limit(Int32(level))
+        try body(level)
     }
 }

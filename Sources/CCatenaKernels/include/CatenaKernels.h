@@ -98,16 +98,14 @@ void catena_lstm_gates_f32(const float *x, float *y, long n);
 void catena_lstm_cell_backward_f32(const float *g, const float *cp, const float *tc, const float *gh, const float *gc,
                                    float *gx, float *gc_prev, long n);
 
-/// A simple recurrence's step from its three terms: `dst[r][k] = act((x[r][k] + bias[k]) + y[r][k])` over `rows`
-/// rows of `width`, `act` ReLU (`relu` non-zero; NaN gives 0) or tanh.
-void catena_rnn_sum_f32(int relu, const float *x, const float *y, const float *bias, float *dst, long rows, long width);
-/// Its gradient over `n` values: `dh += gy` (when `gy` is not null), then the pre-activation's gradient
+/// A recurrent step's activation from its three terms (input term, state term, bias): `dst[r][k] =
+/// act((x[r][k] + bias[k]) + y[r][k])` over `rows` rows of `width`, `act` the LSTM gates (`activation` 0,
+/// interleaved as catena_lstm_gates_f32), tanh (1) or ReLU (2; NaN gives 0).
+void catena_step_sum_f32(int activation, const float *x, const float *y, const float *bias, float *dst, long rows,
+                         long width);
+/// The simple cells' gradient over `n` values: `dh += gy` (when `gy` is not null), then the pre-activation's gradient
 /// `gx = y > 0 ? dh : 0` (ReLU) or `dh·(1 − y²)` (tanh), from the step's output `y`.
 void catena_rnn_backward_f32(int relu, const float *y, const float *gy, float *dh, float *gx, long n);
-
-/// The LSTM gates of `rows` rows of `width` (4 × units, interleaved as catena_lstm_gates_f32) from three terms:
-/// `dst[r][k] = gate_k((x[r][k] + bias[k]) + y[r][k])`.
-void catena_lstm_gates_sum_f32(const float *x, const float *y, const float *bias, float *dst, long rows, long width);
 
 /// One LSTM cell update of `n` units from the activated gates `g` (a, i, f, o per unit, 4n) and the previous cell
 /// state `cp`: `cn = a·i + f·cp` (two products and a sum, each rounded), `tc = tanh(cn)`, `h = o·tc`. `cn` may be `cp`.

@@ -30,6 +30,13 @@ func parallelFor(_ iterations: Int, _ body: (Int) -> Void) {
     }
 }
 
+/// Cuts `0 ..< count` into `parts` contiguous ranges of nearly equal length and runs `body` on each, one range per
+/// ``parallelFor(_:_:)`` iteration (a single call over everything when `parts` is 1).
+@usableFromInline
+func parallelForRanges(_ count: Int, parts: Int, _ body: (Range<Int>) -> Void) {
+    parallelFor(parts) { t in body((count * t / parts)..<(count * (t + 1) / parts)) }
+}
+
 /// The closure of a ``parallelFor(_:_:)`` call, passed to the C pool by pointer.
 final class ParallelBody {
     let body: (Int) -> Void

@@ -120,10 +120,7 @@ open class UpdateRule {
         let chunks = n >= UpdateRule.parallelElements ? CatenaRuntime.threads : 1
         func run<T: NDFloatingPoint>(_: T.Type, _ body: (UnsafeMutablePointer<T>, UnsafePointer<T>, [UnsafeMutablePointer<T>], Int) -> Void) {
             let p = param.data.array.pointer(T.self), gp = UnsafePointer(g.pointer(T.self)), sp = states.map { $0.pointer(T.self) }
-            parallelFor(chunks) { c in
-                let lo = n * c / chunks, hi = n * (c + 1) / chunks
-                body(p + lo, gp + lo, sp.map { $0 + lo }, hi - lo)
-            }
+            parallelForRanges(n, parts: chunks) { r in body(p + r.lowerBound, gp + r.lowerBound, sp.map { $0 + r.lowerBound }, r.count) }
         }
         switch param.data.array.dtype {
         case .float32: run(Float.self, body32)

@@ -134,11 +134,8 @@ final class NDArrayElementwiseTests: XCTestCase {
             F.sum(r.h * r.h + r.c).backward()
             return [a.exp(), positive.log(), a.tanh(), a.sigmoid(), r.c.array, r.h.array, cv.grad!, xv.grad!].map { $0.toArray(as: Float.self) }
         }
-        let levels = Int(catena_kernels_level())
-        defer { catena_kernels_limit(2) }
         var results: [Int: [[Float]]] = [:]
-        for level in 0...levels {
-            catena_kernels_limit(Int32(level))   // 0: portable, 1: AVX2, 2: AVX-512
+        forEachKernelLevel { level in
             results[level] = run()
             let out = results[level]!
             let rtol = 4e-7
@@ -147,21 +144,18 @@ final class NDArrayElementwiseTests: XCTestCase {
             assertClose(NDArray(out[2].map(Double.init)), v.map { Foundation.tanh($0) }, atol: 0, rtol: rtol, "tanh, level \(level)")
             assertClose(NDArray(out[3].map(Double.init)), v.map { 1 / (1 + Foundation.exp(-$0)) }, atol: 0, rtol: rtol, "sigmoid, level \(level)")
         }
-        if levels >= 2 { XCTAssertEqual(results[2]!, results[1]!, "AVX-512 and AVX2 loops") }
+        if let avx512 = results[2] { XCTAssertEqual(avx512, results[1]!, "AVX-512 and AVX2 loops") }
     }
 
     /// Float32 +, −, ×, ÷ run in the kernel library's loops where the operands are flat (same shapes, or one side a
     /// single element), in place or not: on every instruction-set level each result is the IEEE float32 result, i.e.
     /// the float64 result rounded once (exact for these four operations), for lengths around the vector widths.
     func testFloat32ArithmeticOnEveryKernelLevelIsIEEE() {
-        let levels = Int(catena_kernels_level())
-        defer { catena_kernels_limit(2) }
         let ops: [(String, (NDArray, NDArray) -> NDArray, (Double, Double) -> Double)] = [
             ("add", { $0 + $1 }, { $0 + $1 }), ("sub", { $0 - $1 }, { $0 - $1 }),
             ("mul", { $0 * $1 }, { $0 * $1 }), ("div", { $0 / $1 }, { $0 / $1 }),
         ]
-        for level in 0...levels {
-            catena_kernels_limit(Int32(level))
+        forEachKernelLevel { level in
             for n in [1, 3, 16, 17, 1001] {
                 let xs = (0..<n).map { (i: Int) -> Double in Double(Float(Foundation.sin(Double(i) * 1.3) * 7)) }
                 let ys = (0..<n).map { (i: Int) -> Double in Double(Float(Foundation.cos(Double(i) * 0.7) * 3 + 0.1)) }

@@ -13,9 +13,7 @@ final class NDArrayReductionTests: XCTestCase {
         let expected = values.reduce(0) { $0 + $1 * $1 }
         let a = NDArray(values, dtype: .float32)
         var results: [Double] = []
-        defer { catena_kernels_limit(2) }
-        for level in 0...Int(catena_kernels_level()) {
-            catena_kernels_limit(Int32(level))
+        forEachKernelLevel { level in
             results.append(a.sumOfSquares())
             XCTAssertEqual(results.last!, expected, accuracy: 1e-13 * expected, "level \(level)")
         }

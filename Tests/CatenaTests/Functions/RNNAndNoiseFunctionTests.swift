@@ -119,12 +119,10 @@ final class RNNAndNoiseFunctionTests: XCTestCase {
         let bias = (0..<width).map { (j: Int) -> Float in Float(0.5 * sin(Double(j) * 2.1) + 0.25) }
         var sums = [Float](repeating: 0, count: rows * width)
         for r in 0..<rows { for k in 0..<width { sums[r * width + k] = (x[r * width + k] + bias[k]) + y[r * width + k] } }
-        defer { catena_kernels_limit(2) }
-        for level in 0...Int(catena_kernels_level()) {
-            catena_kernels_limit(Int32(level))
+        forEachKernelLevel { level in
             var expected = [Float](repeating: .nan, count: rows * width), got = expected
             catena_lstm_gates_f32(sums, &expected, rows * width)
-            catena_lstm_gates_sum_f32(x, y, bias, &got, rows, width)
+            catena_step_sum_f32(0, x, y, bias, &got, rows, width)
             XCTAssertEqual(got, expected, "level \(level)")
         }
     }
@@ -142,14 +140,12 @@ final class RNNAndNoiseFunctionTests: XCTestCase {
         let n = rows * width
         let out = (0..<n).map { (j: Int) -> Float in Float(Foundation.tanh(Double(j) * 0.05 - 2)) }
         let dh = (0..<n).map { (j: Int) -> Float in Float(sin(Double(j) * 0.3)) }, gy = (0..<n).map { (j: Int) -> Float in Float(cos(Double(j) * 0.4)) }
-        defer { catena_kernels_limit(2) }
-        for level in 0...Int(catena_kernels_level()) {
-            catena_kernels_limit(Int32(level))
+        forEachKernelLevel { level in
             var tanhs = [Float](repeating: .nan, count: n), got = tanhs
             catena_vtanh_f32(sums, &tanhs, n)
-            catena_rnn_sum_f32(0, x, y, bias, &got, rows, width)
+            catena_step_sum_f32(1, x, y, bias, &got, rows, width)
             XCTAssertEqual(got.map(\.bitPattern), tanhs.map(\.bitPattern), "tanh, level \(level)")
-            catena_rnn_sum_f32(1, x, y, bias, &got, rows, width)
+            catena_step_sum_f32(2, x, y, bias, &got, rows, width)
             XCTAssertEqual(got, sums.map { $0 > 0 ? $0 : 0 }, "relu, level \(level)")
             for (relu, withGy) in [(false, false), (false, true), (true, false), (true, true)] {
                 var h = dh, gx = [Float](repeating: .nan, count: n)
@@ -197,10 +193,7 @@ final class RNNAndNoiseFunctionTests: XCTestCase {
         let n = 37
         let g = (0..<(4 * n)).map { (j: Int) -> Float in Float(0.05 + 0.9 * (0.5 + 0.5 * sin(Double(j) * 1.3))) }
         let cp = (0..<n).map { (j: Int) -> Float in Float(3 * sin(Double(j) * 0.9 + 0.4)) }
-        let levels = Int(catena_kernels_level())
-        defer { catena_kernels_limit(2) }
-        for level in 0...levels {
-            catena_kernels_limit(Int32(level))
+        forEachKernelLevel { level in
             for inPlace in [false, true] {
                 var cn = inPlace ? cp : [Float](repeating: .nan, count: n)
                 var tc = [Float](repeating: .nan, count: n), h = [Float](repeating: .nan, count: n)

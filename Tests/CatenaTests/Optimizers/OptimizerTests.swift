@@ -102,9 +102,7 @@ final class OptimizerTests: XCTestCase {
             let scale = s == 2 ? 1e-3 : 0.1
             return (0..<n).map { (i: Int) -> Double in Foundation.cos(Double(i * (s + 2)) * 0.3) * scale }
         }
-        defer { catena_kernels_limit(2) }
-        for level in 0...Int(catena_kernels_level()) {
-            catena_kernels_limit(Int32(level))
+        forEachKernelLevel { level in
             for (ams, wd, eta) in [(false, 0.0, 1.0), (true, 0.0, 1.0), (false, 0.01, 0.5)] {
                 let link = OneParam(start, dtype: .float32)
                 let adam = Adam(alpha: 0.01, eta: eta, weightDecayRate: wd, amsgrad: ams)

@@ -107,15 +107,11 @@ struct LSTMState {
     /// the pool.
     nonisolated(unsafe) static var parallelGateValues = 1 << 12
 
-    /// Runs `body(lo, hi)` over the rows `0 ..< rows` of a step: in one block per thread (``parallelFor(_:_:)``)
-    /// when the step has ``parallelGateValues`` gate values or more, else in one call.
+    /// Runs `body(lo, hi)` over the rows `0 ..< rows` of a step: in one block per thread when the step has
+    /// ``parallelGateValues`` gate values or more, else in one call.
     static func forEachRowBlock(_ rows: Int, units: Int, _ body: (Int, Int) -> Void) {
-        let parts = 4 * rows * units >= parallelGateValues ? Swift.min(CatenaRuntime.threads, rows) : 1
-        if parts <= 1 {
-            body(0, rows)
-            return
-        }
-        parallelFor(parts) { t in body(rows * t / parts, rows * (t + 1) / parts) }
+        let parts = 4 * rows * units >= parallelGateValues ? Swift.max(1, Swift.min(CatenaRuntime.threads, rows)) : 1
+        parallelForRanges(rows, parts: parts) { body($0.lowerBound, $0.upperBound) }
     }
 
     /// One LSTM cell update of `n` units from the activated, interleaved gates `g` (a, i, f, o per unit) and the

@@ -117,7 +117,7 @@ final class NStepRecurrence: FunctionNode {
                     (pcp + o * units).update(from: cs, count: cells)
                     stateProduct(b, o, into: term, accumulate: false)
                     let g = pa + o * width
-                    RecurrentKernels.lstmGatesSum(px + o * width, term, pb, g, rows: b, width: width)
+                    RecurrentKernels.activationSum(.lstmGates, px + o * width, term, pb, g, rows: b, width: width)
                     LSTMState.cellForward(g, pcp + o * units, cs, ptc + o * units, py + o * units, cells)
                     hs.update(from: py + o * units, count: cells)
                 }
@@ -165,7 +165,7 @@ final class NStepRecurrence: FunctionNode {
                     (php + o * units).update(from: hs, count: cells)
                     stateProduct(b, o, into: term, accumulate: false)
                     let yt = py + o * units
-                    RecurrentKernels.activationSum(relu: relu, px + o * units, term, pb, yt, rows: b, width: units)
+                    RecurrentKernels.activationSum(relu ? .relu : .tanh, px + o * units, term, pb, yt, rows: b, width: units)
                     hs.update(from: yt, count: cells)
                 }
             }
@@ -353,25 +353,32 @@ enum RecurrentKernels {
         }
     }
 
-    /// `dst[r][k] = act((x[r][k] + bias[k]) + y[r][k])` over `rows` rows of `width`, `act` ReLU (NaN gives 0) or tanh.
+    /// The activation of a recurrent step (``activationSum(_:_:_:_:_:rows:width:)``), numbered as the kernel
+    /// library's `catena_step_sum_f32`.
+    enum StepActivation: Int32 { case lstmGates = 0, tanh = 1, relu = 2 }
+
+    /// `dst[r][k] = act((x[r][k] + bias[k]) + y[r][k])` over `rows` rows of `width`: the input term, the bias and
+    /// the state term summed as the activation reads them.
     @inline(__always)
-    static func activationSum<T: NDFloatingPoint>(relu: Bool, _ x: UnsafePointer<T>, _ y: UnsafePointer<T>, _ bias: UnsafePointer<T>,
-                                                  _ dst: UnsafeMutablePointer<T>, rows: Int, width: Int) {
+    static func activationSum<T: NDFloatingPoint>(_ activation: StepActivation, _ x: UnsafePointer<T>, _ y: UnsafePointer<T>,
+                                                  _ bias: UnsafePointer<T>, _ dst: UnsafeMutablePointer<T>, rows: Int, width: Int) {
         if T.self == Float.self {
             func f(_ p: UnsafePointer<T>) -> UnsafePointer<Float> { UnsafeRawPointer(p).assumingMemoryBound(to: Float.self) }
-            catena_rnn_sum_f32(relu ? 1 : 0, f(x), f(y), f(bias), UnsafeMutableRawPointer(dst).assumingMemoryBound(to: Float.self), rows, width)
+            catena_step_sum_f32(activation.rawValue, f(x), f(y), f(bias), UnsafeMutableRawPointer(dst).assumingMemoryBound(to: Float.self), rows, width)
             return
         }
         for r in 0..<rows {
             let xr = x + r * width, yr = y + r * width, dr = dst + r * width
-            for k in 0..<width {
-                let v = (xr[k] + bias[k]) + yr[k]
-                dr[k] = relu ? (v > 0 ? v : 0) : T._tanh(v)
+            for k in 0..<width { dr[k] = (xr[k] + bias[k]) + yr[k] }
+            switch activation {
+            case .lstmGates: lstmGates(dr, dr, width)
+            case .tanh: tanh(dr, dr, width)
+            case .relu: for k in 0..<width { dr[k] = dr[k] > 0 ? dr[k] : 0 }
             }
         }
     }
 
-    /// The gradient of ``activationSum(relu:_:_:_:_:rows:width:)`` from the step's output `y`: `dh += gy` (when
+    /// The simple cells' gradient (``activationSum(_:_:_:_:_:rows:width:)`` with tanh or ReLU) from the step's output `y`: `dh += gy` (when
     /// given), then `gx = y > 0 ? dh : 0` (ReLU) or `dh·(1 − y²)` (tanh), over `n` values.
     @inline(__always)
     static func activationBackward<T: NDFloatingPoint>(relu: Bool, _ y: UnsafePointer<T>, gy: UnsafePointer<T>?, _ dh: UnsafeMutablePointer<T>,
@@ -387,22 +394,6 @@ enum RecurrentKernels {
             for k in 0..<n { gx[k] = y[k] > 0 ? dh[k] : 0 }
         } else {
             for k in 0..<n { gx[k] = dh[k] * (1 - y[k] * y[k]) }
-        }
-    }
-
-    /// `dst[r][k] = gate_k((x[r][k] + bias[k]) + y[r][k])` over `rows` rows of `width` (the gates as ``lstmGates``).
-    @inline(__always)
-    static func lstmGatesSum<T: NDFloatingPoint>(_ x: UnsafePointer<T>, _ y: UnsafePointer<T>, _ bias: UnsafePointer<T>,
-                                                 _ dst: UnsafeMutablePointer<T>, rows: Int, width: Int) {
-        if T.self == Float.self {
-            func f(_ p: UnsafePointer<T>) -> UnsafePointer<Float> { UnsafeRawPointer(p).assumingMemoryBound(to: Float.self) }
-            catena_lstm_gates_sum_f32(f(x), f(y), f(bias), UnsafeMutableRawPointer(dst).assumingMemoryBound(to: Float.self), rows, width)
-            return
-        }
-        for r in 0..<rows {
-            let xr = x + r * width, yr = y + r * width, dr = dst + r * width
-            for k in 0..<width { dr[k] = (xr[k] + bias[k]) + yr[k] }
-            lstmGates(dr, dr, width)
         }
     }
 
