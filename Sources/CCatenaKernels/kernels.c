@@ -716,24 +716,44 @@ static inline float sigmoid_core(float x) {
     return x >= 0.0f ? r : e * r;
 }
 
-static inline float lstm_gate_core(float x, long i) {
-    int is_a = (i & 3) == 0;                      // slot 0 of each unit's four is the cell input a: tanh
-    float s = sigmoid_core(is_a ? x + x : x);     // tanh(x) = 2 sigmoid(2x) - 1
+// An LSTM gate: tanh for the cell input a (as 2 sigmoid(2x) - 1), the logistic sigmoid for the others.
+static inline float lstm_gate_value(float x, int is_a) {
+    float s = sigmoid_core(is_a ? x + x : x);
     return is_a ? s + s - 1.0f : s;
 }
 
+// The gate at position i of Chainer's interleaved layout: slot 0 of each unit's four is the cell input a.
+static inline float lstm_gate_core(float x, long i) { return lstm_gate_value(x, (i & 3) == 0); }
+
 // One LSTM cell update (see catena_lstm_cell_forward_f32). The cell state's products and sum are rounded one by one
 // (no fused multiply-add), as the float64 Swift loop computes them; tanh is the same tanh_core as catena_vtanh_f32.
-static inline __attribute__((always_inline)) void lstm_cell_forward_loop(const float *g, const float *cp, float *cn,
-                                                                       float *tc, float *h, long n) {
+// The activated gates a, i, f, o of unit k are at ga[s·k], gi[s·k], gf[s·k], go[s·k]: s = 4 in Chainer's interleaved
+// layout, 1 in one row of the gate-block layout (see catena_lstm_blocks_forward_f32).
+static inline __attribute__((always_inline)) void lstm_cell_forward_loop(const float *ga, const float *gi, const float *gf,
+                                                                       const float *go, long s, const float *cp,
+                                                                       float *cn, float *tc, float *h, long n) {
     _Pragma("clang fp contract(off)")
     _Pragma("clang loop vectorize(assume_safety)") for (long k = 0; k < n; k++) {
-        float c = g[4 * k] * g[4 * k + 1] + g[4 * k + 2] * cp[k];
+        float c = ga[s * k] * gi[s * k] + gf[s * k] * cp[k];
         float t = tanh_core(c);
         cn[k] = c;
         tc[k] = t;
-        h[k] = g[4 * k + 3] * t;
+        h[k] = go[s * k] * t;
     }
+}
+
+// The gradient of one unit's LSTM cell update from its gates a, i, f, o, the previous cell state, tanh of the new one
+// and the gradients of the output and the new cell state: the gate pre-activations' (ga … go) and the previous cell
+// state's (the return value).
+static inline __attribute__((always_inline)) float lstm_unit_backward(float a, float i, float f, float o, float cp,
+                                                                    float co, float gh, float gc, float *ga, float *gi,
+                                                                    float *gf, float *go) {
+    float total = gh * o * (1.0f - co * co) + gc;
+    *ga = total * i * (1.0f - a * a);
+    *gi = total * a * i * (1.0f - i);
+    *gf = total * cp * f * (1.0f - f);
+    *go = gh * co * o * (1.0f - o);
+    return total * f;
 }
 
 // The gradient of one LSTM cell update (see catena_lstm_cell_backward_f32), vectorised behind clang's run-time overlap
@@ -743,14 +763,25 @@ static inline __attribute__((always_inline)) void lstm_cell_backward_loop(const 
                                                                         const float *gh, const float *gc, float *gx,
                                                                         float *gc_prev, long n) {
     for (long k = 0; k < n; k++) {
-        float a = g[4 * k], i = g[4 * k + 1], f = g[4 * k + 2], o = g[4 * k + 3];
-        float co = tc[k], ghk = gh[k];
-        float total = ghk * o * (1.0f - co * co) + gc[k];
-        gx[4 * k] = total * i * (1.0f - a * a);
-        gx[4 * k + 1] = total * a * i * (1.0f - i);
-        gx[4 * k + 2] = total * cp[k] * f * (1.0f - f);
-        gx[4 * k + 3] = ghk * co * o * (1.0f - o);
-        gc_prev[k] = total * f;
+        gc_prev[k] = lstm_unit_backward(g[4 * k], g[4 * k + 1], g[4 * k + 2], g[4 * k + 3], cp[k], tc[k], gh[k], gc[k],
+                                        &gx[4 * k], &gx[4 * k + 1], &gx[4 * k + 2], &gx[4 * k + 3]);
+    }
+}
+
+// The same over rows of the gate-block layout (see catena_lstm_blocks_backward_f32). Each element is read before it
+// is written and gx overlaps no input, so the loop vectorises without run-time checks (too many for clang here).
+static inline __attribute__((always_inline)) void lstm_blocks_backward_loop(const float *g, const float *cp,
+                                                                          const float *tc, const float *gh,
+                                                                          const float *gc, float *gx, float *gc_prev,
+                                                                          long rows, long u) {
+    for (long r = 0; r < rows; r++) {
+        const float *gr = g + r * 4 * u;
+        float *xr = gx + r * 4 * u;
+        long o = r * u;
+        _Pragma("clang loop vectorize(assume_safety)") for (long k = 0; k < u; k++) {
+            gc_prev[o + k] = lstm_unit_backward(gr[2 * u + k], gr[k], gr[u + k], gr[3 * u + k], cp[o + k], tc[o + k],
+                                                gh[o + k], gc[o + k], &xr[2 * u + k], &xr[k], &xr[u + k], &xr[3 * u + k]);
+        }
     }
 }
 
@@ -846,6 +877,17 @@ static inline __attribute__((always_inline)) void step_sum_loop(int activation, 
             _Pragma("clang loop vectorize(assume_safety)") for (long k = 0; k < width; k++)
                 dr[k] = tanh_core((xr[k] + bias[k]) + yr[k]);
             break;
+        case 3: {
+            // Gate blocks i, f, a, o of width / 4: the cell input a is the third.
+            long u = width / 4;
+            _Pragma("clang loop vectorize(assume_safety)") for (long k = 0; k < 2 * u; k++)
+                dr[k] = lstm_gate_value((xr[k] + bias[k]) + yr[k], 0);
+            _Pragma("clang loop vectorize(assume_safety)") for (long k = 2 * u; k < 3 * u; k++)
+                dr[k] = lstm_gate_value((xr[k] + bias[k]) + yr[k], 1);
+            _Pragma("clang loop vectorize(assume_safety)") for (long k = 3 * u; k < width; k++)
+                dr[k] = lstm_gate_value((xr[k] + bias[k]) + yr[k], 0);
+            break;
+        }
         default:
             _Pragma("clang loop vectorize(assume_safety)") for (long k = 0; k < width; k++) {
                 float v = (xr[k] + bias[k]) + yr[k];
@@ -894,6 +936,11 @@ static inline __attribute__((always_inline)) void rnn_backward_loop(int relu, co
         if (gc_prev == gc) lstm_cell_backward_loop(g, cp, tc, gh, gc_prev, gx, gc_prev, n);                 \
         else lstm_cell_backward_loop(g, cp, tc, gh, gc, gx, gc_prev, n);                                    \
     }                                                                                                       \
+    attr static void lstm_blocks_backward_##suffix(const float *g, const float *cp, const float *tc,       \
+                                                   const float *gh, const float *gc, float *gx,            \
+                                                   float *gc_prev, long rows, long u) {                     \
+        lstm_blocks_backward_loop(g, cp, tc, gh, gc, gx, gc_prev, rows, u);                                 \
+    }                                                                                                       \
     attr static void step_sum_##suffix(int activation, const float *x, const float *y, const float *bias,   \
                                        float *dst, long rows, long width) {                                  \
         step_sum_loop(activation, x, y, bias, dst, rows, width);                                            \
@@ -904,7 +951,15 @@ static inline __attribute__((always_inline)) void rnn_backward_loop(int relu, co
     }                                                                                                       \
     attr static void lstm_cell_forward_##suffix(const float *g, const float *cp, float *cn, float *tc,     \
                                                 float *h, long n) {                                         \
-        lstm_cell_forward_loop(g, cp, cn, tc, h, n);                                                        \
+        lstm_cell_forward_loop(g, g + 1, g + 2, g + 3, 4, cp, cn, tc, h, n);                                \
+    }                                                                                                       \
+    attr static void lstm_blocks_forward_##suffix(const float *g, const float *cp, float *cn, float *tc,   \
+                                                  float *h, long rows, long u) {                            \
+        for (long r = 0; r < rows; r++) {                                                                   \
+            const float *gr = g + r * 4 * u;                                                                \
+            long o = r * u;                                                                                 \
+            lstm_cell_forward_loop(gr + 2 * u, gr, gr + u, gr + 3 * u, 1, cp + o, cn + o, tc + o, h + o, u); \
+        }                                                                                                   \
     }                                                                                                       \
     attr static void binary_##suffix(int op, const float *a, const float *b, float *y, long n, int mode) {  \
         binary_loop(op, a, b, y, n, mode);                                                                  \
@@ -947,6 +1002,14 @@ void catena_rnn_backward_f32(int relu, const float *y, const float *gy, float *d
 }
 void catena_lstm_cell_forward_f32(const float *g, const float *cp, float *cn, float *tc, float *h, long n) {
     CATENA_DISPATCH(lstm_cell_forward, g, cp, cn, tc, h, n);
+}
+void catena_lstm_blocks_forward_f32(const float *g, const float *cp, float *cn, float *tc, float *h, long rows,
+                                    long units) {
+    CATENA_DISPATCH(lstm_blocks_forward, g, cp, cn, tc, h, rows, units);
+}
+void catena_lstm_blocks_backward_f32(const float *g, const float *cp, const float *tc, const float *gh, const float *gc,
+                                     float *gx, float *gc_prev, long rows, long units) {
+    CATENA_DISPATCH(lstm_blocks_backward, g, cp, tc, gh, gc, gx, gc_prev, rows, units);
 }
 void catena_binary_f32(int op, const float *a, const float *b, float *y, long n, int mode) {
     CATENA_DISPATCH(binary, op, a, b, y, n, mode);

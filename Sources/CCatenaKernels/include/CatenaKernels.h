@@ -100,7 +100,8 @@ void catena_lstm_cell_backward_f32(const float *g, const float *cp, const float 
 
 /// A recurrent step's activation from its three terms (input term, state term, bias): `dst[r][k] =
 /// act((x[r][k] + bias[k]) + y[r][k])` over `rows` rows of `width`, `act` the LSTM gates (`activation` 0,
-/// interleaved as catena_lstm_gates_f32), tanh (1) or ReLU (2; NaN gives 0).
+/// interleaved as catena_lstm_gates_f32; 3, in gate blocks i, f, a, o of `width / 4` each, tanh on the third), tanh
+/// (1) or ReLU (2; NaN gives 0).
 void catena_step_sum_f32(int activation, const float *x, const float *y, const float *bias, float *dst, long rows,
                          long width);
 /// The simple cells' gradient over `n` values: `dh += gy` (when `gy` is not null), then the pre-activation's gradient
@@ -110,6 +111,15 @@ void catena_rnn_backward_f32(int relu, const float *y, const float *gy, float *d
 /// One LSTM cell update of `n` units from the activated gates `g` (a, i, f, o per unit, 4n) and the previous cell
 /// state `cp`: `cn = a·i + f·cp` (two products and a sum, each rounded), `tc = tanh(cn)`, `h = o·tc`. `cn` may be `cp`.
 void catena_lstm_cell_forward_f32(const float *g, const float *cp, float *cn, float *tc, float *h, long n);
+/// catena_lstm_cell_forward_f32 over `rows` rows of `units` in the gate-block layout of Chainer's NStep weights: row r
+/// of `g` holds the activated gates as four blocks of `units`, (i, f, a, o); `cp`, `cn`, `tc` and `h` are rows of
+/// `units`. The same formula and roundings. `cn` may be `cp`.
+void catena_lstm_blocks_forward_f32(const float *g, const float *cp, float *cn, float *tc, float *h, long rows,
+                                    long units);
+/// catena_lstm_cell_backward_f32 over `rows` rows of `units` in the gate-block layout of
+/// catena_lstm_blocks_forward_f32 (`gx` in the same layout as `g`, overlapping no input). `gc_prev` may be `gc`.
+void catena_lstm_blocks_backward_f32(const float *g, const float *cp, const float *tc, const float *gh, const float *gc,
+                                     float *gx, float *gc_prev, long rows, long units);
 
 /// `y[i] = a[i] op b[i]` over `n` floats, `op` 0 add, 1 subtract, 2 multiply, 3 divide; `mode` 1 reads `b[0]` for
 /// every `i`, 2 reads `a[0]`. `y` may be `a` or `b`.

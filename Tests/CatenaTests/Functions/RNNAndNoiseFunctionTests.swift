@@ -212,6 +212,60 @@ final class RNNAndNoiseFunctionTests: XCTestCase {
         }
     }
 
+    /// The NStep recurrence's kernels in the gate-block layout (each row: blocks i, f, a, o of `units`) on every
+    /// instruction-set level give, bit for bit, what the interleaved kernels (pinned to the formula by the tests
+    /// above) give on the same values permuted per unit to (a, i, f, o): the gates of a sum, the cell update in and
+    /// out of place, and its gradient with the cell state's gradient in and out of place.
+    func testLSTMGateBlockKernelsEqualTheInterleavedOnesOnEveryLevel() {
+        let rows = 3, units = 21, width = 4 * units, n = rows * units
+        func values(_ count: Int, _ seed: Double, _ scale: Double) -> [Float] {
+            (0..<count).map { (j: Int) -> Float in Float(scale * sin(Double(j) * 0.91 + seed)) }
+        }
+        /// Block layout → interleaved: unit k's (a, i, f, o) from blocks 2, 0, 1, 3 of its row.
+        func interleaved(_ v: [Float], rowWidth: Int = width) -> [Float] {
+            var out = [Float](repeating: .nan, count: v.count)
+            for r in 0..<(v.count / rowWidth) {
+                for k in 0..<units { for (slot, block) in [2, 0, 1, 3].enumerated() { out[r * rowWidth + 4 * k + slot] = v[r * rowWidth + block * units + k] } }
+            }
+            return out
+        }
+        let x = values(n * 4, 0.2, 4), y = values(n * 4, 1.3, 3), bias = values(width, 2.1, 0.6)
+        let gates = values(n * 4, 0.7, 0.45).map { $0 + 0.5 }, cp = values(n, 1.7, 2), tc = values(n, 2.9, 0.9)
+        let gh = values(n, 0.4, 1), gc = values(n, 3.3, 1)
+        forEachKernelLevel { level in
+            // The gates of (x + bias) + y.
+            var blocks = [Float](repeating: .nan, count: n * 4), reference = blocks
+            catena_step_sum_f32(3, x, y, bias, &blocks, rows, width)
+            catena_step_sum_f32(0, interleaved(x), interleaved(y), interleaved(bias), &reference, rows, width)
+            XCTAssertEqual(interleaved(blocks).map(\.bitPattern), reference.map(\.bitPattern), "gates, level \(level)")
+            // The cell update.
+            for inPlace in [false, true] {
+                var cn = inPlace ? cp : [Float](repeating: .nan, count: n), t = [Float](repeating: .nan, count: n), h = t
+                var cnRef = [Float](repeating: .nan, count: n), tRef = cnRef, hRef = cnRef
+                if inPlace {
+                    cn.withUnsafeMutableBufferPointer { io in catena_lstm_blocks_forward_f32(gates, io.baseAddress, io.baseAddress, &t, &h, rows, units) }
+                } else {
+                    catena_lstm_blocks_forward_f32(gates, cp, &cn, &t, &h, rows, units)
+                }
+                catena_lstm_cell_forward_f32(interleaved(gates), cp, &cnRef, &tRef, &hRef, n)
+                XCTAssertEqual([cn, t, h].map { $0.map(\.bitPattern) }, [cnRef, tRef, hRef].map { $0.map(\.bitPattern) }, "forward, level \(level), in place \(inPlace)")
+                // The gradient.
+                var gx = [Float](repeating: .nan, count: n * 4), gxRef = gx
+                var gcOut = inPlace ? gc : [Float](repeating: .nan, count: n), gcRef = [Float](repeating: .nan, count: n)
+                if inPlace {
+                    gcOut.withUnsafeMutableBufferPointer { io in
+                        catena_lstm_blocks_backward_f32(gates, cp, tc, gh, io.baseAddress, &gx, io.baseAddress, rows, units)
+                    }
+                } else {
+                    catena_lstm_blocks_backward_f32(gates, cp, tc, gh, gc, &gx, &gcOut, rows, units)
+                }
+                catena_lstm_cell_backward_f32(interleaved(gates), cp, tc, gh, gc, &gxRef, &gcRef, n)
+                XCTAssertEqual(interleaved(gx).map(\.bitPattern), gxRef.map(\.bitPattern), "gx, level \(level), in place \(inPlace)")
+                XCTAssertEqual(gcOut.map(\.bitPattern), gcRef.map(\.bitPattern), "gc, level \(level), in place \(inPlace)")
+            }
+        }
+    }
+
     func testLSTMWithASmallerBatchPassesTheRestThrough() throws {
         let c = dbl([4, 2]), x = dbl([2, 8])
         let out = F.lstm(Variable(c), Variable(x))

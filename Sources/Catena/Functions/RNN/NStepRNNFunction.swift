@@ -38,7 +38,8 @@ public enum NStepCell: Sendable, CaseIterable {
 
 /// The recurrence of one layer in one direction over every step of a packed batch (``PackedLayout``), as one node:
 /// inputs `(xw, h0, wh, bh[, c0])` — the input projection of all steps `(N, G·H)` (one product, made by the
-/// caller), the initial state `(B, H)`, the state weights `(G·H, H)` and bias `(G·H,)`, and the LSTM's initial
+/// caller; the gates in blocks of `H`, in the order of ``NStepCell``'s weights), the initial state `(B, H)`, the
+/// state weights `(G·H, H)` and bias `(G·H,)` in the same layout, and the LSTM's initial
 /// cell state — and outputs `(y, hN[, cN])`: every step's output `(N, H)` in the packed order and the final states.
 ///
 /// Rows past a step's batch keep their state, as in Chainer (a sequence's final state is the one at its last step).
@@ -117,8 +118,8 @@ final class NStepRecurrence: FunctionNode {
                     (pcp + o * units).update(from: cs, count: cells)
                     stateProduct(b, o, into: term, accumulate: false)
                     let g = pa + o * width
-                    RecurrentKernels.activationSum(.lstmGates, px + o * width, term, pb, g, rows: b, width: width)
-                    LSTMState.cellForward(g, pcp + o * units, cs, ptc + o * units, py + o * units, cells)
+                    RecurrentKernels.activationSum(.lstmGateBlocks, px + o * width, term, pb, g, rows: b, width: width)
+                    RecurrentKernels.lstmBlocksForward(g, pcp + o * units, cs, ptc + o * units, py + o * units, rows: b, units: units)
                     hs.update(from: py + o * units, count: cells)
                 }
             }
@@ -256,7 +257,8 @@ final class NStepRecurrence: FunctionNode {
                     if let pgy, self.cell == .lstm || self.cell == .gru { for k in 0..<cells { dhs[k] += pgy[o * units + k] } }
                     switch self.cell {
                     case .lstm:
-                        LSTMState.cellBackward(pa! + o * width, pcp! + o * units, ptc! + o * units, gh: dhs, gc: dcs!, gx: pg + o * width, gcPrev: dcs!, cells)
+                        RecurrentKernels.lstmBlocksBackward(pa! + o * width, pcp! + o * units, ptc! + o * units, gh: dhs, gc: dcs!, gx: pg + o * width,
+                                                            gcPrev: dcs!, rows: b, units: units)
                         intoState(b, o, dhs, accumulate: false)
                     case .gru:
                         for r in 0..<b {
@@ -313,7 +315,9 @@ final class NStepRecurrence: FunctionNode {
             let hNew: Variable
             switch cell {
             case .lstm:
-                let out = F.lstm(c!, parts[t] + u)
+                // F.lstm reads the gates interleaved per unit as (a, i, f, o); these are blocks (i, f, a, o).
+                let g = F.splitAxis(parts[t] + u, sections: 4, axis: 1)
+                let out = F.lstm(c!, F.reshape(F.stack([g[2], g[0], g[1], g[3]], axis: 2), [b, cell.gates * g[0].shape[1]]))
                 c = out.c
                 hNew = out.h
             case .gru:
@@ -355,7 +359,9 @@ enum RecurrentKernels {
 
     /// The activation of a recurrent step (``activationSum(_:_:_:_:_:rows:width:)``), numbered as the kernel
     /// library's `catena_step_sum_f32`.
-    enum StepActivation: Int32 { case lstmGates = 0, tanh = 1, relu = 2 }
+    /// `lstmGateBlocks`: the LSTM gates as four blocks of a quarter of the row each, (i, f, a, o), tanh on the third
+    /// (the layout of Chainer's NStep weights, which the fused recurrence keeps).
+    enum StepActivation: Int32 { case lstmGates = 0, tanh = 1, relu = 2, lstmGateBlocks = 3 }
 
     /// `dst[r][k] = act((x[r][k] + bias[k]) + y[r][k])` over `rows` rows of `width`: the input term, the bias and
     /// the state term summed as the activation reads them.
@@ -372,6 +378,11 @@ enum RecurrentKernels {
             for k in 0..<width { dr[k] = (xr[k] + bias[k]) + yr[k] }
             switch activation {
             case .lstmGates: lstmGates(dr, dr, width)
+            case .lstmGateBlocks:
+                let u = width / 4
+                sigmoid(dr, dr, 2 * u)
+                tanh(dr + 2 * u, dr + 2 * u, u)
+                sigmoid(dr + 3 * u, dr + 3 * u, u)
             case .tanh: tanh(dr, dr, width)
             case .relu: for k in 0..<width { dr[k] = dr[k] > 0 ? dr[k] : 0 }
             }
@@ -397,6 +408,54 @@ enum RecurrentKernels {
         }
     }
 
+    /// The LSTM cell update (``LSTMState/cellForward(_:_:_:_:_:_:)``'s formula and roundings) over `rows` rows of
+    /// `units`, from activated gates in the block layout (row `r` of `g` is `i`, `f`, `a`, `o`, `units` each): `cn =
+    /// a·i + f·cp`, `tc = tanh(cn)`, `h = o·tc`. `cn` may be `cp`.
+    @inline(__always)
+    static func lstmBlocksForward<T: NDFloatingPoint>(_ g: UnsafePointer<T>, _ cp: UnsafePointer<T>, _ cn: UnsafeMutablePointer<T>,
+                                                      _ tc: UnsafeMutablePointer<T>, _ h: UnsafeMutablePointer<T>, rows: Int, units: Int) {
+        if T.self == Float.self {
+            func f(_ p: UnsafePointer<T>) -> UnsafePointer<Float> { UnsafeRawPointer(p).assumingMemoryBound(to: Float.self) }
+            func f(_ p: UnsafeMutablePointer<T>) -> UnsafeMutablePointer<Float> { UnsafeMutableRawPointer(p).assumingMemoryBound(to: Float.self) }
+            catena_lstm_blocks_forward_f32(f(g), f(cp), f(cn), f(tc), f(h), rows, units)
+            return
+        }
+        for r in 0..<rows {
+            let gr = g + r * 4 * units, o = r * units
+            for k in 0..<units { cn[o + k] = gr[2 * units + k] * gr[k] + gr[units + k] * cp[o + k] }
+            tanh(cn + o, tc + o, units)
+            for k in 0..<units { h[o + k] = gr[3 * units + k] * tc[o + k] }
+        }
+    }
+
+    /// The gradient of ``lstmBlocksForward(_:_:_:_:_:rows:units:)`` (``LSTMState/cellBackward(_:_:_:gh:gc:gx:gcPrev:_:)``'s
+    /// formula): from the gradients of `h` and of the new cell state, the gate pre-activations' `gx` (in the layout
+    /// of `g`) and the previous cell state's `gcPrev`, which may be `gc`.
+    @inline(__always)
+    static func lstmBlocksBackward<T: NDFloatingPoint>(_ g: UnsafePointer<T>, _ cp: UnsafePointer<T>, _ tc: UnsafePointer<T>, gh: UnsafePointer<T>,
+                                                       gc: UnsafePointer<T>, gx: UnsafeMutablePointer<T>, gcPrev: UnsafeMutablePointer<T>,
+                                                       rows: Int, units: Int) {
+        if T.self == Float.self {
+            func f(_ p: UnsafePointer<T>) -> UnsafePointer<Float> { UnsafeRawPointer(p).assumingMemoryBound(to: Float.self) }
+            func f(_ p: UnsafeMutablePointer<T>) -> UnsafeMutablePointer<Float> { UnsafeMutableRawPointer(p).assumingMemoryBound(to: Float.self) }
+            catena_lstm_blocks_backward_f32(f(g), f(cp), f(tc), f(gh), f(gc), f(gx), f(gcPrev), rows, units)
+            return
+        }
+        for r in 0..<rows {
+            let gr = g + r * 4 * units, gxr = gx + r * 4 * units, o = r * units
+            for k in 0..<units {
+                let i = gr[k], f = gr[units + k], a = gr[2 * units + k], out = gr[3 * units + k]
+                let co = tc[o + k], ghk = gh[o + k]
+                let total = ghk * out * (1 - co * co) + gc[o + k]
+                gxr[k] = total * a * i * (1 - i)
+                gxr[units + k] = total * cp[o + k] * f * (1 - f)
+                gxr[2 * units + k] = total * i * (1 - a * a)
+                gxr[3 * units + k] = ghk * co * out * (1 - out)
+                gcPrev[o + k] = total * f
+            }
+        }
+    }
+
     /// Tanh at positions `4j` (cell input), the sigmoid elsewhere (Chainer's interleaved gates).
     @inline(__always)
     static func lstmGates<T: NDFloatingPoint>(_ src: UnsafeMutablePointer<T>, _ dst: UnsafeMutablePointer<T>, _ n: Int) {
@@ -415,24 +474,14 @@ enum RecurrentKernels {
 
 // MARK: - Layers of a multi-step network
 
-/// The weights of one layer and direction stacked as one input product and one state product, in the layout the
-/// fused recurrence expects (the LSTM's gates interleaved per unit as ``F/lstm(_:_:)`` reads them).
+/// The weights of one layer and direction joined as one input product and one state product, in the layout the
+/// fused recurrence expects: the gates' blocks one after the other in Chainer's order (the LSTM's i, f, a, o; the
+/// GRU's r, z, candidate), so that each weight's gradient is a contiguous block of the joined one.
 private func stackedWeights(_ cell: NStepCell, _ w: [Variable], _ b: [Variable]) -> (wx: Variable, bx: Variable, wh: Variable, bh: Variable) {
-    switch cell {
-    case .lstm:
-        // Chainer's order of the gates in x is (cell input, input, forget, output) = (w2, w0, w1, w3).
-        func interleave(_ v: [Variable]) -> Variable {
-            let s = F.stack(v, axis: 1)
-            return F.reshape(s, [s.shape[0] * 4] + Array(s.shape.dropFirst(2)))
-        }
-        return (interleave([w[2], w[0], w[1], w[3]]), interleave([b[2], b[0], b[1], b[3]]),
-                interleave([w[6], w[4], w[5], w[7]]), interleave([b[6], b[4], b[5], b[7]]))
-    case .gru:
-        return (F.concat([w[0], w[1], w[2]], axis: 0), F.concat([b[0], b[1], b[2]], axis: 0),
-                F.concat([w[3], w[4], w[5]], axis: 0), F.concat([b[3], b[4], b[5]], axis: 0))
-    case .rnnTanh, .rnnReLU:
-        return (w[0], b[0], w[1], b[1])
-    }
+    let g = cell.gates
+    if g == 1 { return (w[0], b[0], w[1], b[1]) }
+    return (F.concat(Array(w[0..<g]), axis: 0), F.concat(Array(b[0..<g]), axis: 0),
+            F.concat(Array(w[g...]), axis: 0), F.concat(Array(b[g...]), axis: 0))
 }
 
 /// The whole network on packed rows: `x` `(N, I)` laid out by `layout`, `hx` (and `cx`) `(layers · directions, B, H)`.
