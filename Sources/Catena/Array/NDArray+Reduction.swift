@@ -180,7 +180,33 @@ extension NDArray {
             for i in 0..<l.outer { o[i] = contiguousSum(x + i * l.reduced, l.reduced) }
             return
         }
+        if T.self == Float.self {
+            sumRowsFloat32(UnsafeMutableRawPointer(x).assumingMemoryBound(to: Float.self), UnsafeMutableRawPointer(o).assumingMemoryBound(to: Float.self),
+                           l.outer, l.reduced, l.inner)
+            return
+        }
         reduceRows(T.self, x, o, l.outer, l.reduced, l.inner) { $0 + $1 }
+    }
+
+    /// Float32 sums of this many elements or more (a bias's gradient over a batch of sequences' steps) are split by
+    /// columns across the threads.
+    nonisolated(unsafe) static var parallelSumElements = 1 << 16
+
+    /// ``reduceRows(_:_:_:_:_:_:_:)`` for a float32 sum: each row added with the kernel library's vectorised add (the
+    /// same additions in the same order, so the same bits), the columns split across the threads when the sum is large.
+    static func sumRowsFloat32(_ x: UnsafeMutablePointer<Float>, _ o: UnsafeMutablePointer<Float>, _ outer: Int, _ reduced: Int, _ inner: Int) {
+        let parts = outer * reduced * inner >= parallelSumElements ? Swift.min(CatenaRuntime.threads, inner) : 1
+        parallelForRanges(inner, parts: parts) { cols in
+            for r in 0..<outer {
+                let dst = o + r * inner + cols.lowerBound, base = x + r * reduced * inner + cols.lowerBound
+                if reduced == 0 {
+                    dst.update(repeating: 0, count: cols.count)
+                    continue
+                }
+                dst.update(from: base, count: cols.count)
+                for k in 1..<reduced { catena_binary_f32(0, dst, base + k * inner, dst, cols.count, 0) }
+            }
+        }
     }
 
     /// The sum of `n` contiguous elements: SIMD partial sums over blocks, the block sums added in `Double`.

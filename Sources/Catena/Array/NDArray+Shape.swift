@@ -8,14 +8,59 @@ extension NDArray {
 
     // MARK: - Reshaping
 
-    /// The same elements in a new shape; one entry may be -1 and is then inferred. A view when the array is
-    /// contiguous, a copy otherwise.
+    /// The same elements in a new shape; one entry may be -1 and is then inferred. A view whenever the elements'
+    /// strides allow one (always for a contiguous array; for a strided view when each group of axes that merges or
+    /// splits is itself laid out in C order, as NumPy decides), a contiguous copy otherwise.
     /// - Precondition: the element counts match.
     public func reshaped(_ newShape: [Int]) -> NDArray {
         let target = NDArray.resolveShape(newShape, count: count, from: shape)
         if target == shape { return self }
+        if !isContiguous && count > 0, let st = NDArray.reshapedStrides(shape, strides, to: target) {
+            return view(shape: target, strides: st, offset: offset)
+        }
         let base = contiguous()
         return NDArray(storage: base.storage, dtype: dtype, contiguousShape: target, offset: base.offset)
+    }
+
+    /// The strides that show elements laid out with `strides` in `shape` as `target` (same count, no zero size) in C
+    /// order without moving them, or nil when there are none (NumPy's no-copy reshape): axes of size 1 are dropped,
+    /// then the old and new axes are matched in the smallest groups of equal size; each old group must be C-ordered in
+    /// memory, and its new axes get strides chained from the group's last stride.
+    static func reshapedStrides(_ shape: [Int], _ strides: [Int], to target: [Int]) -> [Int]? {
+        var dims: [Int] = [], steps: [Int] = []
+        for (d, s) in zip(shape, strides) where d != 1 {
+            dims.append(d)
+            steps.append(s)
+        }
+        var out = [Int](repeating: 0, count: target.count)
+        var oi = 0, oj = 1, ni = 0, nj = 1
+        while ni < target.count && oi < dims.count {
+            var np = target[ni], op = dims[oi]
+            while np != op {
+                if np < op {
+                    np *= target[nj]
+                    nj += 1
+                } else {
+                    op *= dims[oj]
+                    oj += 1
+                }
+            }
+            for k in oi..<(oj - 1) where steps[k] != dims[k + 1] * steps[k + 1] { return nil }
+            out[nj - 1] = steps[oj - 1]
+            var k = nj - 1
+            while k > ni {
+                out[k - 1] = out[k] * target[k]
+                k -= 1
+            }
+            ni = nj
+            nj += 1
+            oi = oj
+            oj += 1
+        }
+        // Trailing axes of size 1.
+        let last = ni > 0 ? out[ni - 1] : 1
+        for k in ni..<target.count { out[k] = last }
+        return out
     }
 
     /// Variadic form of ``reshaped(_:)-([Int])``: `a.reshaped(2, -1)`.

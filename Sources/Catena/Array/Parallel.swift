@@ -37,6 +37,26 @@ func parallelForRanges(_ count: Int, parts: Int, _ body: (Range<Int>) -> Void) {
     parallelFor(parts) { t in body((count * t / parts)..<(count * (t + 1) / parts)) }
 }
 
+/// `weights` cut into at most `parts` contiguous non-empty ranges whose total weights are as close to equal as whole
+/// items allow: each item whose middle falls within a range's share, at least one item per range and one left for
+/// every range after it (one range when there are fewer than two parts or no weight).
+func balancedRanges(_ weights: [Int], parts requested: Int) -> [Range<Int>] {
+    let count = weights.count, total = weights.reduce(0, +)
+    let parts = Swift.min(requested, count)
+    if parts < 2 || total == 0 { return [0..<count] }
+    var bounds = [0], done = 0, r = 0
+    for i in 1..<parts {
+        let target = total * i / parts
+        while r < count - (parts - i) && (r == bounds.last! || 2 * done + weights[r] <= 2 * target) {
+            done += weights[r]
+            r += 1
+        }
+        bounds.append(r)
+    }
+    bounds.append(count)
+    return (0..<parts).map { bounds[$0]..<bounds[$0 + 1] }
+}
+
 /// The closure of a ``parallelFor(_:_:)`` call, passed to the C pool by pointer.
 final class ParallelBody {
     let body: (Int) -> Void

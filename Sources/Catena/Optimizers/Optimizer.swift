@@ -76,10 +76,14 @@ open class Optimizer {
             reallocateClearedGrads(params)
         }
         t += 1
+        // The library's rules on parameters too small to split update side by side; the rest one after another.
+        var together: [Parameter] = [], alone: [Parameter] = []
         for p in params {
-            if p.updateRule == nil { continue }
-            p.update()
+            guard let rule = p.updateRule else { continue }
+            if rule.updatesConcurrently && p.isInitialized && p.array.count < UpdateRule.parallelElements { together.append(p) } else { alone.append(p) }
         }
+        Optimizer.forEachConcurrently(together) { together[$0].update() }
+        for p in alone { p.update() }
         reallocateClearedGrads(params)
         for entry in hooks where entry.hook.timing == .post { entry.hook(self) }
     }
@@ -104,6 +108,16 @@ open class Optimizer {
 
     /// Counts an epoch (Chainer's `new_epoch`); updaters call it when their iterator starts a new epoch.
     public func newEpoch() { epoch += 1 }
+
+    /// Runs `body(i)` for each index of `params`, the parameters in contiguous groups of nearly equal size, one per
+    /// thread, when they hold ``UpdateRule/parallelElements`` elements or more together (otherwise in order on this
+    /// thread). `body` must touch only parameter `i` (and its gradient and rule).
+    static func forEachConcurrently(_ params: [Parameter], _ body: (Int) -> Void) {
+        let sizes = params.map { $0.isInitialized ? $0.array.count : 0 }
+        let parts = sizes.reduce(0, +) >= UpdateRule.parallelElements ? CatenaRuntime.threads : 1
+        let groups = balancedRanges(sizes, parts: parts)
+        parallelFor(groups.count) { g in for i in groups[g] { body(i) } }
+    }
 
     private func reallocateClearedGrads(_ params: [Parameter]) {
         for p in params where p.isInitialized && p.grad == nil { p.zeroGrad() }

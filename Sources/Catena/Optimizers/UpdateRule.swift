@@ -99,6 +99,11 @@ open class UpdateRule {
         withBuffers(param, grad, names, float32: { kernel($0, $1, $2, $3) }, float64: { kernel($0, $1, $2, $3) })
     }
 
+    /// Whether ``Optimizer/update()`` may run this rule while other parameters' rules run on other threads: the
+    /// library's own rules (``LibraryUpdateRule``) without hooks, which touch only their parameter, its gradient and
+    /// their state. A subclass of ``UpdateRule`` written elsewhere always runs alone, in order.
+    var updatesConcurrently: Bool { self is LibraryUpdateRule && preHooks.isEmpty && postHooks.isEmpty }
+
     /// Parameters of at least this many elements are updated in one chunk per thread (the weight matrices of small
     /// recurrent models, 400 × 100, are above it), so the pool's worker is not left idle during the update.
     nonisolated(unsafe) static var parallelElements = 1 << 14
@@ -150,3 +155,14 @@ public protocol UpdateKernel {
     /// so the kernel must treat each element independently and keep no mutable state of its own.
     func callAsFunction<T: NDFloatingPoint>(_ p: UnsafeMutablePointer<T>, _ g: UnsafePointer<T>, _ states: [UnsafeMutablePointer<T>], _ n: Int)
 }
+
+/// The library's update rules, which read nothing but their own parameter, gradient, state and (read-only)
+/// hyperparameters, so that an optimizer may update several parameters at once (``UpdateRule/updatesConcurrently``).
+protocol LibraryUpdateRule {}
+extension SGDRule: LibraryUpdateRule {}
+extension MomentumSGDRule: LibraryUpdateRule {}
+extension NesterovAGRule: LibraryUpdateRule {}
+extension AdamRule: LibraryUpdateRule {}
+extension AdaGradRule: LibraryUpdateRule {}
+extension AdaDeltaRule: LibraryUpdateRule {}
+extension RMSpropRule: LibraryUpdateRule {}

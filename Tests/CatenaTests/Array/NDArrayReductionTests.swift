@@ -75,6 +75,30 @@ final class NDArrayReductionTests: XCTestCase {
         XCTAssertEqual(a.mean().item(), Double(Float(0.1)), accuracy: 1e-7)
     }
 
+    /// Float32 sums over rows (the inner axis kept, as a bias's gradient): every element is its column's values added
+    /// one by one in row order in float32 (a loop here), with the columns split across 1, 2 and 3 threads, for several
+    /// outer rows, and zeros when no row is summed.
+    func testFloat32SumsOverRowsAddInOrderOnAnyThreadCount() {
+        let outer = 2, reduced = 97, inner = 411
+        let values = (0..<(outer * reduced * inner)).map { (j: Int) -> Float in Float(sin(Double(j) * 0.37) * 1000) + 0.001 * Float(j % 7) }
+        let a = NDArray(values: values, shape: [outer, reduced, inner])
+        var expected = [Float](repeating: 0, count: outer * inner)
+        for r in 0..<outer {
+            for j in 0..<inner {
+                var s = values[r * reduced * inner + j]
+                for k in 1..<reduced { s = s + values[(r * reduced + k) * inner + j] }
+                expected[r * inner + j] = s
+            }
+        }
+        let saved = NDArray.parallelSumElements
+        defer { NDArray.parallelSumElements = saved }
+        NDArray.parallelSumElements = 1
+        forEachThreadCount([1, 2, 3]) { threads in
+            XCTAssertEqual(a.sum(axis: 1).toArray(as: Float.self).map(\.bitPattern), expected.map(\.bitPattern), "\(threads) threads")
+        }
+        XCTAssertEqual(NDArray.zeros([3, 0, 5], dtype: .float32).sum(axis: 1).toArray(as: Float.self), [Float](repeating: 0, count: 15))
+    }
+
     func testIntegerAndBoolReductions() {
         let i = NDArray([[1, 2, 3], [4, 5, 6]], dtype: .int32)
         XCTAssertEqual(i.sum(axis: 0).toArray(as: Int32.self), [5, 7, 9])

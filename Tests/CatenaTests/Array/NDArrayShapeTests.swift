@@ -15,6 +15,35 @@ final class NDArrayShapeTests: XCTestCase {
         XCTAssertFalse(r.storage === a.storage)
     }
 
+    /// Reshaping a strided view gives a view wherever NumPy gives one (each group of merged or split axes C-ordered in
+    /// memory, axes of size 1 anywhere) and a C-order copy otherwise; the values follow from a = 30i + 6j + k.
+    func testReshapeOfAStridedViewIsAViewWhereTheStridesAllow() {
+        let a = NDArray.arange(120).reshaped(4, 5, 6)
+        let all = NDIndex.slice(start: nil, stop: nil, step: 1)
+        func check(_ v: NDArray, _ shape: [Int], view: Bool, strides: [Int]? = nil, _ value: ([Int]) -> Double, _ what: String) {
+            let r = v.reshaped(shape)
+            XCTAssertEqual(r.shape, shape, what)
+            XCTAssertEqual(r.storage === a.storage, view, what)
+            if let strides { XCTAssertEqual(r.strides, strides, what) }
+            let n = shape.reduce(1, *)
+            XCTAssertEqual(r.toDoubles(), (0..<n).map { value(unravel($0, shape)) }, what)
+        }
+        // Every second block of rows: (2, 5, 6), strides (60, 6, 1).
+        let rows = a.selection([.slice(start: nil, stop: nil, step: 2)])
+        check(rows, [2, 30], view: true, strides: [60, 1], { Double(60 * $0[0] + $0[1]) }, "rows → (2, 30)")
+        check(rows, [2, 5, 3, 2], view: true, { Double(60 * $0[0] + 6 * $0[1] + 2 * $0[2] + $0[3]) }, "rows → (2, 5, 3, 2)")
+        check(rows, [60], view: false, { Double(60 * ($0[0] / 30) + $0[0] % 30) }, "rows → (60,)")
+        // Three columns of each row: (4, 5, 3), strides (30, 6, 1).
+        let cols = a.selection([all, all, .slice(start: 1, stop: 4, step: 1)])
+        check(cols, [20, 3], view: true, strides: [6, 1], { Double(6 * $0[0] + 1 + $0[1]) }, "columns → (20, 3)")
+        check(cols, [4, 15], view: false, { Double(30 * $0[0] + 6 * ($0[1] / 3) + 1 + $0[1] % 3) }, "columns → (4, 15)")
+        // A column every second element of row 2: (4, 3), strides (30, 2); axes of size 1 added anywhere.
+        let sparse = a.selection([all, .index(2), .slice(start: nil, stop: nil, step: 2)])
+        check(sparse, [4, 1, 3, 1], view: true, { Double(30 * $0[0] + 12 + 2 * $0[2]) }, "sparse → (4, 1, 3, 1)")
+        check(sparse, [1, 12], view: false, { Double(30 * ($0[1] / 3) + 12 + 2 * ($0[1] % 3)) }, "sparse → (1, 12)")
+        check(sparse.reshaped(4, 1, 3), [4, 3], view: true, strides: [30, 2], { Double(30 * $0[0] + 12 + 2 * $0[1]) }, "sparse → (4, 1, 3) → (4, 3)")
+    }
+
     func testTransposeAndPermuteAreViews() {
         let a = NDArray.arange(24).reshaped(2, 3, 4)
         let t = a.transposed(2, 0, 1)

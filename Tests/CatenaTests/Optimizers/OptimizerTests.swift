@@ -152,6 +152,59 @@ final class OptimizerTests: XCTestCase {
         }
     }
 
+    /// Parameters too small to split, together past `UpdateRule.parallelElements`, are updated side by side in
+    /// groups (one per thread), and GradientClipping sums and scales them the same way: with 1, 2 and 3 threads each
+    /// of five parameters follows clipping then Adam's formula (computed here in Double) at every step.
+    func testSmallParametersUpdatedSideBySideFollowTheFormula() {
+        final class Five: Chain {
+            let a: Parameter, b: Parameter, c: Parameter, d: Parameter, e: Parameter
+            init(_ values: [[Double]]) {
+                let p = values.map { Parameter(NDArray($0, dtype: .float64)) }
+                (a, b, c, d, e) = (p[0], p[1], p[2], p[3], p[4])
+                super.init()
+            }
+            var all: [Parameter] { [a, b, c, d, e] }
+        }
+        let sizes = [3, 7, 2, 5, 4]
+        let starts = sizes.enumerated().map { k, n in (0..<n).map { 0.3 * Double(k) - 0.1 * Double($0) } }
+        func gradient(_ k: Int, _ step: Int) -> [Double] { (0..<sizes[k]).map { sin(Double(7 * k + 3 * $0 + step)) } }
+        let savedElements = UpdateRule.parallelElements
+        defer { UpdateRule.parallelElements = savedElements }
+        UpdateRule.parallelElements = 8
+        forEachThreadCount([1, 2, 3]) { threads in
+            let link = Five(starts)
+            let opt = Adam(alpha: 0.01)
+            opt.setup(link)
+            opt.addHook(GradientClipping(threshold: 1.5))
+            var p = starts, m = starts.map { $0.map { _ in 0.0 } }, v = m
+            for step in 1...3 {
+                let g = (0..<5).map { gradient($0, step) }
+                for (k, param) in link.all.enumerated() { param.grad = NDArray(g[k], dtype: .float64) }
+                opt.update()
+                let norm = g.flatMap { $0 }.map { $0 * $0 }.reduce(0, +).squareRoot()
+                let rate = Swift.min(1, 1.5 / norm)
+                let at = 0.01 * (1 - pow(0.999, Double(step))).squareRoot() / (1 - pow(0.9, Double(step)))
+                for k in 0..<5 {
+                    for i in 0..<sizes[k] {
+                        let gi = g[k][i] * rate
+                        m[k][i] += 0.1 * (gi - m[k][i])
+                        v[k][i] += 0.001 * (gi * gi - v[k][i])
+                        p[k][i] -= at * m[k][i] / (v[k][i].squareRoot() + 1e-8)
+                    }
+                    assertClose(link.all[k].array, p[k], atol: 1e-12, rtol: 1e-10, "parameter \(k), step \(step), \(threads) threads")
+                    XCTAssertEqual(link.all[k].updateRule?.t, step)
+                }
+            }
+        }
+        // Only the library's rules without hooks run side by side.
+        let rule = AdamRule(parent: nil)
+        XCTAssertTrue(rule.updatesConcurrently)
+        rule.addHook({ _, _ in }, name: "noop")
+        XCTAssertFalse(rule.updatesConcurrently)
+        final class Custom: UpdateRule {}
+        XCTAssertFalse(Custom(parent: nil).updatesConcurrently)
+    }
+
     func testMissingGradientsBecomeZerosSoMomentumStillMoves() {
         let link = OneParam([1, 1, 1])
         let opt = MomentumSGD(lr: 0.1, momentum: 0.5)

@@ -189,24 +189,9 @@ final class NStepRecurrence: FunctionNode {
     }
 
     /// `lengths` (non-increasing) cut into at most `threads` contiguous non-empty blocks whose total lengths are as
-    /// close to equal as whole sequences allow.
+    /// close to equal as whole sequences allow (``balancedRanges(_:parts:)``).
     static func rowBlocks(lengths: [Int], threads: Int) -> [Range<Int>] {
-        let batch = lengths.count, total = lengths.reduce(0, +)
-        let parts = Swift.min(threads, batch)
-        if parts < 2 || total == 0 { return [0..<batch] }
-        var bounds = [0], done = 0, r = 0
-        for i in 1..<parts {
-            let target = total * i / parts
-            // Each row whose middle falls within the block's share of the steps, at least one row, and a row left
-            // for each block after it.
-            while r < batch - (parts - i) && (r == bounds.last! || 2 * done + lengths[r] <= 2 * target) {
-                done += lengths[r]
-                r += 1
-            }
-            bounds.append(r)
-        }
-        bounds.append(batch)
-        return (0..<parts).map { bounds[$0]..<bounds[$0 + 1] }
+        balancedRanges(lengths, parts: threads)
     }
 
     /// For the sequences `rows`, the steps in the order the recurrence visits them, each as the number of the block's

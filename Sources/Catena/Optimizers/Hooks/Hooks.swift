@@ -46,15 +46,18 @@ public struct GradientClipping: OptimizerHook {
     public init(threshold: Double) { self.threshold = threshold }
     public func callAsFunction(_ optimizer: Optimizer) {
         let params = optimizer.parameters.map(\.param).filter(\.isInitialized)
-        var sq = 0.0
-        for p in params { if let g = p.grad { sq += g.sumOfSquares() } }
-        let norm = sq.squareRoot()
+        // Each parameter's sum on its own (several at once), added in the parameters' order.
+        var sums = [Double](repeating: 0, count: params.count)
+        sums.withUnsafeMutableBufferPointer { s in
+            Optimizer.forEachConcurrently(params) { i in if let g = params[i].grad { s[i] = g.sumOfSquares() } }
+        }
+        let norm = sums.reduce(0, +).squareRoot()
         let rate = threshold / norm
         if !(rate < 1) { return }
-        for p in params {
-            guard var g = p._grad.take() else { continue }
+        Optimizer.forEachConcurrently(params) { i in
+            guard var g = params[i]._grad.take() else { return }
             g *= rate
-            p._grad = g
+            params[i]._grad = g
         }
     }
 }
