@@ -188,14 +188,14 @@ extension NDArray {
         reduceRows(T.self, x, o, l.outer, l.reduced, l.inner) { $0 + $1 }
     }
 
-    /// Float32 sums of this many elements or more (a bias's gradient over a batch of sequences' steps) are split by
-    /// columns across the threads.
-    nonisolated(unsafe) static var parallelSumElements = 1 << 16
+    /// Memory-bound passes over this many elements or more — float32 sums over rows (a bias's gradient over a batch
+    /// of sequences' steps), joins (``concatenate(_:axis:)``, ``stack(_:axis:)``) — are split across the threads.
+    nonisolated(unsafe) static var parallelElements = 1 << 15
 
     /// ``reduceRows(_:_:_:_:_:_:_:)`` for a float32 sum: each row added with the kernel library's vectorised add (the
     /// same additions in the same order, so the same bits), the columns split across the threads when the sum is large.
     static func sumRowsFloat32(_ x: UnsafeMutablePointer<Float>, _ o: UnsafeMutablePointer<Float>, _ outer: Int, _ reduced: Int, _ inner: Int) {
-        let parts = outer * reduced * inner >= parallelSumElements ? Swift.min(CatenaRuntime.threads, inner) : 1
+        let parts = outer * reduced * inner >= parallelElements ? Swift.min(CatenaRuntime.threads, inner) : 1
         parallelForRanges(inner, parts: parts) { cols in
             for r in 0..<outer {
                 let dst = o + r * inner + cols.lowerBound, base = x + r * reduced * inner + cols.lowerBound

@@ -198,12 +198,17 @@ extension NDArray {
         var outShape = first.shape
         outShape[ax] = total
         let out = NDArray(uninitializedShape: outShape, dtype: first.dtype)
-        var start = 0
-        for a in arrays {
-            let n = a.shape[ax]
-            var region = out.view(shape: a.shape, strides: out.strides, offset: start * out.axisStride(ax))
-            region.writeElements(from: a)
-            start += n
+        var starts = [0]
+        for a in arrays.dropLast() { starts.append(starts.last! + a.shape[ax]) }
+        // Large joins copy their pieces on every thread, in groups of nearly equal size.
+        let sizes = arrays.map(\.count)
+        let parts = sizes.reduce(0, +) >= NDArray.parallelElements ? CatenaRuntime.threads : 1
+        let groups = balancedRanges(sizes, parts: parts), stride = out.axisStride(ax), outStrides = out.strides
+        parallelFor(groups.count) { g in
+            for i in groups[g] {
+                var region = out.view(shape: arrays[i].shape, strides: outStrides, offset: starts[i] * stride)
+                region.writeElements(from: arrays[i])
+            }
         }
         return out
     }

@@ -90,9 +90,9 @@ final class NDArrayReductionTests: XCTestCase {
                 expected[r * inner + j] = s
             }
         }
-        let saved = NDArray.parallelSumElements
-        defer { NDArray.parallelSumElements = saved }
-        NDArray.parallelSumElements = 1
+        let saved = NDArray.parallelElements
+        defer { NDArray.parallelElements = saved }
+        NDArray.parallelElements = 1
         forEachThreadCount([1, 2, 3]) { threads in
             XCTAssertEqual(a.sum(axis: 1).toArray(as: Float.self).map(\.bitPattern), expected.map(\.bitPattern), "\(threads) threads")
         }

@@ -84,6 +84,40 @@ final class NDArrayShapeTests: XCTestCase {
         XCTAssertEqual(eq.map { $0.toDoubles() }, [[0, 1], [2, 3], [4, 5]])
     }
 
+    /// Joins split across 2 and 3 threads (the split lowered to every size) write every piece where it belongs:
+    /// pieces of different lengths, a transposed one and a stepped one, along the first and the last axis, and a
+    /// stack of strided views; the values follow from the pieces' definitions.
+    func testLargeJoinsCopyEveryPieceOnAnyThreadCount() {
+        let saved = NDArray.parallelElements
+        defer { NDArray.parallelElements = saved }
+        NDArray.parallelElements = 1
+        let a = NDArray.arange(12).reshaped(3, 4)                                    // a[i, j] = 4i + j
+        let t = (NDArray.arange(8) + 100).reshaped(4, 2).transposed()                // t[i, j] = 100 + 2j + i, (2, 4)
+        let s = (NDArray.arange(20) + 200).reshaped(5, 4)[.range(nil, nil, step: 2)] // s[i, j] = 200 + 8i + j, (3, 4)
+        forEachThreadCount([2, 3]) { threads in
+            let rows = NDArray.concatenate([a, t, s, a[1..<2]])
+            var expected: [Double] = []
+            for i in 0..<3 { for j in 0..<4 { expected.append(Double(4 * i + j)) } }
+            for i in 0..<2 { for j in 0..<4 { expected.append(Double(100 + 2 * j + i)) } }
+            for i in 0..<3 { for j in 0..<4 { expected.append(Double(200 + 8 * i + j)) } }
+            for j in 0..<4 { expected.append(Double(4 + j)) }
+            XCTAssertEqual(rows.shape, [9, 4])
+            XCTAssertEqual(rows.toDoubles(), expected, "axis 0, \(threads) threads")
+            let cols = NDArray.concatenate([a, s, a[.all, 1..<2]], axis: 1)
+            XCTAssertEqual(cols.shape, [3, 9])
+            var colValues: [Double] = [], stackValues: [Double] = []
+            for i in 0..<3 {
+                for j in 0..<4 { colValues.append(Double(4 * i + j)) }
+                for j in 0..<4 { colValues.append(Double(200 + 8 * i + j)) }
+                colValues.append(Double(4 * i + 1))
+                stackValues += [Double(4 * i), Double(4 * i + 2), Double(200 + 8 * i + 3)]
+            }
+            XCTAssertEqual(cols.toDoubles(), colValues, "axis 1, \(threads) threads")
+            let stacked = NDArray.stack([a[.all, 0], a[.all, 2], s[.all, 3]], axis: 1)   // (3, 3)
+            XCTAssertEqual(stacked.toDoubles(), stackValues, "stack, \(threads) threads")
+        }
+    }
+
     func testSlicingWithRangesStepsAndIntegers() {
         let a = NDArray.arange(20).reshaped(4, 5)
         XCTAssertEqual(a[1].toDoubles(), [5, 6, 7, 8, 9])

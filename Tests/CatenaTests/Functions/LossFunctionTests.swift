@@ -39,6 +39,33 @@ final class LossFunctionTests: XCTestCase {
         XCTAssertEqual(F.softmaxCrossEntropy(Variable(big), NDArray([0, 0], dtype: .int32)).item(), 0, accuracy: 1e-12)
     }
 
+    /// Rows split across 2 and 3 threads (the split lowered to every size): the per-row losses, with ignored labels
+    /// and class weights, and the gradient are the definition's, softmax(x) − onehot(t) scaled by the row's weight.
+    func testSoftmaxCrossEntropySplitByRowsFollowsTheDefinition() {
+        let x = dbl([7, 5], scale: 2)
+        let labels = [4, -1, 0, 2, 2, -1, 1], kept = labels.filter { $0 >= 0 }.count
+        let t = NDArray(labels.map(Double.init), dtype: .int32), w = NDArray([1, 2, 3, 0.5, 1.5], dtype: .float64)
+        let weights = [1, 2, 3, 0.5, 1.5]
+        let per = nll(x, labels.map { max($0, 0) })
+        let saved = SoftmaxCrossEntropy.parallelElements
+        defer { SoftmaxCrossEntropy.parallelElements = saved }
+        SoftmaxCrossEntropy.parallelElements = 1
+        forEachThreadCount([2, 3]) { threads in
+            let none = F.softmaxCrossEntropy(Variable(x), t, reduce: .none, classWeight: w).array.toDoubles()
+            for r in 0..<7 { XCTAssertEqual(none[r], labels[r] < 0 ? 0 : per[r] * weights[labels[r]], accuracy: 1e-12, "row \(r), \(threads) threads") }
+            let xv = Variable(x)
+            F.softmaxCrossEntropy(xv, t, classWeight: w).backward()
+            let g = xv.grad!.toDoubles()
+            for r in 0..<7 {
+                let row = (0..<5).map { x.item(r, $0) }, total = row.map { exp($0) }.reduce(0, +)
+                for c in 0..<5 {
+                    let expected = labels[r] < 0 ? 0 : (exp(row[c]) / total - (c == labels[r] ? 1 : 0)) * weights[labels[r]] / Double(kept)
+                    XCTAssertEqual(g[r * 5 + c], expected, accuracy: 1e-12, "gradient [\(r), \(c)], \(threads) threads")
+                }
+            }
+        }
+    }
+
     func testSigmoidCrossEntropy() throws {
         let x = dbl([3, 2], scale: 3)
         let labels: [Double] = [1, 0, -1, 1, 0, 0]

@@ -176,14 +176,45 @@ final class NStepRNNTests: XCTestCase {
     /// With the split threshold lowered, the recurrence runs as one block of sequences per thread (two or three),
     /// and every output and gradient is still the step-by-step reference's, for every cell.
     func testSequencesSplitAcrossThreadsMatchTheReference() {
-        let savedThreshold = GEMM.parallelThreshold
-        defer { GEMM.parallelThreshold = savedThreshold }
-        GEMM.parallelThreshold = 1
+        let savedThreshold = GEMM.parallelThreshold, savedElements = NDArray.parallelElements
+        defer { (GEMM.parallelThreshold, NDArray.parallelElements) = (savedThreshold, savedElements) }
+        (GEMM.parallelThreshold, NDArray.parallelElements) = (1, 1)
         forEachThreadCount([2, 3]) { _ in
             for cell in NStepCell.allCases {
                 checkAgainstReference(cell, bidirectional: true, layers: 2, lengths: [3, 5, 1, 5, 2, 4, 0])
                 checkAgainstReference(cell, bidirectional: false, layers: 1, dtype: .float32, lengths: [6, 6, 6, 6], tolerance: 2e-5)
             }
+        }
+    }
+
+    /// Packing split across 2 and 3 threads (the split lowered to every size) puts row `t` of sequence `i` at row
+    /// `offsets[t] + i`, for sequences of different lengths (one empty, one a strided view), and unpacking gives
+    /// them back.
+    func testPackingSplitAcrossThreadsPutsEveryRowInPlace() {
+        let saved = NDArray.parallelElements
+        defer { NDArray.parallelElements = saved }
+        NDArray.parallelElements = 1
+        let lengths = [5, 4, 4, 2, 0]
+        let layout = PackedLayout(lengths: lengths)
+        // Sequence i, row t, feature f: 100i + 10t + f; the second sequence read through a stride (every other column).
+        func value(_ i: Int, _ t: Int, _ f: Int) -> Double { Double(100 * i + 10 * t + f) }
+        var xs: [NDArray] = []
+        for (i, n) in lengths.enumerated() {
+            let values: [Double] = (0..<(3 * n)).map { value(i, $0 / 3, $0 % 3) }
+            xs.append(NDArray(values, shape: [n, 3], dtype: .float64))
+        }
+        let wide: [Double] = (0..<24).map { $0 % 2 == 0 ? value(1, $0 / 6, $0 % 6 / 2) : -1 }
+        xs[1] = NDArray(wide, shape: [4, 6], dtype: .float64)[.all, .range(nil, nil, step: 2)]
+        forEachThreadCount([2, 3]) { threads in
+            let packed = layout.pack(xs)
+            XCTAssertEqual(packed.shape, [15, 3])
+            for (i, n) in lengths.enumerated() {
+                for t in 0..<n {
+                    let want = (0..<3).map { value(i, t, $0) }
+                    XCTAssertEqual((0..<3).map { packed.item(layout.offsets[t] + i, $0) }, want, "sequence \(i), step \(t), \(threads) threads")
+                }
+            }
+            XCTAssertEqual(layout.unpack(packed).map { $0.toDoubles() }, xs.map { $0.toDoubles() }, "\(threads) threads")
         }
     }
 

@@ -58,7 +58,8 @@ final class SoftmaxCrossEntropy: BinaryFunction {
         func go<T: NDFloatingPoint>(_: T.Type) {
             let px = x2.pointer(T.self), pl = lse.pointer(T.self), po = perRow.pointer(T.self)
             let pw = classWeight?.contiguous().pointer(T.self)
-            for r in 0..<rows {
+            let labels = self.labels, ignoreLabel = self.ignoreLabel
+            SoftmaxCrossEntropy.forEachRowBlock(rows, classes) { r in
                 let row = px + r * classes
                 var m = row[0]
                 for c in 1..<Swift.max(classes, 1) where row[c] > m { m = row[c] }
@@ -78,6 +79,16 @@ final class SoftmaxCrossEntropy: BinaryFunction {
         x.dtype.withFloatType(orFail: "softmax_cross_entropy: expected a floating-point input, got \(x.dtype)") { go($0) }
         if reduce == .none { return perRow.reshaped(tShape) }
         return perRow.sum() * coeff
+    }
+
+    /// Rows × classes from which the rows are split across the threads (each row is computed on its own, so the
+    /// values do not depend on the split).
+    nonisolated(unsafe) static var parallelElements = 4096
+
+    /// `body(r)` for every row, in one block of rows per thread when there are ``parallelElements`` values or more.
+    static func forEachRowBlock(_ rows: Int, _ classes: Int, _ body: (Int) -> Void) {
+        let parts = rows * classes >= parallelElements ? Swift.min(CatenaRuntime.threads, rows) : 1
+        parallelForRanges(rows, parts: parts) { block in for r in block { body(r) } }
     }
 
     /// The labels, weights and normaliser a gradient needs (shared with ``SoftmaxCrossEntropyGrad``).
@@ -157,12 +168,12 @@ final class SoftmaxCrossEntropyGrad: BinaryFunction {
         func go<T: NDFloatingPoint>(_: T.Type) {
             let px = x.pointer(T.self), pl = l.pointer(T.self), pg = g.pointer(T.self), po = gx.pointer(T.self)
             let pw = c.classWeight?.contiguous().pointer(T.self)
-            for r in 0..<rows {
+            SoftmaxCrossEntropy.forEachRowBlock(rows, classes) { r in
                 let t = c.labels[r]
                 let out = po + r * classes
                 if t == c.ignoreLabel {
                     out.update(repeating: 0, count: classes)
-                    continue
+                    return
                 }
                 let scale = (c.reduce == .none ? pg[r] : pg[0] * T(c.coeff)) * (pw?[t] ?? 1)
                 let row = px + r * classes

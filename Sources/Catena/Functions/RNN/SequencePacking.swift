@@ -45,11 +45,18 @@ struct PackedLayout: Equatable {
         let out = NDArray(uninitializedShape: [rowCount] + features, dtype: xs[0].dtype)
         let row = features.reduce(1, *) * out.dtype.itemSize
         let dst = out.rawBytes
-        for (i, x) in xs.enumerated() {
-            let src = x.contiguous()
-            withExtendedLifetime(src) {
-                let p = src.rawBytes
-                for t in 0..<lengths[i] { (dst + (offsets[t] + i) * row).copyMemory(from: p + t * row, byteCount: row) }
+        // Large batches copy their sequences on every thread, in groups of nearly equal length.
+        let parts = out.count >= NDArray.parallelElements ? CatenaRuntime.threads : 1
+        let groups = balancedRanges(lengths, parts: parts)
+        withExtendedLifetime(out) {
+            parallelFor(groups.count) { g in
+                for i in groups[g] {
+                    let src = xs[i].contiguous()
+                    withExtendedLifetime(src) {
+                        let p = src.rawBytes
+                        for t in 0..<lengths[i] { (dst + (offsets[t] + i) * row).copyMemory(from: p + t * row, byteCount: row) }
+                    }
+                }
             }
         }
         return out
