@@ -196,7 +196,13 @@ final class PackedBCache: @unchecked Sendable {
         pthread_mutex_unlock(&lock)
         let version = storage.version
         let p = Panels(floats: floats)
-        catena_pack_bt_f32((storage.raw + offset * 4).assumingMemoryBound(to: Float.self), cs, depth, cols, p.buffer)
+        // Panels of 16 columns, in one contiguous range of panels per thread for a large operand.
+        let source = (storage.raw + offset * 4).assumingMemoryBound(to: Float.self), panelCount = (cols + 15) / 16
+        let parts = floats >= NDArray.parallelElements ? Swift.min(CatenaRuntime.threads, panelCount) : 1
+        parallelForRanges(panelCount, parts: parts) { r in
+            let lo = r.lowerBound * 16, hi = Swift.min(cols, r.upperBound * 16)
+            if lo < hi { catena_pack_bt_f32(source + lo * cs, cs, depth, hi - lo, p.buffer + lo * depth) }
+        }
         pthread_mutex_lock(&lock)
         entries.append(Entry(storage: storage, version: version, offset: offset, cs: cs, depth: depth, cols: cols, panels: p))
         if entries.count > PackedBCache.capacity { entries.removeFirst() }

@@ -262,17 +262,26 @@ final class MatMulTests: XCTestCase {
     /// x · Wᵀ with W's packed panels cached between calls: the cache must serve the same product while W is
     /// unchanged, and repack after W changes in place (the optimizer's update) or when another view is used.
     func testCachedTransposedWeightsFollowInPlaceUpdates() {
-        for threshold in [Int.max, 1] {   // serial, and split over threads (each part a slice of the panels)
-            let saved = GEMM.parallelThreshold
-            GEMM.parallelThreshold = threshold
-            defer { GEMM.parallelThreshold = saved }
+        // Serial; split over threads (each part a slice of the panels); and with the panels themselves packed by 2
+        // and 3 threads, each a range of them (the size of a split lowered to every operand).
+        for (threshold, threads, elements) in [(Int.max, 1, Int.max), (1, 2, Int.max), (1, 2, 1), (1, 3, 1)] {
+            let saved = (GEMM.parallelThreshold, CatenaRuntime.threads, NDArray.parallelElements)
+            (GEMM.parallelThreshold, CatenaRuntime.threads, NDArray.parallelElements) = (threshold, threads, elements)
+            defer { (GEMM.parallelThreshold, CatenaRuntime.threads, NDArray.parallelElements) = saved }
             let x = testArray([20, 37])
             var w = testArray([45, 37], scale: 0.5, offset: -0.2)
             for round in 0..<3 {
                 let y = NDArray.matmul(x, w, transposeB: true)
                 assertClose(y, naive(x, w.transposed()), shape: [20, 45], atol: 1e-4, rtol: 1e-5, "round \(round), threshold \(threshold)")
-                let again = NDArray.matmul(x, w, transposeB: true)   // from the cache
+                let again = NDArray.matmul(x, w, transposeB: true)
                 assertClose(again, naive(x, w.transposed()), shape: [20, 45], atol: 1e-4, rtol: 1e-5)
+                // NDArray.gemm names W's storage, so its packed panels are cached (as a linear layer's): packed on
+                // the first product, read from the cache on the second.
+                for pass in 0..<2 {
+                    var c = NDArray(uninitializedShape: [20, 45], dtype: .float32)
+                    NDArray.gemm(x, w, into: &c, transposeB: true)
+                    assertClose(c, naive(x, w.transposed()), shape: [20, 45], atol: 1e-4, rtol: 1e-5, "gemm pass \(pass), round \(round), \(threads) threads")
+                }
                 w *= 1.5          // in place: the storage is unique, its version changes
                 w[3, 5] = NDArray(scalar: Double(round) + 7)
             }
