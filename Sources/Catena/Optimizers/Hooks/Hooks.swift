@@ -54,10 +54,12 @@ public struct GradientClipping: OptimizerHook {
         let norm = sums.reduce(0, +).squareRoot()
         let rate = threshold / norm
         if !(rate < 1) { return }
+        // The scaled gradients' arrays are taken here, from this thread's freed buffers (the last update's
+        // gradients), rather than freshly mapped by a worker; then filled side by side.
+        let scaled = params.map { p in p._grad.map { NDArray(uninitializedShape: $0.shape, dtype: $0.dtype) } }
         Optimizer.forEachConcurrently(params) { i in
-            guard var g = params[i]._grad.take() else { return }
-            g *= rate
-            params[i]._grad = g
+            guard let g = params[i]._grad, let out = scaled[i] else { return }
+            params[i]._grad = NDArray.arithmetic(g, g.scalarOperand(rate, op: "mul"), .mul, into: out)
         }
     }
 }
