@@ -1,3 +1,4 @@
+import CCatenaKernels
 import Foundation
 
 /// One entry of an ``NDArray`` subscript, as in NumPy's basic indexing.
@@ -226,11 +227,18 @@ extension NDArray {
         let out = NDArray(uninitializedShape: shape, dtype: dtype)
         if out.count != ids.count * width { typeCheckFailure("gather_rows: \(ids.count) rows of \(width) do not fill shape \(shape)") }
         let s = src.storage.raw + src.offset * dtype.itemSize, d = out.storage.raw
-        for (k, i) in ids.enumerated() {
-            if i < 0 {
-                (d + k * size).initializeMemory(as: UInt8.self, repeating: 0, count: size)
-            } else {
-                (d + k * size).copyMemory(from: s + i * size, byteCount: size)
+        // A large gather copies one block of rows per thread.
+        let parts = out.count >= NDArray.parallelElements ? Swift.min(CatenaRuntime.threads, ids.count) : 1
+        withExtendedLifetime((src, out)) {
+            parallelForRanges(ids.count, parts: parts) { rows in
+                for k in rows {
+                    let i = ids[k]
+                    if i < 0 {
+                        (d + k * size).initializeMemory(as: UInt8.self, repeating: 0, count: size)
+                    } else {
+                        (d + k * size).copyMemory(from: s + i * size, byteCount: size)
+                    }
+                }
             }
         }
         return out
@@ -243,14 +251,26 @@ extension NDArray {
         let v = values.contiguous()
         let width = shape[1]
         if v.count != ids.count * width { typeCheckFailure("scatter_rows: \(v.count) values are not \(ids.count) rows of \(width)") }
+        // Rows with the same id add into the same row, so a large scatter splits the columns across the threads
+        // instead (every element still gets its values in the rows' order); float32 rows add with the kernel
+        // library's vectorised add.
+        let parts = v.count >= NDArray.parallelElements ? Swift.min(CatenaRuntime.threads, width) : 1
         func go<T: NDFloatingPoint>(_: T.Type) {
             let d = pointer(T.self), src = v.pointer(T.self)
-            for (k, i) in ids.enumerated() where i >= 0 {
-                let row = d + i * width, from = src + k * width
-                for j in 0..<width { row[j] += from[j] }
+            parallelForRanges(width, parts: parts) { cols in
+                let lo = cols.lowerBound, n = cols.count
+                for (k, i) in ids.enumerated() where i >= 0 {
+                    let row = d + i * width + lo, from = src + k * width + lo
+                    if T.self == Float.self {
+                        func f(_ p: UnsafeMutablePointer<T>) -> UnsafeMutablePointer<Float> { UnsafeMutableRawPointer(p).assumingMemoryBound(to: Float.self) }
+                        catena_binary_f32(0, f(row), f(from), f(row), n, 0)
+                    } else {
+                        for j in 0..<n { row[j] += from[j] }
+                    }
+                }
             }
         }
-        dtype.withFloatType(orFail: "scatter_rows: expected a floating-point array, got \(dtype)") { go($0) }
+        withExtendedLifetime(v) { dtype.withFloatType(orFail: "scatter_rows: expected a floating-point array, got \(dtype)") { go($0) } }
     }
 
     /// Integer indices as Swift `Int`s with negatives wrapped, stopping on any out of range.

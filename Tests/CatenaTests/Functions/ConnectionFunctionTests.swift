@@ -39,4 +39,29 @@ final class ConnectionFunctionTests: XCTestCase {
         // Without ignoreLabel, -1 is out of range (as in Chainer; it does not wrap to the last row): see the
         // "embed-negative" misuse scenario.
     }
+
+    /// The gather and the table's gradient split across 2 and 3 threads (the split lowered to every size), in
+    /// float32 and float64: each output row is its id's row of W (zeros for the ignored id), and each row of W's
+    /// gradient is the sum of the output gradient's rows with its id (small integers, so the sums are exact).
+    func testEmbedIDSplitAcrossThreadsFollowsTheDefinition() {
+        let saved = NDArray.parallelElements
+        defer { NDArray.parallelElements = saved }
+        NDArray.parallelElements = 1
+        let idList: [Int32] = [2, 0, -1, 2, 4, 2, 1, 0], width = 5
+        let ids = NDArray(values: idList, shape: [2, 4])
+        let wValues = (0..<(5 * width)).map { Double($0) - 7 }, gValues = (0..<(8 * width)).map { Double(($0 * 7) % 11) - 5 }
+        for dtype in [DType.float32, .float64] {
+            forEachThreadCount([2, 3]) { threads in
+                let wv = Variable(NDArray(wValues, shape: [5, width], dtype: dtype))
+                let e = F.embedID(.constant(ids), wv, ignoreLabel: -1)
+                var expected: [Double] = []
+                for i in idList { expected += i < 0 ? [Double](repeating: 0, count: width) : Array(wValues[Int(i) * width ..< (Int(i) + 1) * width]) }
+                XCTAssertEqual(e.array.toDoubles(), expected, "forward, \(dtype), \(threads) threads")
+                backward([e], gradOutputs: [NDArray(gValues, shape: [2, 4, width], dtype: dtype)])
+                var grad = [Double](repeating: 0, count: 5 * width)
+                for (k, i) in idList.enumerated() where i >= 0 { for j in 0..<width { grad[Int(i) * width + j] += gValues[k * width + j] } }
+                XCTAssertEqual(wv.grad!.toDoubles(), grad, "W's gradient, \(dtype), \(threads) threads")
+            }
+        }
+    }
 }
