@@ -54,13 +54,18 @@ public struct GradientClipping: OptimizerHook {
         let norm = sums.reduce(0, +).squareRoot()
         let rate = threshold / norm
         if !(rate < 1) { return }
-        // The scaled gradients' arrays are taken here, from this thread's freed buffers (the last update's
-        // gradients), rather than freshly mapped by a worker; then filled side by side.
-        let scaled = params.map { p in p._grad.map { NDArray(uninitializedShape: $0.shape, dtype: $0.dtype) } }
+        // The scaled gradients' arrays are taken and the old ones given back on this thread (arrays are recycled
+        // by the thread that frees them: a worker freeing the gradients the backward pass made here would keep
+        // their buffers from this thread, which would then map fresh ones every update); filled side by side.
+        var old = params.map(\._grad)
+        let scaled = old.map { g in g.map { NDArray(uninitializedShape: $0.shape, dtype: $0.dtype) } }
+        for p in params { p._grad = nil }
         Optimizer.forEachConcurrently(params) { i in
-            guard let g = params[i]._grad, let out = scaled[i] else { return }
-            params[i]._grad = NDArray.arithmetic(g, g.scalarOperand(rate, op: "mul"), .mul, into: out)
+            guard let g = old[i], let out = scaled[i] else { return }
+            _ = NDArray.arithmetic(g, g.scalarOperand(rate, op: "mul"), .mul, into: out)
         }
+        for (p, g) in zip(params, scaled) { p._grad = g }
+        old.removeAll()
     }
 }
 
