@@ -345,8 +345,9 @@ enum RecurrentKernels {
     /// The activation of a recurrent step (``activationSum(_:_:_:_:_:rows:width:)``), numbered as the kernel
     /// library's `catena_step_sum_f32`.
     /// `lstmGateBlocks`: the LSTM gates as four blocks of a quarter of the row each, (i, f, a, o), tanh on the third
-    /// (the layout of Chainer's NStep weights, which the fused recurrence keeps).
-    enum StepActivation: Int32 { case lstmGates = 0, tanh = 1, relu = 2, lstmGateBlocks = 3 }
+    /// (the layout of Chainer's NStep weights, which the fused recurrence keeps; the kernel library's code 0, the
+    /// interleaved gates of ``F/lstm(_:_:)``, has no use here).
+    enum StepActivation: Int32 { case tanh = 1, relu = 2, lstmGateBlocks = 3 }
 
     /// `dst[r][k] = act((x[r][k] + bias[k]) + y[r][k])` over `rows` rows of `width`: the input term, the bias and
     /// the state term summed as the activation reads them.
@@ -362,7 +363,6 @@ enum RecurrentKernels {
             let xr = x + r * width, yr = y + r * width, dr = dst + r * width
             for k in 0..<width { dr[k] = (xr[k] + bias[k]) + yr[k] }
             switch activation {
-            case .lstmGates: lstmGates(dr, dr, width)
             case .lstmGateBlocks:
                 let u = width / 4
                 sigmoid(dr, dr, 2 * u)
