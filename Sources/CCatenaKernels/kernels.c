@@ -861,7 +861,7 @@ static inline __attribute__((always_inline)) void binary_loop(int op, const floa
 }
 
 // A recurrent step's activation from its three terms (see catena_step_sum_f32), and the simple cells' gradient (see
-// catena_rnn_backward_f32). ReLU as a select (NaN gives 0); tanh is tanh_core and the LSTM gates lstm_gate_core, as
+// catena_rnn_backward_f32). ReLU as a select (NaN gives 0); tanh is tanh_core and the LSTM gates lstm_gate_value, as
 // in the one-term loops; no fused multiply-adds, so that the results are those of the separate passes they replace.
 static inline __attribute__((always_inline)) void step_sum_loop(int activation, const float *x, const float *y,
                                                               const float *bias, float *dst, long rows, long width) {
@@ -869,10 +869,6 @@ static inline __attribute__((always_inline)) void step_sum_loop(int activation, 
         const float *xr = x + r * width, *yr = y + r * width;
         float *dr = dst + r * width;
         switch (activation) {
-        case 0:
-            _Pragma("clang loop vectorize(assume_safety)") for (long k = 0; k < width; k++)
-                dr[k] = lstm_gate_core((xr[k] + bias[k]) + yr[k], k);
-            break;
         case 1:
             _Pragma("clang loop vectorize(assume_safety)") for (long k = 0; k < width; k++)
                 dr[k] = tanh_core((xr[k] + bias[k]) + yr[k]);

@@ -198,8 +198,7 @@ final class PackedBCache: @unchecked Sendable {
         let p = Panels(floats: floats)
         // Panels of 16 columns, in one contiguous range of panels per thread for a large operand.
         let source = (storage.raw + offset * 4).assumingMemoryBound(to: Float.self), panelCount = (cols + 15) / 16
-        let parts = floats >= NDArray.parallelElements ? Swift.min(CatenaRuntime.threads, panelCount) : 1
-        parallelForRanges(panelCount, parts: parts) { r in
+        parallelForRanges(panelCount, work: floats, threshold: NDArray.parallelElements) { r in
             let lo = r.lowerBound * 16, hi = Swift.min(cols, r.upperBound * 16)
             if lo < hi { catena_pack_bt_f32(source + lo * cs, cs, depth, hi - lo, p.buffer + lo * depth) }
         }

@@ -228,9 +228,8 @@ extension NDArray {
         if out.count != ids.count * width { typeCheckFailure("gather_rows: \(ids.count) rows of \(width) do not fill shape \(shape)") }
         let s = src.storage.raw + src.offset * dtype.itemSize, d = out.storage.raw
         // A large gather copies one block of rows per thread.
-        let parts = out.count >= NDArray.parallelElements ? Swift.min(CatenaRuntime.threads, ids.count) : 1
         withExtendedLifetime((src, out)) {
-            parallelForRanges(ids.count, parts: parts) { rows in
+            parallelForRanges(ids.count, work: out.count, threshold: NDArray.parallelElements) { rows in
                 for k in rows {
                     let i = ids[k]
                     if i < 0 {
@@ -254,10 +253,9 @@ extension NDArray {
         // Rows with the same id add into the same row, so a large scatter splits the columns across the threads
         // instead (every element still gets its values in the rows' order); float32 rows add with the kernel
         // library's vectorised add.
-        let parts = v.count >= NDArray.parallelElements ? Swift.min(CatenaRuntime.threads, width) : 1
         func go<T: NDFloatingPoint>(_: T.Type) {
             let d = pointer(T.self), src = v.pointer(T.self)
-            parallelForRanges(width, parts: parts) { cols in
+            parallelForRanges(width, work: v.count, threshold: NDArray.parallelElements) { cols in
                 let lo = cols.lowerBound, n = cols.count
                 for (k, i) in ids.enumerated() where i >= 0 {
                     let row = d + i * width + lo, from = src + k * width + lo

@@ -195,8 +195,7 @@ extension NDArray {
     /// ``reduceRows(_:_:_:_:_:_:_:)`` for a float32 sum: each row added with the kernel library's vectorised add (the
     /// same additions in the same order, so the same bits), the columns split across the threads when the sum is large.
     static func sumRowsFloat32(_ x: UnsafeMutablePointer<Float>, _ o: UnsafeMutablePointer<Float>, _ outer: Int, _ reduced: Int, _ inner: Int) {
-        let parts = outer * reduced * inner >= parallelElements ? Swift.min(CatenaRuntime.threads, inner) : 1
-        parallelForRanges(inner, parts: parts) { cols in
+        parallelForRanges(inner, work: outer * reduced * inner, threshold: parallelElements) { cols in
             for r in 0..<outer {
                 let dst = o + r * inner + cols.lowerBound, base = x + r * reduced * inner + cols.lowerBound
                 if reduced == 0 {

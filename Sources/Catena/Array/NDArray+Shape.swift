@@ -201,14 +201,10 @@ extension NDArray {
         var starts = [0]
         for a in arrays.dropLast() { starts.append(starts.last! + a.shape[ax]) }
         // Large joins copy their pieces on every thread, in groups of nearly equal size.
-        let sizes = arrays.map(\.count)
-        let parts = sizes.reduce(0, +) >= NDArray.parallelElements ? CatenaRuntime.threads : 1
-        let groups = balancedRanges(sizes, parts: parts), stride = out.axisStride(ax), outStrides = out.strides
-        parallelFor(groups.count) { g in
-            for i in groups[g] {
-                var region = out.view(shape: arrays[i].shape, strides: outStrides, offset: starts[i] * stride)
-                region.writeElements(from: arrays[i])
-            }
+        let stride = out.axisStride(ax), outStrides = out.strides
+        parallelForEach(weights: arrays.map(\.count), work: out.count, threshold: NDArray.parallelElements) { i in
+            var region = out.view(shape: arrays[i].shape, strides: outStrides, offset: starts[i] * stride)
+            region.writeElements(from: arrays[i])
         }
         return out
     }

@@ -37,6 +37,19 @@ func parallelForRanges(_ count: Int, parts: Int, _ body: (Range<Int>) -> Void) {
     parallelFor(parts) { t in body((count * t / parts)..<(count * (t + 1) / parts)) }
 }
 
+/// ``parallelForRanges(_:parts:_:)`` with one range per thread when `work` (whatever the caller counts: values,
+/// gate values, multiply-adds) is at least `threshold`, else one call over everything.
+func parallelForRanges(_ count: Int, work: Int, threshold: Int, _ body: (Range<Int>) -> Void) {
+    parallelForRanges(count, parts: work >= threshold ? Swift.max(1, Swift.min(CatenaRuntime.threads, count)) : 1, body)
+}
+
+/// `body(i)` for every index of `weights`, in contiguous groups of nearly equal total weight (``balancedRanges(_:parts:)``),
+/// one per thread, when `work` is at least `threshold`; else in order on this thread.
+func parallelForEach(weights: [Int], work: Int, threshold: Int, _ body: (Int) -> Void) {
+    let groups = balancedRanges(weights, parts: work >= threshold ? CatenaRuntime.threads : 1)
+    parallelFor(groups.count) { g in for i in groups[g] { body(i) } }
+}
+
 /// `weights` cut into at most `parts` contiguous non-empty ranges whose total weights are as close to equal as whole
 /// items allow: each item whose middle falls within a range's share, at least one item per range and one left for
 /// every range after it (one range when there are fewer than two parts or no weight).

@@ -114,9 +114,7 @@ open class Optimizer {
     /// thread). `body` must touch only parameter `i` (and its gradient and rule).
     static func forEachConcurrently(_ params: [Parameter], _ body: (Int) -> Void) {
         let sizes = params.map { $0.isInitialized ? $0.array.count : 0 }
-        let parts = sizes.reduce(0, +) >= UpdateRule.parallelElements ? CatenaRuntime.threads : 1
-        let groups = balancedRanges(sizes, parts: parts)
-        parallelFor(groups.count) { g in for i in groups[g] { body(i) } }
+        parallelForEach(weights: sizes, work: sizes.reduce(0, +), threshold: UpdateRule.parallelElements, body)
     }
 
     private func reallocateClearedGrads(_ params: [Parameter]) {

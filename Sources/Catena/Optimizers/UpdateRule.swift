@@ -122,10 +122,9 @@ open class UpdateRule {
         let g = grad.contiguous()
         param.data.array.makeUniqueContiguous()
         let n = param.data.array.count
-        let chunks = n >= UpdateRule.parallelElements ? CatenaRuntime.threads : 1
         func run<T: NDFloatingPoint>(_: T.Type, _ body: (UnsafeMutablePointer<T>, UnsafePointer<T>, [UnsafeMutablePointer<T>], Int) -> Void) {
             let p = param.data.array.pointer(T.self), gp = UnsafePointer(g.pointer(T.self)), sp = states.map { $0.pointer(T.self) }
-            parallelForRanges(n, parts: chunks) { r in body(p + r.lowerBound, gp + r.lowerBound, sp.map { $0 + r.lowerBound }, r.count) }
+            parallelForRanges(n, work: n, threshold: UpdateRule.parallelElements) { r in body(p + r.lowerBound, gp + r.lowerBound, sp.map { $0 + r.lowerBound }, r.count) }
         }
         switch param.data.array.dtype {
         case .float32: run(Float.self, body32)

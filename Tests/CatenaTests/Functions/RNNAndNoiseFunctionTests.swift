@@ -109,24 +109,6 @@ final class RNNAndNoiseFunctionTests: XCTestCase {
         }
     }
 
-    /// The NStep recurrence's gate kernel, which sums the input term, the bias and the state term as it reads them:
-    /// on each instruction-set level, the gates of `(x + bias) + y` (summed in Swift) bit for bit, over rows of a
-    /// width that is no multiple of a vector's.
-    func testLSTMGatesOfASumOnEveryLevel() {
-        let rows = 3, width = 4 * 9
-        let x = (0..<(rows * width)).map { (j: Int) -> Float in Float(4 * sin(Double(j) * 0.77)) }
-        let y = (0..<(rows * width)).map { (j: Int) -> Float in Float(3 * cos(Double(j) * 1.31)) }
-        let bias = (0..<width).map { (j: Int) -> Float in Float(0.5 * sin(Double(j) * 2.1) + 0.25) }
-        var sums = [Float](repeating: 0, count: rows * width)
-        for r in 0..<rows { for k in 0..<width { sums[r * width + k] = (x[r * width + k] + bias[k]) + y[r * width + k] } }
-        forEachKernelLevel { level in
-            var expected = [Float](repeating: .nan, count: rows * width), got = expected
-            catena_lstm_gates_f32(sums, &expected, rows * width)
-            catena_step_sum_f32(0, x, y, bias, &got, rows, width)
-            XCTAssertEqual(got, expected, "level \(level)")
-        }
-    }
-
     /// The simple recurrence's kernels on each instruction-set level: the step is ReLU (NaN to 0) or the library's
     /// tanh of `(x + bias) + y`, bit for bit as those passes one after the other; the gradient adds the output's
     /// gradient (or not) and gives `y > 0 ? dh : 0` or `dh·(1 − y²)` exactly as the formula in float32.
@@ -214,8 +196,9 @@ final class RNNAndNoiseFunctionTests: XCTestCase {
 
     /// The NStep recurrence's kernels in the gate-block layout (each row: blocks i, f, a, o of `units`) on every
     /// instruction-set level give, bit for bit, what the interleaved kernels (pinned to the formula by the tests
-    /// above) give on the same values permuted per unit to (a, i, f, o): the gates of a sum, the cell update in and
-    /// out of place, and its gradient with the cell state's gradient in and out of place.
+    /// above) give on the same values permuted per unit to (a, i, f, o): the gates of `(x + bias) + y` (the kernel
+    /// adds the three terms as it reads them, over rows of a width that is no multiple of a vector's), the cell update
+    /// in and out of place, and its gradient with the cell state's gradient in and out of place.
     func testLSTMGateBlockKernelsEqualTheInterleavedOnesOnEveryLevel() {
         let rows = 3, units = 21, width = 4 * units, n = rows * units
         func values(_ count: Int, _ seed: Double, _ scale: Double) -> [Float] {
@@ -230,13 +213,14 @@ final class RNNAndNoiseFunctionTests: XCTestCase {
             return out
         }
         let x = values(n * 4, 0.2, 4), y = values(n * 4, 1.3, 3), bias = values(width, 2.1, 0.6)
+        let sums = (0..<(n * 4)).map { (j: Int) -> Float in (x[j] + bias[j % width]) + y[j] }
         let gates = values(n * 4, 0.7, 0.45).map { $0 + 0.5 }, cp = values(n, 1.7, 2), tc = values(n, 2.9, 0.9)
         let gh = values(n, 0.4, 1), gc = values(n, 3.3, 1)
         forEachKernelLevel { level in
-            // The gates of (x + bias) + y.
+            // The gates of (x + bias) + y, summed in that order as the kernel reads them.
             var blocks = [Float](repeating: .nan, count: n * 4), reference = blocks
             catena_step_sum_f32(3, x, y, bias, &blocks, rows, width)
-            catena_step_sum_f32(0, interleaved(x), interleaved(y), interleaved(bias), &reference, rows, width)
+            catena_lstm_gates_f32(interleaved(sums), &reference, n * 4)
             XCTAssertEqual(interleaved(blocks).map(\.bitPattern), reference.map(\.bitPattern), "gates, level \(level)")
             // The cell update.
             for inPlace in [false, true] {

@@ -161,16 +161,17 @@ final class NStepRNNTests: XCTestCase {
         checkAgainstReference(.rnnTanh, bidirectional: false, layers: 1, lengths: [1, 1])
     }
 
-    /// The recurrence's sequences cut into one block per thread, balanced by their steps.
+    /// The recurrence's sequences cut into one block per thread, balanced by their steps (``balancedRanges``, which the
+    /// optimizer's and the joins' groups use too).
     func testSequenceBlocksAreBalancedByLength() {
-        XCTAssertEqual(NStepRecurrence.rowBlocks(lengths: [35, 35, 35, 35], threads: 2), [0..<2, 2..<4])
-        XCTAssertEqual(NStepRecurrence.rowBlocks(lengths: [5, 5, 4, 3, 1], threads: 2), [0..<2, 2..<5])   // 10 and 8 steps
-        XCTAssertEqual(NStepRecurrence.rowBlocks(lengths: [9, 1, 1, 1], threads: 2), [0..<1, 1..<4])
-        XCTAssertEqual(NStepRecurrence.rowBlocks(lengths: [4, 4, 4], threads: 3), [0..<1, 1..<2, 2..<3])
-        XCTAssertEqual(NStepRecurrence.rowBlocks(lengths: [4, 4], threads: 3), [0..<1, 1..<2])           // no empty block
-        XCTAssertEqual(NStepRecurrence.rowBlocks(lengths: [6, 2, 2, 2, 0], threads: 3), [0..<1, 1..<2, 2..<5])   // shares end at 4 and 8
-        XCTAssertEqual(NStepRecurrence.rowBlocks(lengths: [3, 3], threads: 1), [0..<2])
-        XCTAssertEqual(NStepRecurrence.rowBlocks(lengths: [], threads: 2), [0..<0])
+        XCTAssertEqual(balancedRanges([35, 35, 35, 35], parts: 2), [0..<2, 2..<4])
+        XCTAssertEqual(balancedRanges([5, 5, 4, 3, 1], parts: 2), [0..<2, 2..<5])   // 10 and 8 steps
+        XCTAssertEqual(balancedRanges([9, 1, 1, 1], parts: 2), [0..<1, 1..<4])
+        XCTAssertEqual(balancedRanges([4, 4, 4], parts: 3), [0..<1, 1..<2, 2..<3])
+        XCTAssertEqual(balancedRanges([4, 4], parts: 3), [0..<1, 1..<2])           // no empty block
+        XCTAssertEqual(balancedRanges([6, 2, 2, 2, 0], parts: 3), [0..<1, 1..<2, 2..<5])   // shares end at 4 and 8
+        XCTAssertEqual(balancedRanges([3, 3], parts: 1), [0..<2])
+        XCTAssertEqual(balancedRanges([], parts: 2), [0..<0])
     }
 
     /// With the split threshold lowered, the recurrence runs as one block of sequences per thread (two or three),

@@ -87,8 +87,7 @@ final class SoftmaxCrossEntropy: BinaryFunction {
 
     /// `body(r)` for every row, in one block of rows per thread when there are ``parallelElements`` values or more.
     static func forEachRowBlock(_ rows: Int, _ classes: Int, _ body: (Int) -> Void) {
-        let parts = rows * classes >= parallelElements ? Swift.min(CatenaRuntime.threads, rows) : 1
-        parallelForRanges(rows, parts: parts) { block in for r in block { body(r) } }
+        parallelForRanges(rows, work: rows * classes, threshold: parallelElements) { block in for r in block { body(r) } }
     }
 
     /// The labels, weights and normaliser a gradient needs (shared with ``SoftmaxCrossEntropyGrad``).

@@ -110,8 +110,7 @@ struct LSTMState {
     /// Runs `body(lo, hi)` over the rows `0 ..< rows` of a step: in one block per thread when the step has
     /// ``parallelGateValues`` gate values or more, else in one call.
     static func forEachRowBlock(_ rows: Int, units: Int, _ body: (Int, Int) -> Void) {
-        let parts = 4 * rows * units >= parallelGateValues ? Swift.max(1, Swift.min(CatenaRuntime.threads, rows)) : 1
-        parallelForRanges(rows, parts: parts) { body($0.lowerBound, $0.upperBound) }
+        parallelForRanges(rows, work: 4 * rows * units, threshold: parallelGateValues) { body($0.lowerBound, $0.upperBound) }
     }
 
     /// One LSTM cell update of `n` units from the activated, interleaved gates `g` (a, i, f, o per unit) and the

@@ -185,13 +185,7 @@ final class NStepRecurrence: FunctionNode {
     /// threads meet once per node instead of once per step.
     private func rowBlocks(units: Int) -> [Range<Int>] {
         let work = layout.rowCount * cell.gates * units * units
-        return NStepRecurrence.rowBlocks(lengths: layout.lengths, threads: work < GEMM.parallelThreshold ? 1 : CatenaRuntime.threads)
-    }
-
-    /// `lengths` (non-increasing) cut into at most `threads` contiguous non-empty blocks whose total lengths are as
-    /// close to equal as whole sequences allow (``balancedRanges(_:parts:)``).
-    static func rowBlocks(lengths: [Int], threads: Int) -> [Range<Int>] {
-        balancedRanges(lengths, parts: threads)
+        return balancedRanges(layout.lengths, parts: work < GEMM.parallelThreshold ? 1 : CatenaRuntime.threads)
     }
 
     /// For the sequences `rows`, the steps in the order the recurrence visits them, each as the number of the block's
@@ -345,8 +339,7 @@ enum RecurrentKernels {
     /// The activation of a recurrent step (``activationSum(_:_:_:_:_:rows:width:)``), numbered as the kernel
     /// library's `catena_step_sum_f32`.
     /// `lstmGateBlocks`: the LSTM gates as four blocks of a quarter of the row each, (i, f, a, o), tanh on the third
-    /// (the layout of Chainer's NStep weights, which the fused recurrence keeps; the kernel library's code 0, the
-    /// interleaved gates of ``F/lstm(_:_:)``, has no use here).
+    /// (the layout of Chainer's NStep weights, which the fused recurrence keeps).
     enum StepActivation: Int32 { case tanh = 1, relu = 2, lstmGateBlocks = 3 }
 
     /// `dst[r][k] = act((x[r][k] + bias[k]) + y[r][k])` over `rows` rows of `width`: the input term, the bias and

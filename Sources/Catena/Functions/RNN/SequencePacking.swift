@@ -46,16 +46,12 @@ struct PackedLayout: Equatable {
         let row = features.reduce(1, *) * out.dtype.itemSize
         let dst = out.rawBytes
         // Large batches copy their sequences on every thread, in groups of nearly equal length.
-        let parts = out.count >= NDArray.parallelElements ? CatenaRuntime.threads : 1
-        let groups = balancedRanges(lengths, parts: parts)
         withExtendedLifetime(out) {
-            parallelFor(groups.count) { g in
-                for i in groups[g] {
-                    let src = xs[i].contiguous()
-                    withExtendedLifetime(src) {
-                        let p = src.rawBytes
-                        for t in 0..<lengths[i] { (dst + (offsets[t] + i) * row).copyMemory(from: p + t * row, byteCount: row) }
-                    }
+            parallelForEach(weights: lengths, work: out.count, threshold: NDArray.parallelElements) { i in
+                let src = xs[i].contiguous()
+                withExtendedLifetime(src) {
+                    let p = src.rawBytes
+                    for t in 0..<lengths[i] { (dst + (offsets[t] + i) * row).copyMemory(from: p + t * row, byteCount: row) }
                 }
             }
         }
