@@ -446,6 +446,90 @@ void catena_sgemm_kernel_edge(long k, int mr, int nr, float alpha, const float *
     sgemm_edge_portable(k, mr, nr, alpha, a, rsa, csa, b, rsb, c, rsc, accumulate);
 }
 
+#if CATENA_X86
+// A few columns of C (the ragged last panel of B) over P packed 8-row panels of A, with C's rows along the vector
+// lanes: per depth step, one load of each panel's 8 values, one broadcast per column of B and P·NC FMAs. The
+// row-major edge tile spends a full 16-lane FMA per row whatever the number of columns (4 columns beside 96 cost
+// as much as 16); here the cost follows the columns. Each value is one sum over the depth in order.
+__attribute__((target("avx2,fma"), always_inline))
+static inline void sgemm_cols_tile_avx2(const int P, const int NC, long k, float alpha, const float *a, long ps,
+                                        const float *b, long rsb, float *c, long rsc, long rows, int accumulate) {
+    __m256 s[4][12];
+    for (int i = 0; i < P; i++)
+        for (int j = 0; j < NC; j++) s[i][j] = _mm256_setzero_ps();
+    for (long p = 0; p < k; p++) {
+        const float *bp = b + p * rsb, *ap = a + p * 8;
+        for (int j = 0; j < NC; j++) {
+            __m256 bj = _mm256_broadcast_ss(bp + j);
+            for (int i = 0; i < P; i++) s[i][j] = _mm256_fmadd_ps(_mm256_loadu_ps(ap + i * ps), bj, s[i][j]);
+        }
+    }
+    __m256 al = _mm256_set1_ps(alpha);
+    for (int i = 0; i < P; i++) {
+        long h = rows - 8 * i < 8 ? rows - 8 * i : 8;
+        for (int j = 0; j < NC; j++) {
+            float t[8];
+            _mm256_storeu_ps(t, _mm256_mul_ps(al, s[i][j]));
+            for (long r = 0; r < h; r++) {
+                float *cr = c + (8 * i + r) * rsc + j;
+                *cr = accumulate ? t[r] + *cr : t[r];
+            }
+        }
+    }
+}
+
+// Panels per call for NC columns: P·NC sums, P panel loads and a broadcast must fit the 16 YMM registers (one
+// more and a sum goes through the stack on every step, which halves the speed).
+#define CATENA_COLS_PANELS(NC) ((NC) <= 2 ? 4 : (NC) == 3 ? 3 : (NC) <= 6 ? 2 : 1)
+
+#define CATENA_COLS_CASE(NC)                                                                                      \
+    case NC:                                                                                                      \
+        for (long i = 0; i < panels;) {                                                                           \
+            long left = panels - i;                                                                               \
+            const float *ai = a + i * ps;                                                                         \
+            float *ci = c + 8 * i * rsc;                                                                          \
+            long ri = rows - 8 * i;                                                                               \
+            if (left >= CATENA_COLS_PANELS(NC)) {                                                                 \
+                sgemm_cols_tile_avx2(CATENA_COLS_PANELS(NC), NC, k, alpha, ai, ps, b, rsb, ci, rsc, ri, accumulate); \
+                i += CATENA_COLS_PANELS(NC);                                                                      \
+            } else if (CATENA_COLS_PANELS(NC) > 3 && left >= 3) {                                                 \
+                sgemm_cols_tile_avx2(3, NC, k, alpha, ai, ps, b, rsb, ci, rsc, ri, accumulate);                   \
+                i += 3;                                                                                           \
+            } else if (CATENA_COLS_PANELS(NC) > 2 && left >= 2) {                                                 \
+                sgemm_cols_tile_avx2(2, NC, k, alpha, ai, ps, b, rsb, ci, rsc, ri, accumulate);                   \
+                i += 2;                                                                                           \
+            } else {                                                                                              \
+                sgemm_cols_tile_avx2(1, NC, k, alpha, ai, ps, b, rsb, ci, rsc, ri, accumulate);                   \
+                i += 1;                                                                                           \
+            }                                                                                                     \
+        }                                                                                                         \
+        break;
+
+__attribute__((target("avx2,fma")))
+static void sgemm_columns_avx2(long k, long rows, int nr, float alpha, const float *a, long ps, const float *b, long rsb,
+                               float *c, long rsc, int accumulate) {
+    long panels = (rows + 7) / 8;
+    switch (nr) {
+        CATENA_COLS_CASE(1) CATENA_COLS_CASE(2) CATENA_COLS_CASE(3) CATENA_COLS_CASE(4)
+        CATENA_COLS_CASE(5) CATENA_COLS_CASE(6) CATENA_COLS_CASE(7) CATENA_COLS_CASE(8)
+        CATENA_COLS_CASE(9) CATENA_COLS_CASE(10) CATENA_COLS_CASE(11) CATENA_COLS_CASE(12)
+    }
+}
+#undef CATENA_COLS_CASE
+#endif
+
+int catena_sgemm_kernel_columns(long k, long rows, int mr, int nr, float alpha, const float *a, long ps, const float *b,
+                                long rsb, float *c, long rsc, int accumulate) {
+#if CATENA_X86
+    if (mr == 8 && nr >= 1 && nr <= CATENA_SGEMM_COLUMNS_MAX && use_avx2()) {
+        if (rows > 0) sgemm_columns_avx2(k, rows, nr, alpha, a, ps, b, rsb, c, rsc, accumulate);
+        return 1;
+    }
+#endif
+    (void)k; (void)rows; (void)mr; (void)nr; (void)alpha; (void)a; (void)ps; (void)b; (void)rsb; (void)c; (void)rsc; (void)accumulate;
+    return 0;
+}
+
 void catena_sgemm_kernel(long k, float alpha, const float *a, long rsa, long csa, const float *b, long rsb,
                          float *c, long rsc, int accumulate) {
 #if CATENA_X86

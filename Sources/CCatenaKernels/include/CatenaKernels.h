@@ -39,6 +39,17 @@ void catena_sgemm_kernel(long k, float alpha, const float *a, long rsa, long csa
 void catena_sgemm_kernel_edge(long k, int mr, int nr, float alpha, const float *a, long rsa, long csa,
                               const float *b, long rsb, float *c, long rsc, int accumulate);
 
+/// The most columns `catena_sgemm_kernel_columns` takes.
+#define CATENA_SGEMM_COLUMNS_MAX 12
+
+/// The last `nr` ≤ 12 columns of a product (a ragged last panel of B) over `rows` rows of A packed as 8-row panels
+/// (`mr` must be 8): C[0..<rows, 0..<nr] = (accumulate ? C : 0) + alpha · A · B, with A element (i, p) of panel
+/// i/8 at a[(i/8)·ps + p·8 + i%8] (the last panel zero-padded) and B element (p, j) at b[p·rsb + j]. Only those
+/// elements of C are read and written. C's rows run along the vector lanes, so the cost follows `nr` instead of
+/// a full 16-column tile's. Returns 0 (and does nothing) where the CPU or `mr`/`nr` do not allow it.
+int catena_sgemm_kernel_columns(long k, long rows, int mr, int nr, float alpha, const float *a, long ps, const float *b,
+                                long rsb, float *c, long rsc, int accumulate);
+
 /// 1 when `catena_sgemm_kernel_wide` has a kernel of its own (AVX-512F), 0 when it would run the edge kernel twice.
 int catena_sgemm_has_wide_kernel(void);
 

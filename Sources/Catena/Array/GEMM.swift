@@ -40,6 +40,11 @@ protocol GEMMScalar: NDFloatingPoint, SIMDScalar, Codable {
     /// A tile of `mr` rows over two adjacent full `nr`-column panels of B (`b0`, `b1`, same row stride).
     static func wideKernel(_ k: Int, _ mr: Int, _ alpha: Self, _ a: UnsafePointer<Self>, _ rsa: Int, _ csa: Int, _ b0: UnsafePointer<Self>,
                            _ b1: UnsafePointer<Self>, _ rsb: Int, _ c: UnsafeMutablePointer<Self>, _ rsc: Int, _ accumulate: Bool)
+    /// The last `nr` (< a panel) columns of C over `rows` rows of A packed as `mr`-row panels `ps` apart, with C's
+    /// rows along the vector lanes (see `catena_sgemm_kernel_columns`); false, doing nothing, where this type or
+    /// CPU has no such kernel for `mr` and `nr` (the caller then runs the edge tiles).
+    static func columnsKernel(_ k: Int, _ rows: Int, _ mr: Int, _ nr: Int, _ alpha: Self, _ a: UnsafePointer<Self>, _ ps: Int,
+                              _ b: UnsafePointer<Self>, _ rsb: Int, _ c: UnsafeMutablePointer<Self>, _ rsc: Int, _ accumulate: Bool) -> Bool
 }
 
 /// A type without C edge and packing routines (float64) packs in Swift and computes edge tiles through a
@@ -65,6 +70,9 @@ extension GEMMScalar {
                            _ b1: UnsafePointer<Self>, _ rsb: Int, _ c: UnsafeMutablePointer<Self>, _ rsc: Int, _ accumulate: Bool) {
         preconditionFailure("GEMM: no wide kernel for \(Self.self)")
     }
+    @inline(__always) @usableFromInline
+    static func columnsKernel(_ k: Int, _ rows: Int, _ mr: Int, _ nr: Int, _ alpha: Self, _ a: UnsafePointer<Self>, _ ps: Int,
+                              _ b: UnsafePointer<Self>, _ rsb: Int, _ c: UnsafeMutablePointer<Self>, _ rsc: Int, _ accumulate: Bool) -> Bool { false }
 }
 
 extension Float: GEMMScalar {
@@ -119,6 +127,11 @@ extension Float: GEMMScalar {
     static func wideKernel(_ k: Int, _ mr: Int, _ alpha: Float, _ a: UnsafePointer<Float>, _ rsa: Int, _ csa: Int, _ b0: UnsafePointer<Float>,
                            _ b1: UnsafePointer<Float>, _ rsb: Int, _ c: UnsafeMutablePointer<Float>, _ rsc: Int, _ accumulate: Bool) {
         catena_sgemm_kernel_wide(k, Int32(mr), alpha, a, rsa, csa, b0, b1, rsb, c, rsc, accumulate ? 1 : 0)
+    }
+    @inline(__always) @usableFromInline
+    static func columnsKernel(_ k: Int, _ rows: Int, _ mr: Int, _ nr: Int, _ alpha: Float, _ a: UnsafePointer<Float>, _ ps: Int,
+                              _ b: UnsafePointer<Float>, _ rsb: Int, _ c: UnsafeMutablePointer<Float>, _ rsc: Int, _ accumulate: Bool) -> Bool {
+        catena_sgemm_kernel_columns(k, rows, Int32(mr), Int32(nr), alpha, a, ps, b, rsb, c, rsc, accumulate ? 1 : 0) != 0
     }
 }
 
@@ -529,6 +542,12 @@ enum GEMM {
                     packPanels(B: bBlock!.0 + jr, rsbUnpacked, 1, kcCur, nrCur, nr, into: bBlock!.1)
                     bPanel = UnsafePointer(bBlock!.1)
                     rsb = nr
+                }
+                // A ragged last panel over packed A: all the block's rows at once, with the rows along the lanes.
+                if nrCur < nr && aInPlace == nil
+                    && T.columnsKernel(kcCur, mcCur, mr, nrCur, alpha, aRows, mr * kcCur, bPanel, rsb, c + ic * rsc + jc + jr, rsc, acc) {
+                    jr += nr
+                    continue
                 }
                 var ir = 0
                 while ir < mcCur {

@@ -108,6 +108,62 @@ final class MatMulTests: XCTestCase {
         assertClose(c, naive(a, b).map { 0.5 - 2 * $0 }, shape: [5, 100], atol: 1e-3, rtol: 1e-5)
     }
 
+    /// The column-edge kernel (C's rows along the vector lanes) for every width it takes (1…12) over 1 to 5 packed
+    /// 8-row panels (every grouping of panels it uses, a partial last panel among them), with alpha and with and
+    /// without accumulation: small integers, so each sum is exact whatever the order. It declines (and writes
+    /// nothing) for 13 columns or panels of 6 rows.
+    func testColumnEdgeKernelOverPackedPanels() {
+        guard catena_kernels_use_avx2() != 0 else { return }
+        for nr in 1...12 {
+            for rows in [1, 7, 8, 9, 17, 24, 25, 33] {
+                for k in [1, 5] {
+                    let panels = (rows + 7) / 8
+                    // A packed: element (i, p) at (i / 8)·8k + 8p + i % 8, zero past `rows`; B: k rows of 16.
+                    var a = [Float](repeating: 0, count: panels * 8 * k)
+                    for i in 0..<rows {
+                        for p in 0..<k {
+                            let v: Int = (i * 3 + p * 5) % 7 - 3
+                            a[(i / 8) * 8 * k + 8 * p + i % 8] = Float(v)
+                        }
+                    }
+                    let b: [Float] = (0..<(16 * k)).map { (j: Int) -> Float in Float((j * 5) % 9 - 4) }
+                    for accumulate in [false, true] {
+                        let rsc = nr + 3
+                        var c: [Float] = (0..<(rows * rsc)).map { (j: Int) -> Float in Float(j % 5) }
+                        var expected = c
+                        for i in 0..<rows {
+                            for j in 0..<nr {
+                                var s: Float = 0
+                                for p in 0..<k { s += a[(i / 8) * 8 * k + 8 * p + i % 8] * b[p * 16 + j] }
+                                let before: Float = accumulate ? c[i * rsc + j] : 0
+                                expected[i * rsc + j] = 2 * s + before
+                            }
+                        }
+                        let done = catena_sgemm_kernel_columns(k, rows, 8, Int32(nr), 2, a, 8 * k, b, 16, &c, rsc, accumulate ? 1 : 0)
+                        XCTAssertEqual(done, 1)
+                        XCTAssertEqual(c, expected, "nr \(nr), rows \(rows), k \(k), accumulate \(accumulate)")
+                    }
+                }
+            }
+        }
+        var c = [Float](repeating: 7, count: 8 * 16)
+        let a = [Float](repeating: 1, count: 8 * 2), b = [Float](repeating: 1, count: 16 * 2)
+        XCTAssertEqual(catena_sgemm_kernel_columns(2, 8, 8, 13, 1, a, 16, b, 16, &c, 16, 0), 0)
+        XCTAssertEqual(catena_sgemm_kernel_columns(2, 6, 6, 4, 1, a, 12, b, 16, &c, 16, 0), 0)
+        XCTAssertEqual(c, [Float](repeating: 7, count: 8 * 16))
+    }
+
+    /// Products whose last column panel is ragged (96 + 1…12 columns, and 10 alone) with A packed: the column-edge
+    /// kernel computes those columns, on every row-block size, depths past one k block, split across threads or not.
+    func testRaggedColumnEdgesOverPackedA() {
+        let saved = GEMM.aInPlaceBytes
+        defer { GEMM.aInPlaceBytes = saved }
+        GEMM.aInPlaceBytes = 0
+        var shapes: [(Int, Int, Int)] = [(700, 20, 10), (130, 300, 100), (41, 260, 4)]
+        for c in 1...12 { shapes.append((8 * c + 1, 3 + c, 96 + c)) }
+        checkShapes(shapes, dtype: .float32)
+    }
+
     /// Without AVX-512 the wide entry point runs the edge kernel on each panel in row groups of at most 6: the same
     /// tile, computed in narrower pieces.
     func testWideKernelEntryPointWithoutAVX512MatchesTheReference() {
