@@ -200,6 +200,10 @@ extension NDArray {
         let out = NDArray(uninitializedShape: outShape, dtype: first.dtype)
         var starts = [0]
         for a in arrays.dropLast() { starts.append(starts.last! + a.shape[ax]) }
+        if arrays.allSatisfy(\.isContiguous) {
+            joinContiguous(arrays, into: out, axis: ax, starts: starts, extents: arrays.map { $0.shape[ax] })
+            return out
+        }
         // Large joins copy their pieces on every thread, in groups of nearly equal size.
         let stride = out.axisStride(ax), outStrides = out.strides
         parallelForEach(weights: arrays.map(\.count), work: out.count, threshold: NDArray.parallelElements) { i in
@@ -216,7 +220,46 @@ extension NDArray {
         for (i, a) in arrays.enumerated() where a.shape != first.shape {
             typeCheckFailure("stack: array \(i) has shape \(a.shape), array 0 has \(first.shape); all must match")
         }
+        if arrays.allSatisfy(\.isContiguous) {
+            let ax = axis < 0 ? axis + first.ndim + 1 : axis
+            if ax < 0 || ax > first.ndim { typeCheckFailure("stack: axis \(axis) is out of bounds for the result of dimension \(first.ndim + 1)") }
+            for a in arrays.dropFirst() { first.checkSameDType(a, op: "stack") }
+            var outShape = first.shape
+            outShape.insert(arrays.count, at: ax)
+            let out = NDArray(uninitializedShape: outShape, dtype: first.dtype)
+            joinContiguous(arrays, into: out, axis: ax, starts: Array(arrays.indices), extents: [Int](repeating: 1, count: arrays.count))
+            return out
+        }
         return concatenate(arrays.map { $0.expandedDims(axis: axis) }, axis: axis)
+    }
+
+    /// Copies contiguous `pieces` into the contiguous `out` along `axis`: piece `i` spans `extents[i]` positions of
+    /// that axis from `starts[i]`, and is `outer` (the product of `out`'s sizes before `axis`) blocks of
+    /// `extents[i] · rest` values, each copied to its row of `out`. Large joins copy on every thread, in groups of
+    /// nearly equal size; a join of many small pieces (the token ids of every step of a batch) costs a loop over
+    /// those blocks instead of an iteration plan per piece.
+    private static func joinContiguous(_ pieces: [NDArray], into out: NDArray, axis ax: Int, starts: [Int], extents: [Int]) {
+        let size = out.dtype.itemSize
+        let outer = out.shape[..<ax].reduce(1, *), rest = out.shape[(ax + 1)...].reduce(1, *)
+        let rowBytes = out.shape[ax] * rest * size, base = out.rawBytes
+        withExtendedLifetime(out) {
+            parallelForEach(weights: pieces.map(\.count), work: out.count, threshold: NDArray.parallelElements) { i in
+                let chunk = extents[i] * rest * size
+                if chunk == 0 || outer == 0 { return }
+                let piece = pieces[i]
+                withExtendedLifetime(piece) {
+                    let src = UnsafeRawPointer(piece.rawBytes), dst = base + starts[i] * rest * size
+                    switch chunk {
+                    case 4:
+                        for o in 0..<outer { (dst + o * rowBytes).storeBytes(of: src.load(fromByteOffset: o * 4, as: UInt32.self), as: UInt32.self) }
+                    case 8:
+                        for o in 0..<outer { (dst + o * rowBytes).storeBytes(of: src.load(fromByteOffset: o * 8, as: UInt64.self), as: UInt64.self) }
+                    default:
+                        for o in 0..<outer { (dst + o * rowBytes).copyMemory(from: src + o * chunk, byteCount: chunk) }
+                    }
+                }
+            }
+        }
     }
 
     /// Views of consecutive pieces along `axis`, cut before each index in `indices` (NumPy's `split` with

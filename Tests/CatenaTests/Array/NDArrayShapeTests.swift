@@ -118,6 +118,70 @@ final class NDArrayShapeTests: XCTestCase {
         }
     }
 
+    /// Joins of contiguous pieces (copied block by block, without an iteration plan per piece): every item size
+    /// (uint8, int32, float32, float64), along the first, a middle and the last axis, a piece with no extent on the
+    /// axis, and stacks along every axis (negative too), on 1 to 3 threads; the values follow from the pieces'
+    /// definitions (element (i, j, k) of piece p is 100p + 12i + 4j + k, below 256 so that uint8 holds it).
+    func testJoinsOfContiguousPiecesAlongEveryAxis() {
+        let saved = NDArray.parallelElements
+        defer { NDArray.parallelElements = saved }
+        NDArray.parallelElements = 1
+        func piece(_ p: Int, _ shape: [Int], _ dtype: DType) -> NDArray {
+            var v: [Double] = []
+            for i in 0..<shape[0] { for j in 0..<shape[1] { for k in 0..<shape[2] { v.append(Double(100 * p + 12 * i + 4 * j + k)) } } }
+            return NDArray(v, shape: shape).astype(dtype)
+        }
+        forEachThreadCount([1, 2, 3]) { threads in
+            for dtype in [DType.uint8, .int32, .float32, .float64] {
+                for axis in 0..<3 {
+                    var shapes = [[2, 3, 4], [2, 3, 4], [2, 3, 4]]
+                    shapes[1][axis] = 1
+                    shapes[2][axis] = 0
+                    let pieces = (0..<3).map { piece($0, shapes[$0], dtype) }
+                    let joined = NDArray.concatenate(pieces, axis: axis)
+                    let base = [2, 3, 4][axis]
+                    var outShape = [2, 3, 4]
+                    outShape[axis] = base + 1
+                    var expected: [Double] = []
+                    for i in 0..<outShape[0] {
+                        for j in 0..<outShape[1] {
+                            for k in 0..<outShape[2] {
+                                var idx = [i, j, k]
+                                let p = idx[axis] < base ? 0 : 1
+                                idx[axis] -= base * p
+                                expected.append(Double(100 * p + 12 * idx[0] + 4 * idx[1] + idx[2]))
+                            }
+                        }
+                    }
+                    XCTAssertEqual(joined.shape, outShape)
+                    XCTAssertEqual(joined.dtype, dtype)
+                    XCTAssertEqual(joined.toDoubles(), expected, "concatenate \(dtype) axis \(axis), \(threads) threads")
+                }
+                let same = (0..<3).map { piece($0, [2, 3, 4], dtype) }
+                for axis in [0, 1, 2, 3, -1, -4] {
+                    let ax = axis < 0 ? axis + 4 : axis
+                    let stacked = NDArray.stack(same, axis: axis)
+                    var outShape = [2, 3, 4]
+                    outShape.insert(3, at: ax)
+                    var expected: [Double] = []
+                    for a in 0..<outShape[0] {
+                        for b in 0..<outShape[1] {
+                            for c in 0..<outShape[2] {
+                                for d in 0..<outShape[3] {
+                                    var idx = [a, b, c, d]
+                                    let p = idx.remove(at: ax)
+                                    expected.append(Double(100 * p + 12 * idx[0] + 4 * idx[1] + idx[2]))
+                                }
+                            }
+                        }
+                    }
+                    XCTAssertEqual(stacked.shape, outShape)
+                    XCTAssertEqual(stacked.toDoubles(), expected, "stack \(dtype) axis \(axis), \(threads) threads")
+                }
+            }
+        }
+    }
+
     func testSlicingWithRangesStepsAndIntegers() {
         let a = NDArray.arange(20).reshaped(4, 5)
         XCTAssertEqual(a[1].toDoubles(), [5, 6, 7, 8, 9])
