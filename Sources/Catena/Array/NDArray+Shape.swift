@@ -221,11 +221,10 @@ extension NDArray {
             typeCheckFailure("stack: array \(i) has shape \(a.shape), array 0 has \(first.shape); all must match")
         }
         if arrays.allSatisfy(\.isContiguous) {
+            var outShape = first.expandedDims(axis: axis).shape   // (checks the axis)
             let ax = axis < 0 ? axis + first.ndim + 1 : axis
-            if ax < 0 || ax > first.ndim { typeCheckFailure("stack: axis \(axis) is out of bounds for the result of dimension \(first.ndim + 1)") }
+            outShape[ax] = arrays.count
             for a in arrays.dropFirst() { first.checkSameDType(a, op: "stack") }
-            var outShape = first.shape
-            outShape.insert(arrays.count, at: ax)
             let out = NDArray(uninitializedShape: outShape, dtype: first.dtype)
             joinContiguous(arrays, into: out, axis: ax, starts: Array(arrays.indices), extents: [Int](repeating: 1, count: arrays.count))
             return out

@@ -125,9 +125,26 @@ struct LSTMState {
             catena_lstm_cell_forward_f32(f(g), f(cp), f(cn), f(tc), f(h), n)
             return
         }
-        for k in 0..<n { cn[k] = g[4 * k] * g[4 * k + 1] + g[4 * k + 2] * cp[k] }
+        cellForwardLoop(a: g, i: g + 1, f: g + 2, o: g + 3, stride: 4, cp, cn, tc, h, n)
+    }
+
+    /// The Swift loops of the cell update over `n` units whose activated gates lie `stride` apart from `a`, `i`, `f`
+    /// and `o` (4 in the interleaved layout, 1 in a row of the NStep gate blocks).
+    @inline(__always)
+    static func cellForwardLoop<T: NDFloatingPoint>(a: UnsafePointer<T>, i: UnsafePointer<T>, f: UnsafePointer<T>, o: UnsafePointer<T>, stride s: Int,
+                                                    _ cp: UnsafePointer<T>, _ cn: UnsafeMutablePointer<T>, _ tc: UnsafeMutablePointer<T>,
+                                                    _ h: UnsafeMutablePointer<T>, _ n: Int) {
+        for k in 0..<n { cn[k] = a[s * k] * i[s * k] + f[s * k] * cp[k] }
         RecurrentKernels.tanh(cn, tc, n)
-        for k in 0..<n { h[k] = g[4 * k + 3] * tc[k] }
+        for k in 0..<n { h[k] = o[s * k] * tc[k] }
+    }
+
+    /// One unit's cell gradient from its activated gates, previous cell state `cp`, `co = tanh(c)` and the gradients
+    /// `gh`, `gc`: the gate pre-activations' gradients and the previous cell state's (the C kernels' formula).
+    @inline(__always)
+    static func unitBackward<T: NDFloatingPoint>(a: T, i: T, f: T, o: T, cp: T, co: T, gh: T, gc: T) -> (ga: T, gi: T, gf: T, go: T, gcPrev: T) {
+        let total = gh * o * (1 - co * co) + gc
+        return (total * i * (1 - a * a), total * a * i * (1 - i), total * cp * f * (1 - f), gh * co * o * (1 - o), total * f)
     }
 
     /// The fused gradient of ``cellForward(_:_:_:_:_:_:)``: from the gradients of `h` and of the new cell state (nil:
@@ -147,15 +164,8 @@ struct LSTMState {
                 return
             }
             for k in 0..<n {
-                let a = g[4 * k], i = g[4 * k + 1], f = g[4 * k + 2], o = g[4 * k + 3]
-                let co = tc[k]
-                let ghk = gh[k]
-                let total = ghk * o * (1 - co * co) + gc[k]
-                gx[4 * k] = total * i * (1 - a * a)
-                gx[4 * k + 1] = total * a * i * (1 - i)
-                gx[4 * k + 2] = total * cp[k] * f * (1 - f)
-                gx[4 * k + 3] = ghk * co * o * (1 - o)
-                gcPrev[k] = total * f
+                let u = unitBackward(a: g[4 * k], i: g[4 * k + 1], f: g[4 * k + 2], o: g[4 * k + 3], cp: cp[k], co: tc[k], gh: gh[k], gc: gc[k])
+                (gx[4 * k], gx[4 * k + 1], gx[4 * k + 2], gx[4 * k + 3], gcPrev[k]) = (u.ga, u.gi, u.gf, u.go, u.gcPrev)
             }
         }
         if let gh, let gc {

@@ -400,9 +400,7 @@ enum RecurrentKernels {
         }
         for r in 0..<rows {
             let gr = g + r * 4 * units, o = r * units
-            for k in 0..<units { cn[o + k] = gr[2 * units + k] * gr[k] + gr[units + k] * cp[o + k] }
-            tanh(cn + o, tc + o, units)
-            for k in 0..<units { h[o + k] = gr[3 * units + k] * tc[o + k] }
+            LSTMState.cellForwardLoop(a: gr + 2 * units, i: gr, f: gr + units, o: gr + 3 * units, stride: 1, cp + o, cn + o, tc + o, h + o, units)
         }
     }
 
@@ -422,14 +420,9 @@ enum RecurrentKernels {
         for r in 0..<rows {
             let gr = g + r * 4 * units, gxr = gx + r * 4 * units, o = r * units
             for k in 0..<units {
-                let i = gr[k], f = gr[units + k], a = gr[2 * units + k], out = gr[3 * units + k]
-                let co = tc[o + k], ghk = gh[o + k]
-                let total = ghk * out * (1 - co * co) + gc[o + k]
-                gxr[k] = total * a * i * (1 - i)
-                gxr[units + k] = total * cp[o + k] * f * (1 - f)
-                gxr[2 * units + k] = total * i * (1 - a * a)
-                gxr[3 * units + k] = ghk * co * out * (1 - out)
-                gcPrev[o + k] = total * f
+                let u = LSTMState.unitBackward(a: gr[2 * units + k], i: gr[k], f: gr[units + k], o: gr[3 * units + k], cp: cp[o + k], co: tc[o + k],
+                                               gh: gh[o + k], gc: gc[o + k])
+                (gxr[k], gxr[units + k], gxr[2 * units + k], gxr[3 * units + k], gcPrev[o + k]) = (u.gi, u.gf, u.ga, u.go, u.gcPrev)
             }
         }
     }
