@@ -854,17 +854,26 @@ static inline __attribute__((always_inline)) void lstm_cell_backward_loop(const 
 
 // The same over rows of the gate-block layout (see catena_lstm_blocks_backward_f32). Each element is read before it
 // is written and gx overlaps no input, so the loop vectorises without run-time checks (too many for clang here).
+// With `gy`, the output's gradient is gh + gy (the state's gradient from the next step plus the output's own).
 static inline __attribute__((always_inline)) void lstm_blocks_backward_loop(const float *g, const float *cp,
                                                                           const float *tc, const float *gh,
-                                                                          const float *gc, float *gx, float *gc_prev,
-                                                                          long rows, long u) {
+                                                                          const float *gy, const float *gc, float *gx,
+                                                                          float *gc_prev, long rows, long u) {
     for (long r = 0; r < rows; r++) {
         const float *gr = g + r * 4 * u;
         float *xr = gx + r * 4 * u;
         long o = r * u;
-        _Pragma("clang loop vectorize(assume_safety)") for (long k = 0; k < u; k++) {
-            gc_prev[o + k] = lstm_unit_backward(gr[2 * u + k], gr[k], gr[u + k], gr[3 * u + k], cp[o + k], tc[o + k],
-                                                gh[o + k], gc[o + k], &xr[2 * u + k], &xr[k], &xr[u + k], &xr[3 * u + k]);
+        if (gy) {
+            _Pragma("clang loop vectorize(assume_safety)") for (long k = 0; k < u; k++) {
+                gc_prev[o + k] = lstm_unit_backward(gr[2 * u + k], gr[k], gr[u + k], gr[3 * u + k], cp[o + k], tc[o + k],
+                                                    gh[o + k] + gy[o + k], gc[o + k], &xr[2 * u + k], &xr[k], &xr[u + k],
+                                                    &xr[3 * u + k]);
+            }
+        } else {
+            _Pragma("clang loop vectorize(assume_safety)") for (long k = 0; k < u; k++) {
+                gc_prev[o + k] = lstm_unit_backward(gr[2 * u + k], gr[k], gr[u + k], gr[3 * u + k], cp[o + k], tc[o + k],
+                                                    gh[o + k], gc[o + k], &xr[2 * u + k], &xr[k], &xr[u + k], &xr[3 * u + k]);
+            }
         }
     }
 }
@@ -1017,9 +1026,9 @@ static inline __attribute__((always_inline)) void rnn_backward_loop(int relu, co
         else lstm_cell_backward_loop(g, cp, tc, gh, gc, gx, gc_prev, n);                                    \
     }                                                                                                       \
     attr static void lstm_blocks_backward_##suffix(const float *g, const float *cp, const float *tc,       \
-                                                   const float *gh, const float *gc, float *gx,            \
-                                                   float *gc_prev, long rows, long u) {                     \
-        lstm_blocks_backward_loop(g, cp, tc, gh, gc, gx, gc_prev, rows, u);                                 \
+                                                   const float *gh, const float *gy, const float *gc,      \
+                                                   float *gx, float *gc_prev, long rows, long u) {          \
+        lstm_blocks_backward_loop(g, cp, tc, gh, gy, gc, gx, gc_prev, rows, u);                             \
     }                                                                                                       \
     attr static void step_sum_##suffix(int activation, const float *x, const float *y, const float *bias,   \
                                        float *dst, long rows, long width) {                                  \
@@ -1087,9 +1096,9 @@ void catena_lstm_blocks_forward_f32(const float *g, const float *cp, float *cn, 
                                     long units) {
     CATENA_DISPATCH(lstm_blocks_forward, g, cp, cn, tc, h, rows, units);
 }
-void catena_lstm_blocks_backward_f32(const float *g, const float *cp, const float *tc, const float *gh, const float *gc,
-                                     float *gx, float *gc_prev, long rows, long units) {
-    CATENA_DISPATCH(lstm_blocks_backward, g, cp, tc, gh, gc, gx, gc_prev, rows, units);
+void catena_lstm_blocks_backward_f32(const float *g, const float *cp, const float *tc, const float *gh, const float *gy,
+                                     const float *gc, float *gx, float *gc_prev, long rows, long units) {
+    CATENA_DISPATCH(lstm_blocks_backward, g, cp, tc, gh, gy, gc, gx, gc_prev, rows, units);
 }
 void catena_binary_f32(int op, const float *a, const float *b, float *y, long n, int mode) {
     CATENA_DISPATCH(binary, op, a, b, y, n, mode);

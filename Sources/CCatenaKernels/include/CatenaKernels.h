@@ -128,9 +128,10 @@ void catena_lstm_cell_forward_f32(const float *g, const float *cp, float *cn, fl
 void catena_lstm_blocks_forward_f32(const float *g, const float *cp, float *cn, float *tc, float *h, long rows,
                                     long units);
 /// catena_lstm_cell_backward_f32 over `rows` rows of `units` in the gate-block layout of
-/// catena_lstm_blocks_forward_f32 (`gx` in the same layout as `g`, overlapping no input). `gc_prev` may be `gc`.
-void catena_lstm_blocks_backward_f32(const float *g, const float *cp, const float *tc, const float *gh, const float *gc,
-                                     float *gx, float *gc_prev, long rows, long units);
+/// catena_lstm_blocks_forward_f32 (`gx` in the same layout as `g`, overlapping no input). `gc_prev` may be `gc`. When
+/// `gy` is not NULL (rows of `units`), the gradient of `h` is `gh + gy`, added in that order.
+void catena_lstm_blocks_backward_f32(const float *g, const float *cp, const float *tc, const float *gh, const float *gy,
+                                     const float *gc, float *gx, float *gc_prev, long rows, long units);
 
 /// `y[i] = a[i] op b[i]` over `n` floats, `op` 0 add, 1 subtract, 2 multiply, 3 divide; `mode` 1 reads `b[0]` for
 /// every `i`, 2 reads `a[0]`. `y` may be `a` or `b`.

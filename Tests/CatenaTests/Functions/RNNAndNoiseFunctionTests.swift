@@ -215,7 +215,7 @@ final class RNNAndNoiseFunctionTests: XCTestCase {
         let x = values(n * 4, 0.2, 4), y = values(n * 4, 1.3, 3), bias = values(width, 2.1, 0.6)
         let sums = (0..<(n * 4)).map { (j: Int) -> Float in (x[j] + bias[j % width]) + y[j] }
         let gates = values(n * 4, 0.7, 0.45).map { $0 + 0.5 }, cp = values(n, 1.7, 2), tc = values(n, 2.9, 0.9)
-        let gh = values(n, 0.4, 1), gc = values(n, 3.3, 1)
+        let gh = values(n, 0.4, 1), gc = values(n, 3.3, 1), gy = values(n, 1.9, 0.8)
         forEachKernelLevel { level in
             // The gates of (x + bias) + y, summed in that order as the kernel reads them.
             var blocks = [Float](repeating: .nan, count: n * 4), reference = blocks
@@ -233,19 +233,22 @@ final class RNNAndNoiseFunctionTests: XCTestCase {
                 }
                 catena_lstm_cell_forward_f32(interleaved(gates), cp, &cnRef, &tRef, &hRef, n)
                 XCTAssertEqual([cn, t, h].map { $0.map(\.bitPattern) }, [cnRef, tRef, hRef].map { $0.map(\.bitPattern) }, "forward, level \(level), in place \(inPlace)")
-                // The gradient.
-                var gx = [Float](repeating: .nan, count: n * 4), gxRef = gx
-                var gcOut = inPlace ? gc : [Float](repeating: .nan, count: n), gcRef = [Float](repeating: .nan, count: n)
-                if inPlace {
-                    gcOut.withUnsafeMutableBufferPointer { io in
-                        catena_lstm_blocks_backward_f32(gates, cp, tc, gh, io.baseAddress, &gx, io.baseAddress, rows, units)
+                // The gradient, with and without the output's own gradient gy (the reference gets gh + gy summed here).
+                for withGy in [false, true] {
+                    var gx = [Float](repeating: .nan, count: n * 4), gxRef = gx
+                    var gcOut = inPlace ? gc : [Float](repeating: .nan, count: n), gcRef = [Float](repeating: .nan, count: n)
+                    let gyArg: [Float]? = withGy ? gy : nil
+                    if inPlace {
+                        gcOut.withUnsafeMutableBufferPointer { io in
+                            catena_lstm_blocks_backward_f32(gates, cp, tc, gh, gyArg, io.baseAddress, &gx, io.baseAddress, rows, units)
+                        }
+                    } else {
+                        catena_lstm_blocks_backward_f32(gates, cp, tc, gh, gyArg, gc, &gx, &gcOut, rows, units)
                     }
-                } else {
-                    catena_lstm_blocks_backward_f32(gates, cp, tc, gh, gc, &gx, &gcOut, rows, units)
+                    catena_lstm_cell_backward_f32(interleaved(gates), cp, tc, withGy ? zip(gh, gy).map { $0 + $1 } : gh, gc, &gxRef, &gcRef, n)
+                    XCTAssertEqual(interleaved(gx).map(\.bitPattern), gxRef.map(\.bitPattern), "gx, level \(level), in place \(inPlace), gy \(withGy)")
+                    XCTAssertEqual(gcOut.map(\.bitPattern), gcRef.map(\.bitPattern), "gc, level \(level), in place \(inPlace), gy \(withGy)")
                 }
-                catena_lstm_cell_backward_f32(interleaved(gates), cp, tc, gh, gc, &gxRef, &gcRef, n)
-                XCTAssertEqual(interleaved(gx).map(\.bitPattern), gxRef.map(\.bitPattern), "gx, level \(level), in place \(inPlace)")
-                XCTAssertEqual(gcOut.map(\.bitPattern), gcRef.map(\.bitPattern), "gc, level \(level), in place \(inPlace)")
             }
         }
     }

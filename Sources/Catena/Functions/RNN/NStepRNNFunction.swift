@@ -232,12 +232,12 @@ final class NStepRecurrence: FunctionNode {
                 let rows = blocks[i], dhs = pdh + rows.lowerBound * units, dcs = pdc.map { $0 + rows.lowerBound * units }
                 for (b, o) in self.blockSteps(rows).reversed() {
                     let cells = b * units
-                    // (The simple cells add the output's gradient inside their kernel.)
-                    if let pgy, self.cell == .lstm || self.cell == .gru { for k in 0..<cells { dhs[k] += pgy[o * units + k] } }
+                    // (The LSTM and the simple cells add the output's gradient inside their kernels.)
+                    if let pgy, self.cell == .gru { for k in 0..<cells { dhs[k] += pgy[o * units + k] } }
                     switch self.cell {
                     case .lstm:
-                        RecurrentKernels.lstmBlocksBackward(pa! + o * width, pcp! + o * units, ptc! + o * units, gh: dhs, gc: dcs!, gx: pg + o * width,
-                                                            gcPrev: dcs!, rows: b, units: units)
+                        RecurrentKernels.lstmBlocksBackward(pa! + o * width, pcp! + o * units, ptc! + o * units, gh: dhs, gy: pgy.map { $0 + o * units },
+                                                            gc: dcs!, gx: pg + o * width, gcPrev: dcs!, rows: b, units: units)
                         intoState(b, o, dhs, accumulate: false)
                     case .gru:
                         for r in 0..<b {
@@ -406,22 +406,23 @@ enum RecurrentKernels {
 
     /// The gradient of ``lstmBlocksForward(_:_:_:_:_:rows:units:)`` (``LSTMState/cellBackward(_:_:_:gh:gc:gx:gcPrev:_:)``'s
     /// formula): from the gradients of `h` and of the new cell state, the gate pre-activations' `gx` (in the layout
-    /// of `g`) and the previous cell state's `gcPrev`, which may be `gc`.
+    /// of `g`) and the previous cell state's `gcPrev`, which may be `gc`. With `gy`, the gradient of `h` is `gh + gy`
+    /// (the state's gradient from the next step and the output's own).
     @inline(__always)
     static func lstmBlocksBackward<T: NDFloatingPoint>(_ g: UnsafePointer<T>, _ cp: UnsafePointer<T>, _ tc: UnsafePointer<T>, gh: UnsafePointer<T>,
-                                                       gc: UnsafePointer<T>, gx: UnsafeMutablePointer<T>, gcPrev: UnsafeMutablePointer<T>,
-                                                       rows: Int, units: Int) {
+                                                       gy: UnsafePointer<T>?, gc: UnsafePointer<T>, gx: UnsafeMutablePointer<T>,
+                                                       gcPrev: UnsafeMutablePointer<T>, rows: Int, units: Int) {
         if T.self == Float.self {
             func f(_ p: UnsafePointer<T>) -> UnsafePointer<Float> { UnsafeRawPointer(p).assumingMemoryBound(to: Float.self) }
             func f(_ p: UnsafeMutablePointer<T>) -> UnsafeMutablePointer<Float> { UnsafeMutableRawPointer(p).assumingMemoryBound(to: Float.self) }
-            catena_lstm_blocks_backward_f32(f(g), f(cp), f(tc), f(gh), f(gc), f(gx), f(gcPrev), rows, units)
+            catena_lstm_blocks_backward_f32(f(g), f(cp), f(tc), f(gh), gy.map { f($0) }, f(gc), f(gx), f(gcPrev), rows, units)
             return
         }
         for r in 0..<rows {
             let gr = g + r * 4 * units, gxr = gx + r * 4 * units, o = r * units
             for k in 0..<units {
                 let u = LSTMState.unitBackward(a: gr[2 * units + k], i: gr[k], f: gr[units + k], o: gr[3 * units + k], cp: cp[o + k], co: tc[o + k],
-                                               gh: gh[o + k], gc: gc[o + k])
+                                               gh: gy.map { gh[o + k] + $0[o + k] } ?? gh[o + k], gc: gc[o + k])
                 (gxr[k], gxr[units + k], gxr[2 * units + k], gxr[3 * units + k], gcPrev[o + k]) = (u.gi, u.gf, u.ga, u.go, u.gcPrev)
             }
         }
