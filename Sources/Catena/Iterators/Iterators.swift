@@ -184,6 +184,9 @@ public final class ParallelSequentialIterator<D: Dataset>: DatasetIterator {
     public var epochDetail: Double { Double(iteration * batchSize) / Double(dataset.count) }
     public var previousEpochDetail: Double? { previous < 0 ? nil : previous }
 
+    // Inlinable, so that a caller's concrete dataset (an `[Int32]` of tokens) is read through its own subscript, not
+    // through the generic one that copies every element by its value witness.
+    @inlinable
     public func next() -> [Element]? {
         let n = dataset.count
         if !repeats && iteration * batchSize >= n { return nil }
@@ -193,12 +196,18 @@ public final class ParallelSequentialIterator<D: Dataset>: DatasetIterator {
             let i = (o + iteration) % n
             batch.append((current: dataset[i], next: dataset[i + 1 == n ? 0 : i + 1]))
         }
+        advance()
+        return batch
+    }
+
+    /// Counts the batch just taken.
+    @usableFromInline
+    func advance() {
         previous = epochDetail
         iteration += 1
-        let e = iteration * batchSize / n
+        let e = iteration * batchSize / dataset.count
         isNewEpoch = epoch < e
         if isNewEpoch { epoch = e }
-        return batch
     }
 
     /// The batches read so far: the iteration count.
