@@ -219,6 +219,49 @@ final class NStepRNNTests: XCTestCase {
         }
     }
 
+    /// With constant inputs the layer is not asked for their gradient (the node leaves that product out) and the
+    /// weights' gradients are the same bits as with variable inputs; a link applied twice in one loss sums its weights'
+    /// gradients (the input and state weights' gradients of the LSTM and the simple cells come from one product and
+    /// must not share memory when they are accumulated). For every cell, on one thread and split across two.
+    func testConstantInputsAndALinkAppliedTwiceInOneLoss() {
+        let savedThreshold = GEMM.parallelThreshold, savedElements = NDArray.parallelElements
+        defer { (GEMM.parallelThreshold, NDArray.parallelElements) = (savedThreshold, savedElements) }
+        (GEMM.parallelThreshold, NDArray.parallelElements) = (1, 1)
+        forEachThreadCount([1, 2]) { threads in
+            for cell in NStepCell.allCases {
+                let link = makeLink(cell, bidirectional: cell == .gru, layers: 2, inSize: 3, outSize: 4, dtype: .float64)
+                let dirs = cell == .gru ? 2 : 1
+                let arrays = [[3, 5, 1], [2, 4]].map { lengths in
+                    lengths.enumerated().map { testArray([$0.element, 3], dtype: .float64, scale: 1.3, offset: 0.1 * Double($0.offset + lengths.count)) }
+                }
+                func loss(_ xs: [Variable]) -> Variable {
+                    let ys: [Variable]
+                    if let lstm = link as? NStepLSTMBase { ys = lstm(nil, nil, xs).ys } else { ys = link(nil, xs).ys }
+                    return ys.enumerated().map { F.sum(F.tanh($0.element) * Double($0.offset + 1)) }.reduce(Variable.constant(NDArray.zeros([], dtype: .float64)), +)
+                }
+                func weightGrads(_ build: () -> Variable) -> [NDArray] {
+                    link.clearGrads()
+                    build().backward()
+                    return link.params().map { $0.grad ?? NDArray.zeros($0.shape, dtype: .float64) }
+                }
+                let what = "\(link.linkName), \(threads) threads, \(dirs) directions"
+                for xs in arrays {
+                    let variables = xs.map { Variable($0) }, constants = xs.map { Variable.constant($0) }
+                    let withInputs = weightGrads { loss(variables) }, withoutInputs = weightGrads { loss(constants) }
+                    XCTAssertNotNil(variables[0].grad, what)
+                    XCTAssertNil(constants[0].grad, what)
+                    XCTAssertEqual(withInputs.map { $0.toDoubles() }, withoutInputs.map { $0.toDoubles() }, what)
+                }
+                let first = weightGrads { loss(arrays[0].map { Variable.constant($0) }) }
+                let second = weightGrads { loss(arrays[1].map { Variable.constant($0) }) }
+                let both = weightGrads { loss(arrays[0].map { Variable.constant($0) }) + loss(arrays[1].map { Variable.constant($0) }) }
+                for (k, g) in both.enumerated() {
+                    assertClose(g, first[k] + second[k], atol: 1e-12, rtol: 1e-12, "\(what): parameter \(k)")
+                }
+            }
+        }
+    }
+
     /// A sequence of length zero keeps its initial state and has an empty output, as in Chainer's loop.
     func testAnEmptySequenceKeepsItsInitialState() {
         checkAgainstReference(.lstm, bidirectional: true, layers: 1, lengths: [2, 0, 3])

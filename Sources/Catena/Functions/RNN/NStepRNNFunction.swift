@@ -36,24 +36,28 @@ public enum NStepCell: Sendable, CaseIterable {
     }
 }
 
-/// The recurrence of one layer in one direction over every step of a packed batch (``PackedLayout``), as one node:
-/// inputs `(xw, h0, wh, bh[, c0])` — the input projection of all steps `(N, G·H)` (one product, made by the
-/// caller; the gates in blocks of `H`, in the order of ``NStepCell``'s weights), the initial state `(B, H)`, the
-/// state weights `(G·H, H)` and bias `(G·H,)` in the same layout, and the LSTM's initial
-/// cell state — and outputs `(y, hN[, cN])`: every step's output `(N, H)` in the packed order and the final states.
+/// One layer in one direction over every step of a packed batch (``PackedLayout``), as one node: inputs
+/// `(x, wx, bx, h0, wh, bh[, c0])` — the layer's input `(N, I)` in the packed order, the input weights `(G·H, I)` and
+/// bias `(G·H,)` (the gates in blocks of `H`, in the order of ``NStepCell``'s weights), the initial state `(B, H)`, the
+/// state weights `(G·H, H)` and bias `(G·H,)` in the same layout, and the LSTM's initial cell state — and outputs
+/// `(y, hN[, cN])`: every step's output `(N, H)` in the packed order and the final states.
 ///
-/// Rows past a step's batch keep their state, as in Chainer (a sequence's final state is the one at its last step).
-/// A reverse node walks the steps from the last one (the backward half of a bidirectional layer).
+/// The input projection of all steps is one product; the recurrence runs over the steps with the gate arithmetic
+/// fused. Rows past a step's batch keep their state, as in Chainer (a sequence's final state is the one at its last
+/// step). A reverse node walks the steps from the last one (the backward half of a bidirectional layer).
 ///
-/// Plain backward runs the fused kernels over time, with the state weights' gradient as one product over all
-/// steps; a recorded backward (double backprop) differentiates the same recurrence written step by step with `F`
-/// operations, so the layer is differentiable to any order.
+/// Plain backward runs the fused kernels over time; the input's gradient is one product, and the two weights'
+/// gradients one product over all steps (the LSTM and the simple cells, whose two pre-activation gradients are the
+/// same: `gPreᵀ · [x | hPrev]`, the inputs and states kept side by side by forward) and the two biases' one sum. A
+/// recorded backward (double backprop) differentiates the same layer written step by step with `F` operations, so
+/// the layer is differentiable to any order.
 final class NStepRecurrence: FunctionNode {
     let cell: NStepCell
     let layout: PackedLayout
     let reverse: Bool
-    // What backward needs, kept by forward.
-    @exclusivity(unchecked) private var hPrev: NDArray!, act: NDArray!
+    // What backward needs, kept by forward: `saved` holds each step's previous state (from column `hColumn`), after
+    // the step's input when the weights' gradients are one product (`joinsWeightGradients`).
+    @exclusivity(unchecked) private var saved: NDArray!, act: NDArray!
     @exclusivity(unchecked) private var cPrev: NDArray!, tanhC: NDArray!, uN: NDArray!
     @exclusivity(unchecked) private var y: NDArray!
 
@@ -68,31 +72,51 @@ final class NStepRecurrence: FunctionNode {
     /// The steps in the order the recurrence visits them.
     private var steps: [Int] { reverse ? Array(layout.batchSizes.indices.reversed()) : Array(layout.batchSizes.indices) }
 
+    /// Whether both weights' gradients come from the same pre-activation gradient (all cells but the GRU, whose state
+    /// term's candidate block is scaled by its reset gate).
+    private var joinsWeightGradients: Bool { cell != .gru }
+
     override func forward(_ inputs: [NDArray]) -> [NDArray] {
-        let xw = inputs[0], h0 = inputs[1], wh = inputs[2], bh = inputs[3]
+        let x = inputs[0], wx = inputs[1], bx = inputs[2], h0 = inputs[3], wh = inputs[4], bh = inputs[5]
         let units = h0.shape[1], width = cell.gates * units
-        precondition(xw.shape == [layout.rowCount, width] && wh.shape == [width, units] && bh.shape == [width], "NStepRecurrence: internal shapes")
-        return xw.dtype.withFloatType(orFail: "\(cell.name): expected floating-point inputs, got \(xw.dtype)") {
-            run($0, xw, h0, wh, bh, cell == .lstm ? inputs[4] : nil)
+        precondition(x.ndim == 2 && x.shape[0] == layout.rowCount && wx.shape == [width, x.shape[1]] && bx.shape == [width]
+                     && wh.shape == [width, units] && bh.shape == [width], "NStepRecurrence: internal shapes")
+        return x.dtype.withFloatType(orFail: "\(cell.name): expected floating-point inputs, got \(x.dtype)") {
+            run($0, x, wx, bx, h0, wh, bh, cell == .lstm ? inputs[6] : nil)
         }
     }
 
-    private func run<T: GEMMScalar>(_: T.Type, _ xwIn: NDArray, _ h0: NDArray, _ whIn: NDArray, _ bhIn: NDArray, _ c0: NDArray?) -> [NDArray] {
-        let n = layout.rowCount, units = h0.shape[1], width = cell.gates * units
-        let xw = xwIn.contiguous(), wh = whIn.contiguous(), bh = bhIn.contiguous()
+    private func run<T: GEMMScalar>(_: T.Type, _ x: NDArray, _ wx: NDArray, _ bx: NDArray, _ h0: NDArray, _ whIn: NDArray, _ bhIn: NDArray,
+                                    _ c0: NDArray?) -> [NDArray] {
+        let n = layout.rowCount, units = h0.shape[1], width = cell.gates * units, inSize = x.shape[1]
+        // The input projection of every step: one product, the input bias written first.
+        var xw = NDArray(uninitializedShape: [n, width], dtype: h0.dtype)
+        NDArray.gemm(x, wx, into: &xw, transposeB: true, rowBias: bx)
+        let wh = whIn.contiguous(), bh = bhIn.contiguous()
         let h = h0.copied()
         let out = NDArray(uninitializedShape: [n, units], dtype: h0.dtype)
-        hPrev = NDArray(uninitializedShape: [n, units], dtype: h0.dtype)
+        let hColumn = joinsWeightGradients ? inSize : 0, rowWidth = hColumn + units
+        saved = NDArray(uninitializedShape: [n, rowWidth], dtype: h0.dtype)
+        if hColumn > 0 {
+            let xc = x.contiguous(), src = xc.pointer(T.self), dst = saved.pointer(T.self)
+            withExtendedLifetime(xc) { for r in 0..<n { (dst + r * rowWidth).update(from: src + r * inSize, count: inSize) } }
+        }
+        let php = saved.pointer(T.self) + hColumn
         let px = xw.pointer(T.self), pw = wh.pointer(T.self), pb = bh.pointer(T.self)
-        let ph = h.pointer(T.self), py = out.pointer(T.self), php = hPrev.pointer(T.self)
+        let ph = h.pointer(T.self), py = out.pointer(T.self)
         let weightSource = (storage: wh.storage, offset: wh.offset)
         var outputs = [out, h]
         let blocks = rowBlocks(units: units), parallel = blocks.count == 1
         // The packed weights, looked up once for every step and block.
         let panels = GEMM.cachedPanels(b: MatrixOperand(pw, 1, units), k: units, n: width, bSource: weightSource)
+        /// Keeps the state of the `b` rows from packed row `o` as their previous state.
+        func save(_ b: Int, _ o: Int, _ hs: UnsafeMutablePointer<T>) {
+            if rowWidth == units { (php + o * units).update(from: hs, count: b * units); return }
+            for r in 0..<b { (php + (o + r) * rowWidth).update(from: hs + r * units, count: units) }
+        }
         /// `c[0 ..< b, :] (+)= hPrev[o ..< o+b] · whᵀ` (into rows of width `width`).
         func stateProduct(_ b: Int, _ o: Int, into c: UnsafeMutablePointer<T>, accumulate: Bool) {
-            GEMM.gemm(m: b, n: width, k: units, alpha: 1, a: MatrixOperand(php + o * units, units, 1), b: MatrixOperand(pw, 1, units),
+            GEMM.gemm(m: b, n: width, k: units, alpha: 1, a: MatrixOperand(php + o * rowWidth, rowWidth, 1), b: MatrixOperand(pw, 1, units),
                       c: c, rsc: width, accumulate: accumulate, parallel: parallel, panels: panels)
         }
         // The LSTM and the simple cells put a step's state term in a scratch block of the block's rows, which stays
@@ -114,7 +138,7 @@ final class NStepRecurrence: FunctionNode {
                 defer { term.deallocate() }
                 for (b, o) in self.blockSteps(rows) {
                     let cells = b * units
-                    (php + o * units).update(from: hs, count: cells)
+                    save(b, o, hs)
                     (pcp + o * units).update(from: cs, count: cells)
                     stateProduct(b, o, into: term, accumulate: false)
                     let g = pa + o * width
@@ -133,7 +157,7 @@ final class NStepRecurrence: FunctionNode {
             run = { rows in
                 let hs = ph + rows.lowerBound * units, us = pu + rows.lowerBound * width
                 for (b, o) in self.blockSteps(rows) {
-                    (php + o * units).update(from: hs, count: b * units)
+                    save(b, o, hs)
                     for r in 0..<b { (us + r * width).update(from: pb, count: width) }
                     stateProduct(b, o, into: us, accumulate: true)
                     for r in 0..<b {
@@ -148,7 +172,7 @@ final class NStepRecurrence: FunctionNode {
                         RecurrentKernels.tanh(a + 2 * units, a + 2 * units, units)
                         for k in 0..<units {
                             let z = a[units + k], cand = a[2 * units + k]
-                            let v = (1 - z) * cand + z * php[row + k]
+                            let v = (1 - z) * cand + z * php[(o + r) * rowWidth + k]
                             py[row + k] = v
                             hs[r * units + k] = v
                         }
@@ -163,7 +187,7 @@ final class NStepRecurrence: FunctionNode {
                 defer { term.deallocate() }
                 for (b, o) in self.blockSteps(rows) {
                     let cells = b * units
-                    (php + o * units).update(from: hs, count: cells)
+                    save(b, o, hs)
                     stateProduct(b, o, into: term, accumulate: false)
                     let yt = py + o * units
                     RecurrentKernels.activationSum(relu ? .relu : .tanh, px + o * units, term, pb, yt, rows: b, width: units)
@@ -198,25 +222,22 @@ final class NStepRecurrence: FunctionNode {
     }
 
     override func backwardArrays(_ targets: [Int], _ gys: GradSlots<NDArray>) -> GradSlots<NDArray> {
-        let h0 = input(1).array
-        let all: [NDArray]
-        all = h0.dtype.withFloatType(orFail: "\(cell.name): expected floating-point inputs, got \(h0.dtype)") { gradients($0, gys) }
-        var out = GradSlots<NDArray>()
-        for (k, i) in targets.enumerated() { out[k] = all[i] }
-        return out
+        let h0 = input(3).array
+        return h0.dtype.withFloatType(orFail: "\(cell.name): expected floating-point inputs, got \(h0.dtype)") { gradients($0, targets, gys) }
     }
 
-    /// Every input's gradient: `(gxw, gh0, gwh, gbh[, gc0])`.
-    private func gradients<T: GEMMScalar>(_: T.Type, _ gys: GradSlots<NDArray>) -> [NDArray] {
-        let h0 = input(1).array, wh = input(2).array.contiguous()
-        let n = layout.rowCount, units = h0.shape[1], width = cell.gates * units
+    /// The gradients of the inputs `targets` (of `(x, wx, bx, h0, wh, bh[, c0])`).
+    private func gradients<T: GEMMScalar>(_: T.Type, _ targets: [Int], _ gys: GradSlots<NDArray>) -> GradSlots<NDArray> {
+        let x = input(0).array, wx = input(1).array, h0 = input(3).array, wh = input(4).array.contiguous()
+        let n = layout.rowCount, units = h0.shape[1], width = cell.gates * units, inSize = x.shape[1]
+        let hColumn = joinsWeightGradients ? inSize : 0, rowWidth = hColumn + units
         let gy = gys[0]?.contiguous()
         let dh = gys[1].map { $0.copied() } ?? NDArray.zeros(h0.shape, dtype: h0.dtype)
         let gPre = NDArray(uninitializedShape: [n, width], dtype: h0.dtype)
         // The gradient of the state term's pre-activation (the GRU's differs from gPre in its candidate block).
         let gU = cell == .gru ? NDArray(uninitializedShape: [n, width], dtype: h0.dtype) : gPre
         let pgy = gy?.pointer(T.self), pdh = dh.pointer(T.self), pg = gPre.pointer(T.self), pgu = gU.pointer(T.self)
-        let pw = wh.pointer(T.self), php = hPrev.pointer(T.self)
+        let pw = wh.pointer(T.self), php = saved.pointer(T.self) + hColumn
         let dc: NDArray? = cell == .lstm ? (gys[2].map { $0.copied() } ?? NDArray.zeros(h0.shape, dtype: h0.dtype)) : nil
         let pdc = dc?.pointer(T.self), pa = act?.pointer(T.self), pcp = cPrev?.pointer(T.self), ptc = tanhC?.pointer(T.self)
         let pun = uN?.pointer(T.self), pyOut = y?.pointer(T.self)
@@ -242,11 +263,12 @@ final class NStepRecurrence: FunctionNode {
                     case .gru:
                         for r in 0..<b {
                             let a = pa! + (o + r) * width, gx = pg + (o + r) * width, gu = pgu + (o + r) * width, row = (o + r) * units
+                            let hp = php + (o + r) * rowWidth
                             for k in 0..<units {
                                 let g = dhs[r * units + k], rg = a[k], z = a[units + k], cand = a[2 * units + k]
                                 let dnPre = g * (1 - z) * (1 - cand * cand)
                                 let drPre = dnPre * pun![row + k] * rg * (1 - rg)
-                                let dzPre = g * (php[row + k] - cand) * z * (1 - z)
+                                let dzPre = g * (hp[k] - cand) * z * (1 - z)
                                 gx[k] = drPre
                                 gx[units + k] = dzPre
                                 gx[2 * units + k] = dnPre
@@ -265,12 +287,44 @@ final class NStepRecurrence: FunctionNode {
                 }
             }
         }
-        let gwh = NDArray(uninitializedShape: [width, units], dtype: h0.dtype)
-        GEMM.gemm(m: width, n: units, k: n, alpha: 1, a: MatrixOperand(pgu, 1, width), b: MatrixOperand(php, units, 1),
-                  c: gwh.pointer(T.self), rsc: units, accumulate: false)
-        var grads = [gPre, dh, gwh, gU.sum(axis: 0)]
-        if let dc { grads.append(dc) }
-        return grads
+        // The products and sums over all steps, for the inputs asked for.
+        var all = [NDArray?](repeating: nil, count: inputCount)
+        all[3] = dh
+        if let dc { all[6] = dc }
+        let wanted = Set(targets)
+        if wanted.contains(0) {
+            var gx = NDArray(uninitializedShape: [n, inSize], dtype: h0.dtype)
+            NDArray.gemm(gPre, wx, into: &gx)
+            all[0] = gx
+        }
+        if wanted.contains(1) || wanted.contains(4) {
+            if joinsWeightGradients {
+                // [gwx | gwh] = gPreᵀ · [x | hPrev]: A packed once for both.
+                let gw = NDArray(uninitializedShape: [width, rowWidth], dtype: h0.dtype)
+                withExtendedLifetime(gPre) {
+                    GEMM.gemm(m: width, n: rowWidth, k: n, alpha: 1, a: MatrixOperand(pg, 1, width), b: MatrixOperand(saved.pointer(T.self), rowWidth, 1),
+                              c: gw.pointer(T.self), rsc: rowWidth, accumulate: false)
+                }
+                all[1] = gw.selection([.slice(start: nil, stop: nil, step: 1), .slice(start: 0, stop: inSize, step: 1)])
+                all[4] = gw.selection([.slice(start: nil, stop: nil, step: 1), .slice(start: inSize, stop: nil, step: 1)])
+            } else {
+                var gwx = NDArray(uninitializedShape: [width, inSize], dtype: h0.dtype)
+                NDArray.gemm(gPre, x, into: &gwx, transposeA: true)
+                let gwh = NDArray(uninitializedShape: [width, units], dtype: h0.dtype)
+                withExtendedLifetime(gU) {
+                    GEMM.gemm(m: width, n: units, k: n, alpha: 1, a: MatrixOperand(pgu, 1, width), b: MatrixOperand(php, rowWidth, 1),
+                              c: gwh.pointer(T.self), rsc: units, accumulate: false)
+                }
+                (all[1], all[4]) = (gwx, gwh)
+            }
+        }
+        if wanted.contains(2) || wanted.contains(5) {
+            let gb = gPre.sum(axis: 0)
+            (all[2], all[5]) = (gb, cell == .gru ? gU.sum(axis: 0) : gb)
+        }
+        var out = GradSlots<NDArray>()
+        for (k, i) in targets.enumerated() { out[k] = all[i] }
+        return out
     }
 
     /// The recorded backward: the same recurrence step by step with `F` operations, differentiated by the engine.
@@ -280,10 +334,10 @@ final class NStepRecurrence: FunctionNode {
         return indexes.map { g[$0] }
     }
 
-    /// `(y, hN[, cN])` from `(xw, h0, wh, bh[, c0])`, one step at a time.
+    /// `(y, hN[, cN])` from `(x, wx, bx, h0, wh, bh[, c0])`, one step at a time.
     func steppedForward(_ ins: [Variable]) -> [Variable] {
-        let xw = ins[0], wh = ins[2], bh = ins[3]
-        var h = ins[1], c: Variable? = cell == .lstm ? ins[4] : nil
+        let xw = F.linear(ins[0], ins[1], ins[2]), wh = ins[4], bh = ins[5]
+        var h = ins[3], c: Variable? = cell == .lstm ? ins[6] : nil
         let parts = F.splitAxis(xw, indices: Array(layout.offsets.dropFirst()), axis: 0)
         var ys = [Variable?](repeating: nil, count: parts.count)
         for t in steps {
@@ -472,8 +526,7 @@ func nStepNetwork(_ cell: NStepCell, nLayers: Int, dropoutRatio: Double, hx: Var
             let idx = layer * directions + d
             let input = layer == 0 ? next : F.dropout(next, ratio: dropoutRatio, rng: rng)
             let (wx, bx, wh, bh) = stackedWeights(cell, ws[idx], bs[idx])
-            let xw = F.linear(input, wx, bx)
-            var args = [xw, h0s[idx], wh, bh]
+            var args = [input, wx, bx, h0s[idx], wh, bh]
             if let c0s { args.append(c0s[idx]) }
             let r = NStepRecurrence(cell, layout, reverse: d == 1).apply(args)
             outs.append(r[0])
