@@ -220,9 +220,9 @@ final class NStepRNNTests: XCTestCase {
     }
 
     /// With constant inputs the layer is not asked for their gradient (the node leaves that product out) and the
-    /// weights' gradients are the same bits as with variable inputs; a link applied twice in one loss sums its weights'
-    /// gradients (the input and state weights' gradients of the LSTM and the simple cells come from one product and
-    /// must not share memory when they are accumulated). For every cell, on one thread and split across two.
+    /// weights' gradients are the same bits as with variable inputs; a link applied twice in one loss sums its
+    /// gradients (the LSTM's and the simple cells' input and state biases get one array as their gradient, which must
+    /// not be added into twice). For every cell, on one thread and split across two.
     func testConstantInputsAndALinkAppliedTwiceInOneLoss() {
         let savedThreshold = GEMM.parallelThreshold, savedElements = NDArray.parallelElements
         defer { (GEMM.parallelThreshold, NDArray.parallelElements) = (savedThreshold, savedElements) }

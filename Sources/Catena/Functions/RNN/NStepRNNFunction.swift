@@ -46,18 +46,16 @@ public enum NStepCell: Sendable, CaseIterable {
 /// fused. Rows past a step's batch keep their state, as in Chainer (a sequence's final state is the one at its last
 /// step). A reverse node walks the steps from the last one (the backward half of a bidirectional layer).
 ///
-/// Plain backward runs the fused kernels over time; the input's gradient is one product, and the two weights'
-/// gradients one product over all steps (the LSTM and the simple cells, whose two pre-activation gradients are the
-/// same: `gPreᵀ · [x | hPrev]`, the inputs and states kept side by side by forward) and the two biases' one sum. A
-/// recorded backward (double backprop) differentiates the same layer written step by step with `F` operations, so
+/// Plain backward runs the fused kernels over time; the input's gradient and each weight's are one product over all
+/// steps, made only for the inputs asked for, and the two biases' gradients one sum (except the GRU's, whose state
+/// term's candidate block is scaled by its reset gate). A recorded backward (double backprop) differentiates the same layer written step by step with `F` operations, so
 /// the layer is differentiable to any order.
 final class NStepRecurrence: FunctionNode {
     let cell: NStepCell
     let layout: PackedLayout
     let reverse: Bool
-    // What backward needs, kept by forward: `saved` holds each step's previous state (from column `hColumn`), after
-    // the step's input when the weights' gradients are one product (`joinsWeightGradients`).
-    @exclusivity(unchecked) private var saved: NDArray!, act: NDArray!
+    // What backward needs, kept by forward.
+    @exclusivity(unchecked) private var hPrev: NDArray!, act: NDArray!
     @exclusivity(unchecked) private var cPrev: NDArray!, tanhC: NDArray!, uN: NDArray!
     @exclusivity(unchecked) private var y: NDArray!
 
@@ -72,10 +70,6 @@ final class NStepRecurrence: FunctionNode {
     /// The steps in the order the recurrence visits them.
     private var steps: [Int] { reverse ? Array(layout.batchSizes.indices.reversed()) : Array(layout.batchSizes.indices) }
 
-    /// Whether both weights' gradients come from the same pre-activation gradient (all cells but the GRU, whose state
-    /// term's candidate block is scaled by its reset gate).
-    private var joinsWeightGradients: Bool { cell != .gru }
-
     override func forward(_ inputs: [NDArray]) -> [NDArray] {
         let x = inputs[0], wx = inputs[1], bx = inputs[2], h0 = inputs[3], wh = inputs[4], bh = inputs[5]
         let units = h0.shape[1], width = cell.gates * units
@@ -88,20 +82,15 @@ final class NStepRecurrence: FunctionNode {
 
     private func run<T: GEMMScalar>(_: T.Type, _ x: NDArray, _ wx: NDArray, _ bx: NDArray, _ h0: NDArray, _ whIn: NDArray, _ bhIn: NDArray,
                                     _ c0: NDArray?) -> [NDArray] {
-        let n = layout.rowCount, units = h0.shape[1], width = cell.gates * units, inSize = x.shape[1]
+        let n = layout.rowCount, units = h0.shape[1], width = cell.gates * units
         // The input projection of every step: one product, the input bias written first.
         var xw = NDArray(uninitializedShape: [n, width], dtype: h0.dtype)
         NDArray.gemm(x, wx, into: &xw, transposeB: true, rowBias: bx)
         let wh = whIn.contiguous(), bh = bhIn.contiguous()
         let h = h0.copied()
         let out = NDArray(uninitializedShape: [n, units], dtype: h0.dtype)
-        let hColumn = joinsWeightGradients ? inSize : 0, rowWidth = hColumn + units
-        saved = NDArray(uninitializedShape: [n, rowWidth], dtype: h0.dtype)
-        if hColumn > 0 {
-            let xc = x.contiguous(), src = xc.pointer(T.self), dst = saved.pointer(T.self)
-            withExtendedLifetime(xc) { for r in 0..<n { (dst + r * rowWidth).update(from: src + r * inSize, count: inSize) } }
-        }
-        let php = saved.pointer(T.self) + hColumn
+        hPrev = NDArray(uninitializedShape: [n, units], dtype: h0.dtype)
+        let php = hPrev.pointer(T.self)
         let px = xw.pointer(T.self), pw = wh.pointer(T.self), pb = bh.pointer(T.self)
         let ph = h.pointer(T.self), py = out.pointer(T.self)
         let weightSource = (storage: wh.storage, offset: wh.offset)
@@ -110,13 +99,10 @@ final class NStepRecurrence: FunctionNode {
         // The packed weights, looked up once for every step and block.
         let panels = GEMM.cachedPanels(b: MatrixOperand(pw, 1, units), k: units, n: width, bSource: weightSource)
         /// Keeps the state of the `b` rows from packed row `o` as their previous state.
-        func save(_ b: Int, _ o: Int, _ hs: UnsafeMutablePointer<T>) {
-            if rowWidth == units { (php + o * units).update(from: hs, count: b * units); return }
-            for r in 0..<b { (php + (o + r) * rowWidth).update(from: hs + r * units, count: units) }
-        }
+        func save(_ b: Int, _ o: Int, _ hs: UnsafeMutablePointer<T>) { (php + o * units).update(from: hs, count: b * units) }
         /// `c[0 ..< b, :] (+)= hPrev[o ..< o+b] · whᵀ` (into rows of width `width`).
         func stateProduct(_ b: Int, _ o: Int, into c: UnsafeMutablePointer<T>, accumulate: Bool) {
-            GEMM.gemm(m: b, n: width, k: units, alpha: 1, a: MatrixOperand(php + o * rowWidth, rowWidth, 1), b: MatrixOperand(pw, 1, units),
+            GEMM.gemm(m: b, n: width, k: units, alpha: 1, a: MatrixOperand(php + o * units, units, 1), b: MatrixOperand(pw, 1, units),
                       c: c, rsc: width, accumulate: accumulate, parallel: parallel, panels: panels)
         }
         // The LSTM and the simple cells put a step's state term in a scratch block of the block's rows, which stays
@@ -172,7 +158,7 @@ final class NStepRecurrence: FunctionNode {
                         RecurrentKernels.tanh(a + 2 * units, a + 2 * units, units)
                         for k in 0..<units {
                             let z = a[units + k], cand = a[2 * units + k]
-                            let v = (1 - z) * cand + z * php[(o + r) * rowWidth + k]
+                            let v = (1 - z) * cand + z * php[row + k]
                             py[row + k] = v
                             hs[r * units + k] = v
                         }
@@ -230,14 +216,13 @@ final class NStepRecurrence: FunctionNode {
     private func gradients<T: GEMMScalar>(_: T.Type, _ targets: [Int], _ gys: GradSlots<NDArray>) -> GradSlots<NDArray> {
         let x = input(0).array, wx = input(1).array, h0 = input(3).array, wh = input(4).array.contiguous()
         let n = layout.rowCount, units = h0.shape[1], width = cell.gates * units, inSize = x.shape[1]
-        let hColumn = joinsWeightGradients ? inSize : 0, rowWidth = hColumn + units
         let gy = gys[0]?.contiguous()
         let dh = gys[1].map { $0.copied() } ?? NDArray.zeros(h0.shape, dtype: h0.dtype)
         let gPre = NDArray(uninitializedShape: [n, width], dtype: h0.dtype)
         // The gradient of the state term's pre-activation (the GRU's differs from gPre in its candidate block).
         let gU = cell == .gru ? NDArray(uninitializedShape: [n, width], dtype: h0.dtype) : gPre
         let pgy = gy?.pointer(T.self), pdh = dh.pointer(T.self), pg = gPre.pointer(T.self), pgu = gU.pointer(T.self)
-        let pw = wh.pointer(T.self), php = saved.pointer(T.self) + hColumn
+        let pw = wh.pointer(T.self), php = hPrev.pointer(T.self)
         let dc: NDArray? = cell == .lstm ? (gys[2].map { $0.copied() } ?? NDArray.zeros(h0.shape, dtype: h0.dtype)) : nil
         let pdc = dc?.pointer(T.self), pa = act?.pointer(T.self), pcp = cPrev?.pointer(T.self), ptc = tanhC?.pointer(T.self)
         let pun = uN?.pointer(T.self), pyOut = y?.pointer(T.self)
@@ -263,12 +248,11 @@ final class NStepRecurrence: FunctionNode {
                     case .gru:
                         for r in 0..<b {
                             let a = pa! + (o + r) * width, gx = pg + (o + r) * width, gu = pgu + (o + r) * width, row = (o + r) * units
-                            let hp = php + (o + r) * rowWidth
                             for k in 0..<units {
                                 let g = dhs[r * units + k], rg = a[k], z = a[units + k], cand = a[2 * units + k]
                                 let dnPre = g * (1 - z) * (1 - cand * cand)
                                 let drPre = dnPre * pun![row + k] * rg * (1 - rg)
-                                let dzPre = g * (hp[k] - cand) * z * (1 - z)
+                                let dzPre = g * (php[row + k] - cand) * z * (1 - z)
                                 gx[k] = drPre
                                 gx[units + k] = dzPre
                                 gx[2 * units + k] = dnPre
@@ -298,25 +282,14 @@ final class NStepRecurrence: FunctionNode {
             all[0] = gx
         }
         if wanted.contains(1) || wanted.contains(4) {
-            if joinsWeightGradients {
-                // [gwx | gwh] = gPreᵀ · [x | hPrev]: A packed once for both.
-                let gw = NDArray(uninitializedShape: [width, rowWidth], dtype: h0.dtype)
-                withExtendedLifetime(gPre) {
-                    GEMM.gemm(m: width, n: rowWidth, k: n, alpha: 1, a: MatrixOperand(pg, 1, width), b: MatrixOperand(saved.pointer(T.self), rowWidth, 1),
-                              c: gw.pointer(T.self), rsc: rowWidth, accumulate: false)
-                }
-                all[1] = gw.selection([.slice(start: nil, stop: nil, step: 1), .slice(start: 0, stop: inSize, step: 1)])
-                all[4] = gw.selection([.slice(start: nil, stop: nil, step: 1), .slice(start: inSize, stop: nil, step: 1)])
-            } else {
-                var gwx = NDArray(uninitializedShape: [width, inSize], dtype: h0.dtype)
-                NDArray.gemm(gPre, x, into: &gwx, transposeA: true)
-                let gwh = NDArray(uninitializedShape: [width, units], dtype: h0.dtype)
-                withExtendedLifetime(gU) {
-                    GEMM.gemm(m: width, n: units, k: n, alpha: 1, a: MatrixOperand(pgu, 1, width), b: MatrixOperand(php, rowWidth, 1),
-                              c: gwh.pointer(T.self), rsc: units, accumulate: false)
-                }
-                (all[1], all[4]) = (gwx, gwh)
+            var gwx = NDArray(uninitializedShape: [width, inSize], dtype: h0.dtype)
+            NDArray.gemm(gPre, x, into: &gwx, transposeA: true)
+            let gwh = NDArray(uninitializedShape: [width, units], dtype: h0.dtype)
+            withExtendedLifetime(gU) {
+                GEMM.gemm(m: width, n: units, k: n, alpha: 1, a: MatrixOperand(pgu, 1, width), b: MatrixOperand(php, units, 1),
+                          c: gwh.pointer(T.self), rsc: units, accumulate: false)
             }
+            (all[1], all[4]) = (gwx, gwh)
         }
         if wanted.contains(2) || wanted.contains(5) {
             let gb = gPre.sum(axis: 0)
