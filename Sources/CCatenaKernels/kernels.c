@@ -953,33 +953,34 @@ static inline __attribute__((always_inline)) void binary_loop(int op, const floa
     }
 }
 
-// A recurrent step's activation from its three terms (see catena_step_sum_f32), and the simple cells' gradient (see
+// A recurrent step's activation from its four terms (see catena_step_sum_f32), and the simple cells' gradient (see
 // catena_rnn_backward_f32). ReLU as a select (NaN gives 0); tanh is tanh_core and the LSTM gates lstm_gate_value, as
 // in the one-term loops; no fused multiply-adds, so that the results are those of the separate passes they replace.
 static inline __attribute__((always_inline)) void step_sum_loop(int activation, const float *x, const float *y,
-                                                              const float *bias, float *dst, long rows, long width) {
+                                                              const float *bias, const float *bias2, float *dst,
+                                                              long rows, long width) {
     for (long r = 0; r < rows; r++) {
         const float *xr = x + r * width, *yr = y + r * width;
         float *dr = dst + r * width;
         switch (activation) {
         case 1:
             _Pragma("clang loop vectorize(assume_safety)") for (long k = 0; k < width; k++)
-                dr[k] = tanh_core((xr[k] + bias[k]) + yr[k]);
+                dr[k] = tanh_core(((xr[k] + bias[k]) + bias2[k]) + yr[k]);
             break;
         case 3: {
             // Gate blocks i, f, a, o of width / 4: the cell input a is the third.
             long u = width / 4;
             _Pragma("clang loop vectorize(assume_safety)") for (long k = 0; k < 2 * u; k++)
-                dr[k] = lstm_gate_value((xr[k] + bias[k]) + yr[k], 0);
+                dr[k] = lstm_gate_value(((xr[k] + bias[k]) + bias2[k]) + yr[k], 0);
             _Pragma("clang loop vectorize(assume_safety)") for (long k = 2 * u; k < 3 * u; k++)
-                dr[k] = lstm_gate_value((xr[k] + bias[k]) + yr[k], 1);
+                dr[k] = lstm_gate_value(((xr[k] + bias[k]) + bias2[k]) + yr[k], 1);
             _Pragma("clang loop vectorize(assume_safety)") for (long k = 3 * u; k < width; k++)
-                dr[k] = lstm_gate_value((xr[k] + bias[k]) + yr[k], 0);
+                dr[k] = lstm_gate_value(((xr[k] + bias[k]) + bias2[k]) + yr[k], 0);
             break;
         }
         default:
             _Pragma("clang loop vectorize(assume_safety)") for (long k = 0; k < width; k++) {
-                float v = (xr[k] + bias[k]) + yr[k];
+                float v = ((xr[k] + bias[k]) + bias2[k]) + yr[k];
                 dr[k] = v > 0.0f ? v : 0.0f;
             }
         }
@@ -1031,8 +1032,8 @@ static inline __attribute__((always_inline)) void rnn_backward_loop(int relu, co
         lstm_blocks_backward_loop(g, cp, tc, gh, gy, gc, gx, gc_prev, rows, u);                             \
     }                                                                                                       \
     attr static void step_sum_##suffix(int activation, const float *x, const float *y, const float *bias,   \
-                                       float *dst, long rows, long width) {                                  \
-        step_sum_loop(activation, x, y, bias, dst, rows, width);                                            \
+                                       const float *bias2, float *dst, long rows, long width) {              \
+        step_sum_loop(activation, x, y, bias, bias2, dst, rows, width);                                     \
     }                                                                                                       \
     attr static void rnn_backward_##suffix(int relu, const float *y, const float *gy, float *dh, float *gx,  \
                                            long n) {                                                        \
@@ -1082,9 +1083,9 @@ void catena_lstm_cell_backward_f32(const float *g, const float *cp, const float 
                                    float *gx, float *gc_prev, long n) {
     CATENA_DISPATCH(lstm_cell_backward, g, cp, tc, gh, gc, gx, gc_prev, n);
 }
-void catena_step_sum_f32(int activation, const float *x, const float *y, const float *bias, float *dst, long rows,
-                         long width) {
-    CATENA_DISPATCH(step_sum, activation, x, y, bias, dst, rows, width);
+void catena_step_sum_f32(int activation, const float *x, const float *y, const float *bias, const float *bias2,
+                         float *dst, long rows, long width) {
+    CATENA_DISPATCH(step_sum, activation, x, y, bias, bias2, dst, rows, width);
 }
 void catena_rnn_backward_f32(int relu, const float *y, const float *gy, float *dh, float *gx, long n) {
     CATENA_DISPATCH(rnn_backward, relu, y, gy, dh, gx, n);

@@ -109,12 +109,12 @@ void catena_lstm_gates_f32(const float *x, float *y, long n);
 void catena_lstm_cell_backward_f32(const float *g, const float *cp, const float *tc, const float *gh, const float *gc,
                                    float *gx, float *gc_prev, long n);
 
-/// A recurrent step's activation from its three terms (input term, state term, bias): `dst[r][k] =
-/// act((x[r][k] + bias[k]) + y[r][k])` over `rows` rows of `width`, `act` tanh (`activation` 1), ReLU (2; NaN gives
-/// 0) or the LSTM gates in gate blocks i, f, a, o of `width / 4` each, tanh on the third and the logistic sigmoid on
-/// the others, as catena_lstm_gates_f32 computes each gate (3).
-void catena_step_sum_f32(int activation, const float *x, const float *y, const float *bias, float *dst, long rows,
-                         long width);
+/// A recurrent step's activation from its four terms (input term, state term, the input's and the state's biases):
+/// `dst[r][k] = act(((x[r][k] + bias[k]) + bias2[k]) + y[r][k])` over `rows` rows of `width`, `act` tanh
+/// (`activation` 1), ReLU (2; NaN gives 0) or the LSTM gates in gate blocks i, f, a, o of `width / 4` each, tanh on
+/// the third and the logistic sigmoid on the others, as catena_lstm_gates_f32 computes each gate (3).
+void catena_step_sum_f32(int activation, const float *x, const float *y, const float *bias, const float *bias2,
+                         float *dst, long rows, long width);
 /// The simple cells' gradient over `n` values: `dh += gy` (when `gy` is not null), then the pre-activation's gradient
 /// `gx = y > 0 ? dh : 0` (ReLU) or `dh·(1 − y²)` (tanh), from the step's output `y`.
 void catena_rnn_backward_f32(int relu, const float *y, const float *gy, float *dh, float *gx, long n);

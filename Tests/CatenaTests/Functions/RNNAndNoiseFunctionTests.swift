@@ -117,17 +117,18 @@ final class RNNAndNoiseFunctionTests: XCTestCase {
         let x = (0..<(rows * width)).map { (j: Int) -> Float in j == 5 ? .nan : Float(2 * sin(Double(j) * 0.77)) }
         let y = (0..<(rows * width)).map { (j: Int) -> Float in Float(1.5 * cos(Double(j) * 1.31)) }
         let bias = (0..<width).map { (j: Int) -> Float in Float(0.5 * sin(Double(j) * 2.1)) }
+        let bias2 = (0..<width).map { (j: Int) -> Float in Float(0.3 * cos(Double(j) * 1.7)) }
         var sums = [Float](repeating: 0, count: rows * width)
-        for r in 0..<rows { for k in 0..<width { sums[r * width + k] = (x[r * width + k] + bias[k]) + y[r * width + k] } }
+        for r in 0..<rows { for k in 0..<width { sums[r * width + k] = ((x[r * width + k] + bias[k]) + bias2[k]) + y[r * width + k] } }
         let n = rows * width
         let out = (0..<n).map { (j: Int) -> Float in Float(Foundation.tanh(Double(j) * 0.05 - 2)) }
         let dh = (0..<n).map { (j: Int) -> Float in Float(sin(Double(j) * 0.3)) }, gy = (0..<n).map { (j: Int) -> Float in Float(cos(Double(j) * 0.4)) }
         forEachKernelLevel { level in
             var tanhs = [Float](repeating: .nan, count: n), got = tanhs
             catena_vtanh_f32(sums, &tanhs, n)
-            catena_step_sum_f32(1, x, y, bias, &got, rows, width)
+            catena_step_sum_f32(1, x, y, bias, bias2, &got, rows, width)
             XCTAssertEqual(got.map(\.bitPattern), tanhs.map(\.bitPattern), "tanh, level \(level)")
-            catena_step_sum_f32(2, x, y, bias, &got, rows, width)
+            catena_step_sum_f32(2, x, y, bias, bias2, &got, rows, width)
             XCTAssertEqual(got, sums.map { $0 > 0 ? $0 : 0 }, "relu, level \(level)")
             for (relu, withGy) in [(false, false), (false, true), (true, false), (true, true)] {
                 var h = dh, gx = [Float](repeating: .nan, count: n)
@@ -212,14 +213,14 @@ final class RNNAndNoiseFunctionTests: XCTestCase {
             }
             return out
         }
-        let x = values(n * 4, 0.2, 4), y = values(n * 4, 1.3, 3), bias = values(width, 2.1, 0.6)
-        let sums = (0..<(n * 4)).map { (j: Int) -> Float in (x[j] + bias[j % width]) + y[j] }
+        let x = values(n * 4, 0.2, 4), y = values(n * 4, 1.3, 3), bias = values(width, 2.1, 0.6), bias2 = values(width, 0.9, 0.5)
+        let sums = (0..<(n * 4)).map { (j: Int) -> Float in ((x[j] + bias[j % width]) + bias2[j % width]) + y[j] }
         let gates = values(n * 4, 0.7, 0.45).map { $0 + 0.5 }, cp = values(n, 1.7, 2), tc = values(n, 2.9, 0.9)
         let gh = values(n, 0.4, 1), gc = values(n, 3.3, 1), gy = values(n, 1.9, 0.8)
         forEachKernelLevel { level in
-            // The gates of (x + bias) + y, summed in that order as the kernel reads them.
+            // The gates of ((x + bias) + bias2) + y, summed in that order as the kernel reads them.
             var blocks = [Float](repeating: .nan, count: n * 4), reference = blocks
-            catena_step_sum_f32(3, x, y, bias, &blocks, rows, width)
+            catena_step_sum_f32(3, x, y, bias, bias2, &blocks, rows, width)
             catena_lstm_gates_f32(interleaved(sums), &reference, n * 4)
             XCTAssertEqual(interleaved(blocks).map(\.bitPattern), reference.map(\.bitPattern), "gates, level \(level)")
             // The cell update.

@@ -83,15 +83,16 @@ final class NStepRecurrence: FunctionNode {
     private func run<T: GEMMScalar>(_: T.Type, _ x: NDArray, _ wx: NDArray, _ bx: NDArray, _ h0: NDArray, _ whIn: NDArray, _ bhIn: NDArray,
                                     _ c0: NDArray?) -> [NDArray] {
         let n = layout.rowCount, units = h0.shape[1], width = cell.gates * units
-        // The input projection of every step: one product, the input bias written first.
+        // The input projection of every step: one product. The input bias is added in the step's activation kernel
+        // (in the order a bias written first would be), which saves a pass over the projection.
         var xw = NDArray(uninitializedShape: [n, width], dtype: h0.dtype)
-        NDArray.gemm(x, wx, into: &xw, transposeB: true, rowBias: bx)
-        let wh = whIn.contiguous(), bh = bhIn.contiguous()
+        NDArray.gemm(x, wx, into: &xw, transposeB: true)
+        let wh = whIn.contiguous(), bh = bhIn.contiguous(), bxc = bx.contiguous()
         let h = h0.copied()
         let out = NDArray(uninitializedShape: [n, units], dtype: h0.dtype)
         hPrev = NDArray(uninitializedShape: [n, units], dtype: h0.dtype)
         let php = hPrev.pointer(T.self)
-        let px = xw.pointer(T.self), pw = wh.pointer(T.self), pb = bh.pointer(T.self)
+        let px = xw.pointer(T.self), pw = wh.pointer(T.self), pb = bh.pointer(T.self), pbx = bxc.pointer(T.self)
         let ph = h.pointer(T.self), py = out.pointer(T.self)
         let weightSource = (storage: wh.storage, offset: wh.offset)
         var outputs = [out, h]
@@ -128,7 +129,7 @@ final class NStepRecurrence: FunctionNode {
                     (pcp + o * units).update(from: cs, count: cells)
                     stateProduct(b, o, into: term, accumulate: false)
                     let g = pa + o * width
-                    RecurrentKernels.activationSum(.lstmGateBlocks, px + o * width, term, pb, g, rows: b, width: width)
+                    RecurrentKernels.activationSum(.lstmGateBlocks, px + o * width, term, pbx, pb, g, rows: b, width: width)
                     RecurrentKernels.lstmBlocksForward(g, pcp + o * units, cs, ptc + o * units, py + o * units, rows: b, units: units)
                     hs.update(from: py + o * units, count: cells)
                 }
@@ -148,12 +149,12 @@ final class NStepRecurrence: FunctionNode {
                     stateProduct(b, o, into: us, accumulate: true)
                     for r in 0..<b {
                         let a = pa + (o + r) * width, x = px + (o + r) * width, ur = us + r * width
-                        for k in 0..<(2 * units) { a[k] = x[k] + ur[k] }
+                        for k in 0..<(2 * units) { a[k] = (x[k] + pbx[k]) + ur[k] }
                         RecurrentKernels.sigmoid(a, a, 2 * units)
                         let row = (o + r) * units
                         for k in 0..<units {
                             pun[row + k] = ur[2 * units + k]
-                            a[2 * units + k] = x[2 * units + k] + a[k] * ur[2 * units + k]
+                            a[2 * units + k] = (x[2 * units + k] + pbx[2 * units + k]) + a[k] * ur[2 * units + k]
                         }
                         RecurrentKernels.tanh(a + 2 * units, a + 2 * units, units)
                         for k in 0..<units {
@@ -176,14 +177,14 @@ final class NStepRecurrence: FunctionNode {
                     save(b, o, hs)
                     stateProduct(b, o, into: term, accumulate: false)
                     let yt = py + o * units
-                    RecurrentKernels.activationSum(relu ? .relu : .tanh, px + o * units, term, pb, yt, rows: b, width: units)
+                    RecurrentKernels.activationSum(relu ? .relu : .tanh, px + o * units, term, pbx, pb, yt, rows: b, width: units)
                     hs.update(from: yt, count: cells)
                 }
             }
             y = out
         }
         // The blocks write through pointers: every array they point into lives until they are done.
-        withExtendedLifetime((xw, wh, bh, scratch, outputs, panels)) {
+        withExtendedLifetime((xw, wh, bh, bxc, scratch, outputs, panels)) {
             parallelFor(blocks.count) { run(blocks[$0]) }
         }
         return outputs
@@ -363,25 +364,27 @@ enum RecurrentKernels {
         }
     }
 
-    /// The activation of a recurrent step (``activationSum(_:_:_:_:_:rows:width:)``), numbered as the kernel
+    /// The activation of a recurrent step (``activationSum(_:_:_:_:_:_:rows:width:)``), numbered as the kernel
     /// library's `catena_step_sum_f32`.
     /// `lstmGateBlocks`: the LSTM gates as four blocks of a quarter of the row each, (i, f, a, o), tanh on the third
     /// (the layout of Chainer's NStep weights, which the fused recurrence keeps).
     enum StepActivation: Int32 { case tanh = 1, relu = 2, lstmGateBlocks = 3 }
 
-    /// `dst[r][k] = act((x[r][k] + bias[k]) + y[r][k])` over `rows` rows of `width`: the input term, the bias and
-    /// the state term summed as the activation reads them.
+    /// `dst[r][k] = act(((x[r][k] + bias[k]) + bias2[k]) + y[r][k])` over `rows` rows of `width`: the input term,
+    /// the input's and the state's biases and the state term summed as the activation reads them.
     @inline(__always)
     static func activationSum<T: NDFloatingPoint>(_ activation: StepActivation, _ x: UnsafePointer<T>, _ y: UnsafePointer<T>,
-                                                  _ bias: UnsafePointer<T>, _ dst: UnsafeMutablePointer<T>, rows: Int, width: Int) {
+                                                  _ bias: UnsafePointer<T>, _ bias2: UnsafePointer<T>, _ dst: UnsafeMutablePointer<T>,
+                                                  rows: Int, width: Int) {
         if T.self == Float.self {
             func f(_ p: UnsafePointer<T>) -> UnsafePointer<Float> { UnsafeRawPointer(p).assumingMemoryBound(to: Float.self) }
-            catena_step_sum_f32(activation.rawValue, f(x), f(y), f(bias), UnsafeMutableRawPointer(dst).assumingMemoryBound(to: Float.self), rows, width)
+            catena_step_sum_f32(activation.rawValue, f(x), f(y), f(bias), f(bias2), UnsafeMutableRawPointer(dst).assumingMemoryBound(to: Float.self),
+                                rows, width)
             return
         }
         for r in 0..<rows {
             let xr = x + r * width, yr = y + r * width, dr = dst + r * width
-            for k in 0..<width { dr[k] = (xr[k] + bias[k]) + yr[k] }
+            for k in 0..<width { dr[k] = ((xr[k] + bias[k]) + bias2[k]) + yr[k] }
             switch activation {
             case .lstmGateBlocks:
                 let u = width / 4
@@ -394,7 +397,7 @@ enum RecurrentKernels {
         }
     }
 
-    /// The simple cells' gradient (``activationSum(_:_:_:_:_:rows:width:)`` with tanh or ReLU) from the step's output `y`: `dh += gy` (when
+    /// The simple cells' gradient (``activationSum(_:_:_:_:_:_:rows:width:)`` with tanh or ReLU) from the step's output `y`: `dh += gy` (when
     /// given), then `gx = y > 0 ? dh : 0` (ReLU) or `dh·(1 − y²)` (tanh), over `n` values.
     @inline(__always)
     static func activationBackward<T: NDFloatingPoint>(relu: Bool, _ y: UnsafePointer<T>, gy: UnsafePointer<T>?, _ dh: UnsafeMutablePointer<T>,
