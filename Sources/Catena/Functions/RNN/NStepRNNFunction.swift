@@ -48,8 +48,8 @@ public enum NStepCell: Sendable, CaseIterable {
 ///
 /// Plain backward runs the fused kernels over time; the input's gradient and each weight's are one product over all
 /// steps, made only for the inputs asked for, and the two biases' gradients one sum (except the GRU's, whose state
-/// term's candidate block is scaled by its reset gate). A recorded backward (double backprop) differentiates the same layer written step by step with `F` operations, so
-/// the layer is differentiable to any order.
+/// term's candidate block is scaled by its reset gate). A recorded backward (double backprop) differentiates the
+/// same layer written step by step with `F` operations, so the layer is differentiable to any order.
 final class NStepRecurrence: FunctionNode {
     let cell: NStepCell
     let layout: PackedLayout
@@ -99,8 +99,6 @@ final class NStepRecurrence: FunctionNode {
         let blocks = rowBlocks(units: units), parallel = blocks.count == 1
         // The packed weights, looked up once for every step and block.
         let panels = GEMM.cachedPanels(b: MatrixOperand(pw, 1, units), k: units, n: width, bSource: weightSource)
-        /// Keeps the state of the `b` rows from packed row `o` as their previous state.
-        func save(_ b: Int, _ o: Int, _ hs: UnsafeMutablePointer<T>) { (php + o * units).update(from: hs, count: b * units) }
         /// `c[0 ..< b, :] (+)= hPrev[o ..< o+b] · whᵀ` (into rows of width `width`).
         func stateProduct(_ b: Int, _ o: Int, into c: UnsafeMutablePointer<T>, accumulate: Bool) {
             GEMM.gemm(m: b, n: width, k: units, alpha: 1, a: MatrixOperand(php + o * units, units, 1), b: MatrixOperand(pw, 1, units),
@@ -125,7 +123,7 @@ final class NStepRecurrence: FunctionNode {
                 defer { term.deallocate() }
                 for (b, o) in self.blockSteps(rows) {
                     let cells = b * units
-                    save(b, o, hs)
+                    (php + o * units).update(from: hs, count: cells)
                     (pcp + o * units).update(from: cs, count: cells)
                     stateProduct(b, o, into: term, accumulate: false)
                     let g = pa + o * width
@@ -144,7 +142,7 @@ final class NStepRecurrence: FunctionNode {
             run = { rows in
                 let hs = ph + rows.lowerBound * units, us = pu + rows.lowerBound * width
                 for (b, o) in self.blockSteps(rows) {
-                    save(b, o, hs)
+                    (php + o * units).update(from: hs, count: b * units)
                     for r in 0..<b { (us + r * width).update(from: pb, count: width) }
                     stateProduct(b, o, into: us, accumulate: true)
                     for r in 0..<b {
@@ -174,7 +172,7 @@ final class NStepRecurrence: FunctionNode {
                 defer { term.deallocate() }
                 for (b, o) in self.blockSteps(rows) {
                     let cells = b * units
-                    save(b, o, hs)
+                    (php + o * units).update(from: hs, count: cells)
                     stateProduct(b, o, into: term, accumulate: false)
                     let yt = py + o * units
                     RecurrentKernels.activationSum(relu ? .relu : .tanh, px + o * units, term, pbx, pb, yt, rows: b, width: units)
@@ -282,15 +280,18 @@ final class NStepRecurrence: FunctionNode {
             NDArray.gemm(gPre, wx, into: &gx)
             all[0] = gx
         }
-        if wanted.contains(1) || wanted.contains(4) {
+        if wanted.contains(1) {
             var gwx = NDArray(uninitializedShape: [width, inSize], dtype: h0.dtype)
             NDArray.gemm(gPre, x, into: &gwx, transposeA: true)
+            all[1] = gwx
+        }
+        if wanted.contains(4) {
             let gwh = NDArray(uninitializedShape: [width, units], dtype: h0.dtype)
             withExtendedLifetime(gU) {
                 GEMM.gemm(m: width, n: units, k: n, alpha: 1, a: MatrixOperand(pgu, 1, width), b: MatrixOperand(php, units, 1),
                           c: gwh.pointer(T.self), rsc: units, accumulate: false)
             }
-            (all[1], all[4]) = (gwx, gwh)
+            all[4] = gwh
         }
         if wanted.contains(2) || wanted.contains(5) {
             let gb = gPre.sum(axis: 0)
