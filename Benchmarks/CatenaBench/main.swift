@@ -89,6 +89,10 @@ func benchGemmShapes(_ o: Options) {
         ("rnn 20x100x400 x·Wᵀ", 20, 100, 400, false, true),
         ("rnn 20x400x100 gy·W", 20, 400, 100, false, false),
         ("rnn 400x20x100 gyᵀ·x", 400, 20, 100, true, false),
+        ("step 10x100x400 x·Wᵀ", 10, 100, 400, false, true),
+        ("step 10x400x100 gy·W", 10, 400, 100, false, false),
+        ("step 16x100x400 x·Wᵀ", 16, 100, 400, false, true),
+        ("step 16x400x100 gy·W", 16, 400, 100, false, false),
         ("nstep 700x100x400 x·Wᵀ", 700, 100, 400, false, true),
         ("nstep 700x400x100 gy·W", 700, 400, 100, false, false),
         ("nstep 400x700x100 gyᵀ·x", 400, 700, 100, true, false),
@@ -312,6 +316,17 @@ final class BenchNStepLM: Chain {
     }
     func resetState() { h = nil; c = nil }
     /// `ids`: (streams, steps); the scores (streams · steps, 10), stream-major.
+    /// `ids`: (steps, streams), time-major as the PyTorch peer's; the scores (steps · streams, 10), step-major. Runs
+    /// the link's weights through the time-major functional form (`F.nStepLSTM`).
+    func timeMajor(_ ids: NDArray) -> Variable {
+        let e = embed(.constant(ids))
+        let zeros = { Variable.constant(NDArray.zeros([1, ids.shape[1], self.lstm.outSize])) }
+        let (hy, cy, ys) = F.nStepLSTM(1, 0, h ?? zeros(), c ?? zeros(), lstm.ws.map { $0.map { $0 as Variable } },
+                                       lstm.bs.map { $0.map { $0 as Variable } }, F.separate(e, axis: 0))
+        (h, c) = (hy, cy)
+        let y = F.stack(ys, axis: 0)
+        return out(F.reshape(y, [ids.shape[0] * ids.shape[1], y.shape[2]]))
+    }
     func callAsFunction(_ ids: NDArray) -> Variable {
         let e = embed(.constant(ids))
         let (hy, cy, ys) = lstm(h, c, F.separate(e, axis: 0))
@@ -388,6 +403,7 @@ func benchRNNLM(_ o: Options) {
 }
 
 func benchNStepRNNLM(_ o: Options) {
+    let timeMajor = o.extra["layout"] == "time"
     let data = repeatCountSequence(length: 100_000)
     let batch = 20, bprop = 35, updatesPerRep = Int(o.extra["updates-per-rep"] ?? "") ?? 20
     let epochs = Int(o.extra["epochs"] ?? "") ?? 1
@@ -405,8 +421,10 @@ func benchNStepRNNLM(_ o: Options) {
                 ts.append(t)
             }
             // The stepped model's loss is the sum of the 35 per-step means: the same scale here.
-            let t = NDArray.stack(ts, axis: 1).reshaped([batch * bprop])
-            let loss = F.softmaxCrossEntropy(model(NDArray.stack(xs, axis: 1)), t) * Double(bprop)
+            let axis = timeMajor ? 0 : 1
+            let t = NDArray.stack(ts, axis: axis).reshaped([batch * bprop])
+            let ids = NDArray.stack(xs, axis: axis)
+            let loss = F.softmaxCrossEntropy(timeMajor ? model.timeMajor(ids) : model(ids), t) * Double(bprop)
             opt.clearGrads()
             loss.backward()
             loss.unchainBackward()

@@ -197,6 +197,7 @@ extension NDArray {
         }
         var outShape = first.shape
         outShape[ax] = total
+        if let joined = adjacentJoin(arrays, shape: outShape, axis: ax) { return joined }
         let out = NDArray(uninitializedShape: outShape, dtype: first.dtype)
         var starts = [0]
         for a in arrays.dropLast() { starts.append(starts.last! + a.shape[ax]) }
@@ -225,11 +226,28 @@ extension NDArray {
             let ax = axis < 0 ? axis + first.ndim + 1 : axis
             outShape[ax] = arrays.count
             for a in arrays.dropFirst() { first.checkSameDType(a, op: "stack") }
+            if let joined = adjacentJoin(arrays, shape: outShape, axis: ax) { return joined }
             let out = NDArray(uninitializedShape: outShape, dtype: first.dtype)
             joinContiguous(arrays, into: out, axis: ax, starts: Array(arrays.indices), extents: [Int](repeating: 1, count: arrays.count))
             return out
         }
         return concatenate(arrays.map { $0.expandedDims(axis: axis) }, axis: axis)
+    }
+
+    /// The join of `pieces` (into `shape`, along `axis`) as a view of their storage, when they are contiguous and lie
+    /// one after another in one storage in their order, and every axis before `axis` has size 1: the join is then that
+    /// stretch of the storage, and nothing is copied (the steps `F.separate` cut from one time-major array, joined
+    /// back by `F.concat` or `F.stack`, and their gradients). Nil otherwise. The view shares storage as any view does:
+    /// writing to it, or to a piece, copies first.
+    private static func adjacentJoin(_ pieces: [NDArray], shape: [Int], axis ax: Int) -> NDArray? {
+        let first = pieces[0]
+        guard pieces.count > 1, shape[..<ax].allSatisfy({ $0 == 1 }) else { return nil }
+        var end = first.offset
+        for p in pieces {
+            guard p.storage === first.storage, p.isContiguous, p.offset == end else { return nil }
+            end += p.count
+        }
+        return NDArray(storage: first.storage, dtype: first.dtype, contiguousShape: shape, offset: first.offset)
     }
 
     /// Copies contiguous `pieces` into the contiguous `out` along `axis`: piece `i` spans `extents[i]` positions of

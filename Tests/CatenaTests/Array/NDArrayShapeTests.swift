@@ -182,6 +182,45 @@ final class NDArrayShapeTests: XCTestCase {
         }
     }
 
+    /// Pieces that lie one after another in one storage, in their order (the steps `separate` cuts from one array),
+    /// join into a view of that stretch of it; pieces out of order, from different storages, or adjacent in memory
+    /// but joined along an axis that interleaves them, are copied. Writing to a joined view copies first and leaves
+    /// the array the pieces came from alone. Values by formula: element i of `arange` is i.
+    func testJoinsOfAdjacentPiecesOfOneArrayAreViews() {
+        let a = NDArray.arange(24).reshaped(4, 2, 3)
+        let all = NDArray.stack((0..<4).map { a[$0] })
+        XCTAssertEqual(all.shape, [4, 2, 3])
+        XCTAssertEqual(all.toDoubles(), (0..<24).map(Double.init))
+        XCTAssertTrue(all.storage === a.storage)
+        let middle = NDArray.stack([a[1], a[2]])
+        XCTAssertEqual(middle.toDoubles(), (6..<18).map(Double.init))
+        XCTAssertTrue(middle.storage === a.storage)
+        let halves = NDArray.concatenate(a.split(sections: 2, axis: 0), axis: 0)
+        XCTAssertEqual(halves.toDoubles(), (0..<24).map(Double.init))
+        XCTAssertTrue(halves.storage === a.storage)
+        let rows = NDArray.concatenate([a[2][1..<2], a[3][0..<1]], axis: 0)   // (1, 3) each, elements 15…17 and 18…20
+        XCTAssertEqual(rows.shape, [2, 3])
+        XCTAssertEqual(rows.toDoubles(), (15..<21).map(Double.init))
+        XCTAssertTrue(rows.storage === a.storage)
+
+        let swapped = NDArray.stack([a[2], a[1]])
+        XCTAssertEqual(swapped.toDoubles(), (12..<18).map(Double.init) + (6..<12).map(Double.init))
+        XCTAssertFalse(swapped.storage === a.storage)
+        let twice = NDArray.stack([a[1], a[1]])
+        XCTAssertEqual(twice.toDoubles(), (6..<12).map(Double.init) + (6..<12).map(Double.init))
+        // Two contiguous (2, 2) blocks, adjacent in memory, side by side along axis 1: rows interleave.
+        let x = NDArray.arange(8)
+        let side = NDArray.concatenate([x[0..<4].reshaped(2, 2), x[4..<8].reshaped(2, 2)], axis: 1)
+        XCTAssertEqual(side.toDoubles(), [0, 1, 4, 5, 2, 3, 6, 7])
+        let other = NDArray.arange(6).reshaped(2, 3)
+        XCTAssertEqual(NDArray.stack([a[0], other]).toDoubles(), (0..<6).map(Double.init) + (0..<6).map(Double.init))
+
+        var written = NDArray.stack([a[1], a[2]])
+        written[0, 0, 0] = NDArray(scalar: 100)
+        XCTAssertEqual(written.toDoubles(), [100] + (7..<18).map(Double.init))
+        XCTAssertEqual(a.toDoubles(), (0..<24).map(Double.init))
+    }
+
     func testSlicingWithRangesStepsAndIntegers() {
         let a = NDArray.arange(20).reshaped(4, 5)
         XCTAssertEqual(a[1].toDoubles(), [5, 6, 7, 8, 9])
