@@ -303,7 +303,8 @@ final class BenchLM: Chain {
 }
 
 /// B1 with `NStepLSTM` (`--impl nstep`): the same model with the recurrence over each 35-step window as one call,
-/// the 20 streams as 20 sequences, the state carried from window to window.
+/// the 20 streams as 20 sequences, the state carried from window to window. With `--layout time` the window is
+/// time-major, as the PyTorch peer's `nn.LSTM` input is, and runs through `F.nStepLSTM` on the link's weights.
 final class BenchNStepLM: Chain {
     let embed: EmbedID
     let lstm: NStepLSTM
@@ -437,7 +438,7 @@ func benchNStepRNNLM(_ o: Options) {
     for _ in 0..<5 { _ = update() }
     let times = time(reps: o.reps, warmup: 0) { for _ in 0..<updatesPerRep { _ = update() } }
     var record: [String: Any] = [
-        "bench": "B1_repeat_lm", "cell": "lstm", "impl": "nstep", "batch": batch, "bprop_len": bprop, "updates_per_rep": updatesPerRep,
+        "bench": "B1_repeat_lm", "cell": "lstm", "impl": "nstep", "layout": timeMajor ? "time" : "sequences", "batch": batch, "bprop_len": bprop, "updates_per_rep": updatesPerRep,
         "tokens_per_s": summary(times.map { Double(updatesPerRep * batch * bprop) / $0 }, digits: 1),
     ]
     if epochs > 0 {
