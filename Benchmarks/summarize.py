@@ -39,6 +39,8 @@ def label(r):
         parts.append(r["impl"])
     if "cell" in r and r.get("bench") == "B1_repeat_lm":
         parts.append(r["cell"])
+    if r.get("layout") == "time":
+        parts.append("time-major")
     return " ".join(parts)
 
 
