@@ -520,11 +520,8 @@ enum GEMM {
                     } else {
                         (b0, b1, rsb) = (bBlock!.0 + jr, bBlock!.0 + jr + nr, rsbUnpacked)
                     }
-                    var ir = 0
-                    while ir < mcCur {
-                        T.wideKernel(kcCur, Swift.min(mr, mcCur - ir), alpha, aRows + ir * rowStep, rsa, csa, b0, b1, rsb,
-                                     c + (ic + ir) * rsc + jc + jr, rsc, acc)
-                        ir += mr
+                    forEachRowTile(mcCur, mr, balanced: aInPlace != nil) { ir, h in
+                        T.wideKernel(kcCur, h, alpha, aRows + ir * rowStep, rsa, csa, b0, b1, rsb, c + (ic + ir) * rsc + jc + jr, rsc, acc)
                     }
                     jr += 2 * nr
                     continue
@@ -549,9 +546,7 @@ enum GEMM {
                     jr += nr
                     continue
                 }
-                var ir = 0
-                while ir < mcCur {
-                    let mrCur = Swift.min(mr, mcCur - ir)
+                forEachRowTile(mcCur, mr, balanced: aInPlace != nil) { ir, mrCur in
                     let aPanel = aRows + ir * rowStep
                     let cTile = c + (ic + ir) * rsc + jc + jr
                     if mrCur == T.mr && nrCur == nr {
@@ -565,11 +560,32 @@ enum GEMM {
                             if acc { for j in 0..<nrCur { dst[j] += src[j] } } else { dst.update(from: src, count: nrCur) }
                         }
                     }
-                    ir += mr
                 }
                 jr += nr
             }
             ic += mc
+        }
+    }
+
+    /// The row tiles of a block of `rows` rows, `body(first row, height)`: `mr` rows each, the last at its own height.
+    /// `balanced` (A read in place, where a tile may start at any row): a last tile of one to three rows shares the
+    /// rows of the one before it evenly instead (10 rows as 5 + 5, not 8 + 2), because a tile of so few rows has too
+    /// few independent sums to cover the latency of its multiply-adds and runs at half speed or less. Each element of
+    /// C is the same sum in the same order whatever tile computes it.
+    @inline(__always)
+    static func forEachRowTile(_ rows: Int, _ mr: Int, balanced: Bool, _ body: (_ ir: Int, _ h: Int) -> Void) {
+        let tail = rows % mr
+        let split = balanced && rows > mr && tail > 0 && tail < 4
+        let end = split ? rows - mr - tail : rows
+        var ir = 0
+        while ir < end {
+            body(ir, Swift.min(mr, end - ir))
+            ir += mr
+        }
+        if split {
+            let first = (mr + tail + 1) / 2
+            body(end, first)
+            body(end + first, mr + tail - first)
         }
     }
 

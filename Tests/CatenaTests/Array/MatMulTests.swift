@@ -102,10 +102,39 @@ final class MatMulTests: XCTestCase {
         XCTAssertEqual(catena_sgemm_has_wide_kernel() != 0, catena_kernels_level() >= 2)
         checkShapes([(1, 5, 32), (2, 7, 64), (3, 1, 48), (4, 300, 32), (5, 17, 100), (6, 33, 96), (7, 9, 80), (8, 20, 64),
                      (9, 5, 33), (15, 40, 48), (16, 100, 100), (17, 3, 16), (8, 7, 10), (20, 300, 64), (130, 40, 65)], dtype: .float32)
+        // A last row tile of one to three rows shares the rows of the one before it when A is read in place: 10, 11,
+        // 19 and 27 rows, the per-thread blocks of a recurrence's step products among them.
+        checkShapes([(10, 100, 400), (10, 400, 100), (11, 64, 70), (19, 33, 100), (27, 300, 48)], dtype: .float32)
         let a = testArray([5, 300]), b = testArray([300, 100], scale: 0.3)
         var c = NDArray.full([5, 100], 0.5)
         NDArray.gemm(a, b, into: &c, alpha: -2, accumulate: true)
         assertClose(c, naive(a, b).map { 0.5 - 2 * $0 }, shape: [5, 100], atol: 1e-3, rtol: 1e-5)
+    }
+
+    /// Row tiles cover every row once, in order, at most `mr` high; balanced, no tile after the first full one has
+    /// fewer than 4 rows (10 rows: 5 + 5; 17: 8 + 5 + 4; 20: 8 + 8 + 4 as before).
+    func testRowTilesPartitionTheRows() {
+        func tiles(_ rows: Int, _ balanced: Bool) -> [Int] {
+            var hs: [Int] = [], next = 0
+            GEMM.forEachRowTile(rows, 8, balanced: balanced) { ir, h in
+                XCTAssertEqual(ir, next, "\(rows) rows")
+                hs.append(h)
+                next = ir + h
+            }
+            XCTAssertEqual(next, rows, "\(rows) rows")
+            return hs
+        }
+        XCTAssertEqual(tiles(10, true), [5, 5])
+        XCTAssertEqual(tiles(10, false), [8, 2])
+        XCTAssertEqual(tiles(17, true), [8, 5, 4])
+        XCTAssertEqual(tiles(20, true), [8, 8, 4])
+        XCTAssertEqual(tiles(3, true), [3])
+        XCTAssertEqual(tiles(0, true), [])
+        for rows in 1...40 {
+            let hs = tiles(rows, true)
+            XCTAssertTrue(hs.allSatisfy { $0 >= 1 && $0 <= 8 })
+            if rows > 8 { XCTAssertTrue(hs.allSatisfy { $0 >= 4 }, "\(rows) rows: \(hs)") }
+        }
     }
 
     /// The column-edge kernel (C's rows along the vector lanes) for every width it takes (1…12) over 1 to 5 packed
