@@ -322,8 +322,7 @@ final class BenchNStepLM: Chain {
     func timeMajor(_ ids: NDArray) -> Variable {
         let e = embed(.constant(ids))
         let zeros = { Variable.constant(NDArray.zeros([1, ids.shape[1], self.lstm.outSize])) }
-        let (hy, cy, ys) = F.nStepLSTM(1, 0, h ?? zeros(), c ?? zeros(), lstm.ws.map { $0.map { $0 as Variable } },
-                                       lstm.bs.map { $0.map { $0 as Variable } }, F.separate(e, axis: 0))
+        let (hy, cy, ys) = F.nStepLSTM(1, 0, h ?? zeros(), c ?? zeros(), lstm.ws, lstm.bs, F.separate(e, axis: 0))
         (h, c) = (hy, cy)
         let y = F.stack(ys, axis: 0)
         return out(F.reshape(y, [ids.shape[0] * ids.shape[1], y.shape[2]]))
