@@ -62,6 +62,20 @@ final class DocumentationArticleTests: TemporaryDirectoryTestCase {
         XCTAssertEqual(hy.shape, [4, 2, 8])
         XCTAssertEqual(cy.shape, [4, 2, 8])
 
+        // Time-major through the functional form with a link's weights (smaller than the article's 35 × 20 × 16):
+        // the same outputs as the link given the sequences themselves.
+        let embedded = Variable(testArray([5, 3, 4]))
+        let lstm1 = NStepLSTM(1, 4, 6, 0)
+        let h0 = Variable(testArray([1, 3, 6], offset: 0.2)), c0 = Variable(testArray([1, 3, 6], offset: -0.3))
+        let steps = F.separate(embedded, axis: 0)
+        let (hyT, cyT, ysT) = F.nStepLSTM(1, 0, h0, c0, lstm1.ws, lstm1.bs, steps)
+        let outputs = F.stack(ysT, axis: 0)
+        XCTAssertEqual(outputs.shape, [5, 3, 6])
+        let (hyS, cyS, ysS) = lstm1(h0, c0, F.separate(F.transpose(embedded, axes: [1, 0, 2]), axis: 0))
+        XCTAssertEqual(F.stack(ysS, axis: 1).array.toDoubles(), outputs.array.toDoubles())
+        XCTAssertEqual(hyS.array.toDoubles(), hyT.array.toDoubles())
+        XCTAssertEqual(cyS.array.toDoubles(), cyT.array.toDoubles())
+
         let tokens: [Int32] = (0..<2000).map { Int32($0 % 10) }
         let model = Classifier(LanguageModel())
         let optimizer = SGD(lr: 0.5)
