@@ -928,6 +928,39 @@ static inline __attribute__((always_inline)) double sum_squares_loop(const float
     return acc[0];
 }
 
+// The column sums of `rows` rows (see catena_sum_rows_f32): blocks of 128, 64 and 16 columns whose running sums stay
+// in registers while every row is read once (the inner loops have constant counts, so they are unrolled into vector
+// registers), then fewer than 16 last columns added row by row into `o`. Plain adds in row order, so every level
+// gives the same bits.
+#define CATENA_SUM_ROWS_BLOCK(W)                                                                        \
+    for (; j0 + (W) <= width; j0 += (W)) {                                                              \
+        float acc[W];                                                                                   \
+        for (int j = 0; j < (W); j++) acc[j] = x[j0 + j];                                               \
+        for (long r = 1; r < rows; r++) {                                                               \
+            const float *xr = x + r * stride + j0;                                                      \
+            for (int j = 0; j < (W); j++) acc[j] += xr[j];                                              \
+        }                                                                                               \
+        for (int j = 0; j < (W); j++) o[j0 + j] = acc[j];                                               \
+    }
+static inline __attribute__((always_inline)) void sum_rows_loop(const float *x, float *o, long rows, long width,
+                                                              long stride) {
+    _Pragma("clang fp contract(off)")
+    long j0 = 0;
+    CATENA_SUM_ROWS_BLOCK(128)
+    CATENA_SUM_ROWS_BLOCK(64)
+    CATENA_SUM_ROWS_BLOCK(16)
+    long w = width - j0;
+    if (w <= 0) return;
+    float *dst = o + j0;
+    const float *src = x + j0;
+    for (long j = 0; j < w; j++) dst[j] = src[j];
+    for (long r = 1; r < rows; r++) {
+        const float *xr = src + r * stride;
+        for (long j = 0; j < w; j++) dst[j] += xr[j];
+    }
+}
+#undef CATENA_SUM_ROWS_BLOCK
+
 // One of the four arithmetic operations over n floats (see catena_binary_f32); each element on its own, so the
 // loop vectorises and is safe in place (y == a or y == b).
 #define CATENA_BINARY_LOOPS(OP)                                                                   \
@@ -1055,6 +1088,9 @@ static inline __attribute__((always_inline)) void rnn_backward_loop(int relu, co
         binary_loop(op, a, b, y, n, mode);                                                                  \
     }                                                                                                       \
     attr static double sum_squares_##suffix(const float *x, long n) { return sum_squares_loop(x, n); }       \
+    attr static void sum_rows_##suffix(const float *x, float *o, long rows, long width, long stride) {       \
+        sum_rows_loop(x, o, rows, width, stride);                                                           \
+    }                                                                                                       \
     attr static void adam_##suffix(float *p, const float *g, float *m, float *v, float *vhat, long n,       \
                                    float c1, float c2, float eps, float decay, float step) {                \
         adam_loop(p, g, m, v, vhat, n, c1, c2, eps, decay, step);                                           \
@@ -1103,6 +1139,9 @@ void catena_lstm_blocks_backward_f32(const float *g, const float *cp, const floa
 }
 void catena_binary_f32(int op, const float *a, const float *b, float *y, long n, int mode) {
     CATENA_DISPATCH(binary, op, a, b, y, n, mode);
+}
+void catena_sum_rows_f32(const float *x, float *o, long rows, long width, long stride) {
+    CATENA_DISPATCH(sum_rows, x, o, rows, width, stride);
 }
 double catena_sum_squares_f32(const float *x, long n) {
 #if CATENA_X86

@@ -137,6 +137,11 @@ void catena_lstm_blocks_backward_f32(const float *g, const float *cp, const floa
 /// every `i`, 2 reads `a[0]`. `y` may be `a` or `b`.
 void catena_binary_f32(int op, const float *a, const float *b, float *y, long n, int mode);
 
+/// `o[j] = x[0·stride + j] + x[1·stride + j] + … + x[(rows−1)·stride + j]` for `j < width` (`rows` ≥ 1), added in
+/// that order, each addition rounded on its own: the sums of adding the rows into `o` one after another, with the
+/// running sums of a block of columns kept in registers while the rows are read. Same results on every level.
+void catena_sum_rows_f32(const float *x, float *o, long rows, long width, long stride);
+
 /// Σ x[i]² over `n` floats, accumulated in double: element i into running sum i mod 16, the sixteen added pairwise
 /// at the end, each operation rounded on its own, so that the result is the same on every instruction-set level.
 double catena_sum_squares_f32(const float *x, long n);

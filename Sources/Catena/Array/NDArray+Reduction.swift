@@ -192,18 +192,20 @@ extension NDArray {
     /// of sequences' steps), joins (``concatenate(_:axis:)``, ``stack(_:axis:)``) — are split across the threads.
     nonisolated(unsafe) static var parallelElements = 1 << 15
 
-    /// ``reduceRows(_:_:_:_:_:_:_:)`` for a float32 sum: each row added with the kernel library's vectorised add (the
-    /// same additions in the same order, so the same bits), the columns split across the threads when the sum is large.
+    /// ``reduceRows(_:_:_:_:_:_:_:)`` for a float32 sum: the kernel library's column sums (``catena_sum_rows_f32``: the
+    /// rows added in order, so the same bits as adding them one by one), the columns split across the threads when the
+    /// sum is large, in groups of 16 so that only the last thread has a part-group of columns.
     static func sumRowsFloat32(_ x: UnsafeMutablePointer<Float>, _ o: UnsafeMutablePointer<Float>, _ outer: Int, _ reduced: Int, _ inner: Int) {
-        parallelForRanges(inner, work: outer * reduced * inner, threshold: parallelElements) { cols in
+        parallelForRanges((inner + 15) / 16, work: outer * reduced * inner, threshold: parallelElements) { groups in
+            let cols = (groups.lowerBound * 16)..<Swift.min(inner, groups.upperBound * 16)
+            if cols.isEmpty { return }
             for r in 0..<outer {
                 let dst = o + r * inner + cols.lowerBound, base = x + r * reduced * inner + cols.lowerBound
                 if reduced == 0 {
                     dst.update(repeating: 0, count: cols.count)
                     continue
                 }
-                dst.update(from: base, count: cols.count)
-                for k in 1..<reduced { catena_binary_f32(0, dst, base + k * inner, dst, cols.count, 0) }
+                catena_sum_rows_f32(base, dst, reduced, cols.count, inner)
             }
         }
     }

@@ -76,8 +76,9 @@ final class NDArrayReductionTests: XCTestCase {
     }
 
     /// Float32 sums over rows (the inner axis kept, as a bias's gradient): every element is its column's values added
-    /// one by one in row order in float32 (a loop here), with the columns split across 1, 2 and 3 threads, for several
-    /// outer rows, and zeros when no row is summed.
+    /// one by one in row order in float32 (a loop here), with the columns split across 1, 2 and 3 threads, on every
+    /// kernel level (411 columns: blocks of 64 and of 16 and single columns, in every thread's range), for several
+    /// outer rows, one row, and zeros when no row is summed.
     func testFloat32SumsOverRowsAddInOrderOnAnyThreadCount() {
         let outer = 2, reduced = 97, inner = 411
         let values = (0..<(outer * reduced * inner)).map { (j: Int) -> Float in Float(sin(Double(j) * 0.37) * 1000) + 0.001 * Float(j % 7) }
@@ -93,9 +94,17 @@ final class NDArrayReductionTests: XCTestCase {
         let saved = NDArray.parallelElements
         defer { NDArray.parallelElements = saved }
         NDArray.parallelElements = 1
-        forEachThreadCount([1, 2, 3]) { threads in
-            XCTAssertEqual(a.sum(axis: 1).toArray(as: Float.self).map(\.bitPattern), expected.map(\.bitPattern), "\(threads) threads")
+        forEachKernelLevel { level in
+            forEachThreadCount([1, 2, 3]) { threads in
+                XCTAssertEqual(a.sum(axis: 1).toArray(as: Float.self).map(\.bitPattern), expected.map(\.bitPattern), "\(threads) threads, level \(level)")
+            }
         }
+        var row5: [Float] = []
+        for r in 0..<outer {
+            let start: Int = (r * reduced + 5) * inner
+            row5 += values[start..<(start + inner)]
+        }
+        XCTAssertEqual(a[.all, 5..<6].contiguous().sum(axis: 1).toArray(as: Float.self), row5, "one row")
         XCTAssertEqual(NDArray.zeros([3, 0, 5], dtype: .float32).sum(axis: 1).toArray(as: Float.self), [Float](repeating: 0, count: 15))
     }
 
