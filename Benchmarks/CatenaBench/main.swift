@@ -316,7 +316,6 @@ final class BenchNStepLM: Chain {
         lstm = NStepLSTM(1, units, units, 0, rng: RandomState(seed: 3))
     }
     func resetState() { h = nil; c = nil }
-    /// `ids`: (streams, steps); the scores (streams · steps, 10), stream-major.
     /// `ids`: (steps, streams), time-major as the PyTorch peer's; the scores (steps · streams, 10), step-major. Runs
     /// the link's weights through the time-major functional form (`F.nStepLSTM`).
     func timeMajor(_ ids: NDArray) -> Variable {
@@ -327,6 +326,7 @@ final class BenchNStepLM: Chain {
         let y = F.stack(ys, axis: 0)
         return out(F.reshape(y, [ids.shape[0] * ids.shape[1], y.shape[2]]))
     }
+    /// `ids`: (streams, steps); the scores (streams · steps, 10), stream-major.
     func callAsFunction(_ ids: NDArray) -> Variable {
         let e = embed(.constant(ids))
         let (hy, cy, ys) = lstm(h, c, F.separate(e, axis: 0))
