@@ -66,6 +66,43 @@ final class LossFunctionTests: XCTestCase {
         }
     }
 
+    /// Float32 scores (exponentiated by the kernel library's vectorised exp, a block of rows at a time), on one thread
+    /// and with the rows split across 2 and 3: the per-row losses and the gradient against the definition computed in
+    /// float64 from the same float32 values, to float32 precision; an ignored row's are 0; scores of ±1000 stay finite.
+    func testSoftmaxCrossEntropyFloat32FollowsTheDefinition() {
+        let rows = 37, classes = 10
+        var values = dbl([rows, classes], scale: 6).toDoubles()
+        (values[3 * classes + 4], values[5 * classes]) = (1000, -1000)
+        let x = NDArray(values, shape: [rows, classes], dtype: .float32)
+        let labels = (0..<rows).map { $0 % 9 == 1 ? -1 : ($0 * 7) % classes }, kept = labels.filter { $0 >= 0 }.count
+        let t = NDArray(labels.map(Double.init), dtype: .int32)
+        let x64 = x.astype(.float64)
+        let per = nll(x64, labels.map { max($0, 0) })
+        let saved = SoftmaxCrossEntropy.parallelElements
+        defer { SoftmaxCrossEntropy.parallelElements = saved }
+        SoftmaxCrossEntropy.parallelElements = 1
+        forEachThreadCount([1, 2, 3]) { threads in
+            let none = F.softmaxCrossEntropy(Variable(x), t, reduce: .none).array
+            XCTAssertEqual(none.dtype, .float32)
+            let got = none.toDoubles()
+            for r in 0..<rows {
+                let expected = labels[r] < 0 ? 0 : per[r]
+                XCTAssertEqual(got[r], expected, accuracy: 2e-6 * max(1, abs(expected)), "row \(r), \(threads) threads")
+            }
+            let xv = Variable(x)
+            F.softmaxCrossEntropy(xv, t).backward()
+            let g = xv.grad!.toDoubles()
+            for r in 0..<rows {
+                let row = (0..<classes).map { x64.item(r, $0) }, top = row.max()!
+                let total = row.map { exp($0 - top) }.reduce(0, +)
+                for c in 0..<classes {
+                    let expected = labels[r] < 0 ? 0 : (exp(row[c] - top) / total - (c == labels[r] ? 1 : 0)) / Double(kept)
+                    XCTAssertEqual(g[r * classes + c], expected, accuracy: 1e-7, "gradient [\(r), \(c)], \(threads) threads")
+                }
+            }
+        }
+    }
+
     func testSigmoidCrossEntropy() throws {
         let x = dbl([3, 2], scale: 3)
         let labels: [Double] = [1, 0, -1, 1, 0, 0]

@@ -1,3 +1,4 @@
+import CCatenaKernels
 import Foundation
 
 /// How a loss reduces over examples.
@@ -55,24 +56,34 @@ final class SoftmaxCrossEntropy: BinaryFunction {
         let rows = labels.count
         lse = NDArray(uninitializedShape: [rows], dtype: x.dtype)
         let perRow = NDArray(uninitializedShape: [rows], dtype: x.dtype)
+        // Each block of rows: the shifted scores, exponentiated in one vectorised pass, then each row's sum in class order.
+        let e = NDArray(uninitializedShape: [rows, classes], dtype: x.dtype)
         func go<T: NDFloatingPoint>(_: T.Type) {
-            let px = x2.pointer(T.self), pl = lse.pointer(T.self), po = perRow.pointer(T.self)
+            let px = x2.pointer(T.self), pl = lse.pointer(T.self), po = perRow.pointer(T.self), pe = e.pointer(T.self)
             let pw = classWeight?.contiguous().pointer(T.self)
             let labels = self.labels, ignoreLabel = self.ignoreLabel
-            SoftmaxCrossEntropy.forEachRowBlock(rows, classes) { r in
-                let row = px + r * classes
-                var m = row[0]
-                for c in 1..<Swift.max(classes, 1) where row[c] > m { m = row[c] }
-                if !m.isFinite { m = 0 }
-                var s: T = 0
-                for c in 0..<classes { s += T._exp(row[c] - m) }
-                let l = T._log(s) + m
-                pl[r] = l
-                let t = labels[r]
-                if t == ignoreLabel {
-                    po[r] = 0
-                } else {
-                    po[r] = (l - row[t]) * (pw?[t] ?? 1)
+            SoftmaxCrossEntropy.forEachRowBlock(rows, classes) { block in
+                for r in block {
+                    let row = px + r * classes, er = pe + r * classes
+                    var m = row[0]
+                    for c in 1..<Swift.max(classes, 1) where row[c] > m { m = row[c] }
+                    if !m.isFinite { m = 0 }
+                    pl[r] = m
+                    for c in 0..<classes { er[c] = row[c] - m }
+                }
+                SoftmaxCrossEntropy.expInPlace(pe + block.lowerBound * classes, block.count * classes)
+                for r in block {
+                    let row = px + r * classes, er = pe + r * classes
+                    var s: T = 0
+                    for c in 0..<classes { s += er[c] }
+                    let l = T._log(s) + pl[r]
+                    pl[r] = l
+                    let t = labels[r]
+                    if t == ignoreLabel {
+                        po[r] = 0
+                    } else {
+                        po[r] = (l - row[t]) * (pw?[t] ?? 1)
+                    }
                 }
             }
         }
@@ -85,9 +96,20 @@ final class SoftmaxCrossEntropy: BinaryFunction {
     /// values do not depend on the split).
     nonisolated(unsafe) static var parallelElements = 4096
 
-    /// `body(r)` for every row, in one block of rows per thread when there are ``parallelElements`` values or more.
-    static func forEachRowBlock(_ rows: Int, _ classes: Int, _ body: (Int) -> Void) {
-        parallelForRanges(rows, work: rows * classes, threshold: parallelElements) { block in for r in block { body(r) } }
+    /// `body(block)` over the rows, in one block of rows per thread when there are ``parallelElements`` values or more.
+    static func forEachRowBlock(_ rows: Int, _ classes: Int, _ body: (Range<Int>) -> Void) {
+        parallelForRanges(rows, work: rows * classes, threshold: parallelElements, body)
+    }
+
+    /// `p[i] = exp(p[i])` for `n` values: float32 through the kernel library's vectorised exp (the one `F.exp` uses),
+    /// other types one value at a time.
+    static func expInPlace<T: NDFloatingPoint>(_ p: UnsafeMutablePointer<T>, _ n: Int) {
+        if T.self == Float.self {
+            let f = UnsafeMutableRawPointer(p).assumingMemoryBound(to: Float.self)
+            catena_vexp_f32(f, f, n)
+        } else {
+            for i in 0..<n { p[i] = T._exp(p[i]) }
+        }
     }
 
     /// The labels, weights and normaliser a gradient needs (shared with ``SoftmaxCrossEntropyGrad``).
@@ -167,17 +189,24 @@ final class SoftmaxCrossEntropyGrad: BinaryFunction {
         func go<T: NDFloatingPoint>(_: T.Type) {
             let px = x.pointer(T.self), pl = l.pointer(T.self), pg = g.pointer(T.self), po = gx.pointer(T.self)
             let pw = c.classWeight?.contiguous().pointer(T.self)
-            SoftmaxCrossEntropy.forEachRowBlock(rows, classes) { r in
-                let t = c.labels[r]
-                let out = po + r * classes
-                if t == c.ignoreLabel {
-                    out.update(repeating: 0, count: classes)
-                    return
+            // Each block of rows: the shifted scores exponentiated in one vectorised pass, then scaled row by row.
+            SoftmaxCrossEntropy.forEachRowBlock(rows, classes) { block in
+                for r in block {
+                    let row = px + r * classes, out = po + r * classes
+                    for k in 0..<classes { out[k] = row[k] - pl[r] }
                 }
-                let scale = (c.reduce == .none ? pg[r] : pg[0] * T(c.coeff)) * (pw?[t] ?? 1)
-                let row = px + r * classes
-                for k in 0..<classes { out[k] = T._exp(row[k] - pl[r]) * scale }
-                out[t] -= scale
+                SoftmaxCrossEntropy.expInPlace(po + block.lowerBound * classes, block.count * classes)
+                for r in block {
+                    let t = c.labels[r]
+                    let out = po + r * classes
+                    if t == c.ignoreLabel {
+                        out.update(repeating: 0, count: classes)
+                        continue
+                    }
+                    let scale = (c.reduce == .none ? pg[r] : pg[0] * T(c.coeff)) * (pw?[t] ?? 1)
+                    for k in 0..<classes { out[k] *= scale }
+                    out[t] -= scale
+                }
             }
         }
         x.dtype.withFloatType(orFail: "softmax_cross_entropy: expected a floating-point input, got \(x.dtype)") { go($0) }
