@@ -258,9 +258,97 @@ static void sgemm_avx512(long k, float alpha, const float *a, long rsa, long csa
     sgemm_tile_avx512(6, k, 16, alpha, a, rsa, csa, b, rsb, c, rsc, accumulate);
 }
 
-__attribute__((target("avx512f")))
+// Exactly `nr` ≤ 8 floats from p into the low lanes of a register, zeros above, reading nothing past them: the
+// last columns of a B read in place may end at an unmapped page, and a masked load whose masked lanes cross a page
+// boundary is many times slower than a plain one on some CPUs.
+__attribute__((target("avx2,fma"), always_inline))
+static inline __m128 load_floats4(const float *p, int n) {
+    switch (n) {
+    case 0: return _mm_setzero_ps();
+    case 1: return _mm_load_ss(p);
+    case 2: return _mm_castpd_ps(_mm_load_sd((const double *)p));
+    case 3: return _mm_insert_ps(_mm_castpd_ps(_mm_load_sd((const double *)p)), _mm_load_ss(p + 2), 0x20);
+    default: return _mm_loadu_ps(p);
+    }
+}
+
+__attribute__((target("avx2,fma"), always_inline))
+static inline __m256 load_floats8(const float *p, int nr) {
+    if (nr >= 8) return _mm256_loadu_ps(p);
+    if (nr <= 4) return _mm256_zextps128_ps256(load_floats4(p, nr));
+    return _mm256_insertf128_ps(_mm256_castps128_ps256(_mm_loadu_ps(p)), load_floats4(p + 4, nr - 4), 1);
+}
+
+// The tile above for at most 8 columns (a ragged last panel) in 8-lane registers: the same sums in the same order
+// (even and odd depth steps apart, then added), so the same results, at half the FMA cost where a 16-lane FMA takes
+// two 8-lane slots (AMD's Zen 4). `maskb`: B's rows are read only in their first nr columns (B in place, unpacked).
+// Up to 6 rows: 12 sums, two B rows and a broadcast fit the 16 registers 8-lane operations name without AVX-512VL.
+__attribute__((target("avx512f,avx2,fma"), always_inline))
+static inline void sgemm_tile8_avx512(const int R, const int maskb, long k, int nr, float alpha, const float *a, long rsa,
+                                      long csa, const float *b, long rsb, float *c, long rsc, int accumulate) {
+    __m256 acc[6], acc2[6];
+    for (int r = 0; r < R; r++) {
+        acc[r] = _mm256_setzero_ps();
+        acc2[r] = _mm256_setzero_ps();
+        _mm_prefetch((const char *)(c + r * rsc), _MM_HINT_T0);
+    }
+    long p = 0;
+    for (; p + 1 < k; p += 2) {
+        const float *p0 = b + p * rsb, *p1 = p0 + rsb;
+        __m256 b0 = maskb ? load_floats8(p0, nr) : _mm256_loadu_ps(p0);
+        __m256 b1 = maskb ? load_floats8(p1, nr) : _mm256_loadu_ps(p1);
+        for (int r = 0; r < R; r++) {
+            acc[r] = _mm256_fmadd_ps(_mm256_set1_ps(a[r * rsa + p * csa]), b0, acc[r]);
+            acc2[r] = _mm256_fmadd_ps(_mm256_set1_ps(a[r * rsa + (p + 1) * csa]), b1, acc2[r]);
+        }
+    }
+    if (p < k) {
+        const float *p0 = b + p * rsb;
+        __m256 b0 = maskb ? load_floats8(p0, nr) : _mm256_loadu_ps(p0);
+        for (int r = 0; r < R; r++) acc[r] = _mm256_fmadd_ps(_mm256_set1_ps(a[r * rsa + p * csa]), b0, acc[r]);
+    }
+    // C through AVX-512 masks (an AVX2 masked store is microcoded and slow on AMD's cores).
+    __m256 al = _mm256_set1_ps(alpha);
+    __mmask16 m = (__mmask16)((1u << nr) - 1);
+    for (int r = 0; r < R; r++) {
+        float *cr = c + r * rsc;
+        __m256 v = _mm256_mul_ps(al, _mm256_add_ps(acc[r], acc2[r]));
+        if (accumulate) v = _mm256_add_ps(v, _mm512_castps512_ps256(_mm512_maskz_loadu_ps(m, cr)));
+        _mm512_mask_storeu_ps(cr, m, _mm512_castps256_ps512(v));
+    }
+}
+
+// Rows of an at most 8-column tile in groups of at most 6 through sgemm_tile8_avx512 (each value the same sum).
+__attribute__((target("avx512f,avx2,fma")))
+static void sgemm_narrow_avx512(const int maskb, long k, int mr, int nr, float alpha, const float *a, long rsa, long csa,
+                                const float *b, long rsb, float *c, long rsc, int accumulate) {
+    for (int r0 = 0; r0 < mr;) {
+        int h = mr - r0 > 6 ? (mr - r0 + 1) / 2 : mr - r0;
+        const float *ar = a + r0 * rsa;
+        float *cr = c + r0 * rsc;
+#define CATENA_NARROW(R)                                                                                         \
+    (maskb ? sgemm_tile8_avx512(R, 1, k, nr, alpha, ar, rsa, csa, b, rsb, cr, rsc, accumulate)                  \
+           : sgemm_tile8_avx512(R, 0, k, nr, alpha, ar, rsa, csa, b, rsb, cr, rsc, accumulate))
+        switch (h) {
+        case 1: CATENA_NARROW(1); break;
+        case 2: CATENA_NARROW(2); break;
+        case 3: CATENA_NARROW(3); break;
+        case 4: CATENA_NARROW(4); break;
+        case 5: CATENA_NARROW(5); break;
+        default: CATENA_NARROW(6); break;
+        }
+#undef CATENA_NARROW
+        r0 += h;
+    }
+}
+
+__attribute__((target("avx512f,avx2,fma")))
 static void sgemm_edge_avx512(long k, int mr, int nr, float alpha, const float *a, long rsa, long csa,
                               const float *b, long rsb, float *c, long rsc, int accumulate) {
+    if (nr <= 8) {
+        sgemm_narrow_avx512(0, k, mr, nr, alpha, a, rsa, csa, b, rsb, c, rsc, accumulate);
+        return;
+    }
     CATENA_ROWS_1_TO_8(mr, sgemm_tile_avx512, k, nr, alpha, a, rsa, csa, b, rsb, c, rsc, accumulate)
 }
 #endif
@@ -354,8 +442,8 @@ static void sgemm_edge_portable(long k, int mr, int nr, float alpha, const float
 // nr ≤ 16 columns: one register per row when nr ≤ 8, two otherwise; masked loads and stores of C when nr is not a
 // full register width.
 __attribute__((target("avx2,fma"), always_inline))
-static inline void sgemm_tile_rows(const int R, long k, int nr, float alpha, const float *a, long rsa, long csa,
-                                   const float *b, long rsb, float *c, long rsc, int accumulate) {
+static inline void sgemm_tile_rows(const int R, const int maskb, long k, int nr, float alpha, const float *a, long rsa,
+                                   long csa, const float *b, long rsb, float *c, long rsc, int accumulate) {
     const __m256i lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
     __m256i m0 = _mm256_cmpgt_epi32(_mm256_set1_epi32(nr), lanes);
     __m256i m1 = _mm256_cmpgt_epi32(_mm256_set1_epi32(nr - 8), lanes);
@@ -368,7 +456,7 @@ static inline void sgemm_tile_rows(const int R, long k, int nr, float alpha, con
         __m256 acc[6];
         for (int r = 0; r < R; r++) acc[r] = _mm256_setzero_ps();
         for (long p = 0; p < k; p++) {
-            __m256 b0 = _mm256_loadu_ps(b + p * rsb);
+            __m256 b0 = maskb ? load_floats8(b + p * rsb, nr) : _mm256_loadu_ps(b + p * rsb);
             for (int r = 0; r < R; r++) acc[r] = _mm256_fmadd_ps(_mm256_broadcast_ss(a + r * rsa + p * csa), b0, acc[r]);
         }
         for (int r = 0; r < R; r++) {
@@ -413,17 +501,28 @@ static inline void sgemm_tile_rows(const int R, long k, int nr, float alpha, con
     }
 }
 
+// `maskb`: B's rows are read only in their first nr ≤ 8 columns (B in place, see catena_sgemm_kernel_edge_narrow).
+__attribute__((target("avx2,fma")))
+static void sgemm_rows_avx2(const int maskb, long k, int mr, int nr, float alpha, const float *a, long rsa, long csa,
+                            const float *b, long rsb, float *c, long rsc, int accumulate) {
+#define CATENA_ROWS_AVX2(R)                                                                                      \
+    (maskb ? sgemm_tile_rows(R, 1, k, nr, alpha, a, rsa, csa, b, rsb, c, rsc, accumulate)                       \
+           : sgemm_tile_rows(R, 0, k, nr, alpha, a, rsa, csa, b, rsb, c, rsc, accumulate))
+    switch (mr) {
+    case 1: CATENA_ROWS_AVX2(1); break;
+    case 2: CATENA_ROWS_AVX2(2); break;
+    case 3: CATENA_ROWS_AVX2(3); break;
+    case 4: CATENA_ROWS_AVX2(4); break;
+    case 5: CATENA_ROWS_AVX2(5); break;
+    default: CATENA_ROWS_AVX2(6); break;
+    }
+#undef CATENA_ROWS_AVX2
+}
+
 __attribute__((target("avx2,fma")))
 static void sgemm_edge_avx2(long k, int mr, int nr, float alpha, const float *a, long rsa, long csa,
                             const float *b, long rsb, float *c, long rsc, int accumulate) {
-    switch (mr) {
-    case 1: sgemm_tile_rows(1, k, nr, alpha, a, rsa, csa, b, rsb, c, rsc, accumulate); break;
-    case 2: sgemm_tile_rows(2, k, nr, alpha, a, rsa, csa, b, rsb, c, rsc, accumulate); break;
-    case 3: sgemm_tile_rows(3, k, nr, alpha, a, rsa, csa, b, rsb, c, rsc, accumulate); break;
-    case 4: sgemm_tile_rows(4, k, nr, alpha, a, rsa, csa, b, rsb, c, rsc, accumulate); break;
-    case 5: sgemm_tile_rows(5, k, nr, alpha, a, rsa, csa, b, rsb, c, rsc, accumulate); break;
-    default: sgemm_tile_rows(6, k, nr, alpha, a, rsa, csa, b, rsb, c, rsc, accumulate); break;
-    }
+    sgemm_rows_avx2(0, k, mr, nr, alpha, a, rsa, csa, b, rsb, c, rsc, accumulate);
 }
 #endif
 
@@ -444,6 +543,30 @@ void catena_sgemm_kernel_edge(long k, int mr, int nr, float alpha, const float *
     }
 #endif
     sgemm_edge_portable(k, mr, nr, alpha, a, rsa, csa, b, rsb, c, rsc, accumulate);
+}
+
+int catena_sgemm_narrow_edge_columns(void) {
+#if CATENA_X86
+    return use_avx2() ? 8 : 0;
+#else
+    return 0;
+#endif
+}
+
+int catena_sgemm_kernel_edge_narrow(long k, int mr, int nr, float alpha, const float *a, long rsa, long csa,
+                                    const float *b, long rsb, float *c, long rsc, int accumulate) {
+#if CATENA_X86
+    if (nr < 1 || nr > 8) return 0;
+    if (use_avx512()) {
+        sgemm_narrow_avx512(1, k, mr, nr, alpha, a, rsa, csa, b, rsb, c, rsc, accumulate);
+        return 1;
+    }
+    if (use_avx2() && mr <= 6) {
+        sgemm_rows_avx2(1, k, mr, nr, alpha, a, rsa, csa, b, rsb, c, rsc, accumulate);
+        return 1;
+    }
+#endif
+    return 0;
 }
 
 #if CATENA_X86

@@ -39,6 +39,17 @@ void catena_sgemm_kernel(long k, float alpha, const float *a, long rsa, long csa
 void catena_sgemm_kernel_edge(long k, int mr, int nr, float alpha, const float *a, long rsa, long csa,
                               const float *b, long rsb, float *c, long rsc, int accumulate);
 
+/// `catena_sgemm_kernel_edge` for a ragged last panel of `nr` ≤ 8 columns whose B rows hold only those `nr` readable
+/// floats (B read in place, `rsb` apart, not packed into a zero-padded panel): the same results as the edge kernel on
+/// a padded copy of B. Returns 0 (and does nothing) where the CPU or `mr`/`nr` do not allow it (no AVX2; `mr` > 6
+/// without AVX-512F).
+int catena_sgemm_kernel_edge_narrow(long k, int mr, int nr, float alpha, const float *a, long rsa, long csa,
+                                    const float *b, long rsb, float *c, long rsc, int accumulate);
+
+/// The most columns `catena_sgemm_kernel_edge_narrow` takes on this CPU (for tiles of the heights the row tiling
+/// uses here: up to 8 rows with AVX-512F, 6 with AVX2), 0 where it takes none.
+int catena_sgemm_narrow_edge_columns(void);
+
 /// The most columns `catena_sgemm_kernel_columns` takes.
 #define CATENA_SGEMM_COLUMNS_MAX 12
 

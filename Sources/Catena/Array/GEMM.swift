@@ -22,6 +22,12 @@ protocol GEMMScalar: NDFloatingPoint, SIMDScalar, Codable {
                            _ b: UnsafePointer<Self>, _ rsb: Int, _ c: UnsafeMutablePointer<Self>, _ rsc: Int, _ accumulate: Bool) -> Bool
     /// Whether ``edgeKernel(_:_:_:_:_:_:_:_:_:_:_:_:)`` computes edge tiles in place (reading only their rows of A).
     static var hasEdgeKernel: Bool { get }
+    /// The most columns ``narrowEdgeKernel(_:_:_:_:_:_:_:_:_:_:_:_:)`` takes on this CPU (0: none).
+    static var narrowEdgeColumns: Int { get }
+    /// ``edgeKernel(_:_:_:_:_:_:_:_:_:_:_:_:)`` for at most ``narrowEdgeColumns`` columns of a B read in place, whose
+    /// rows hold only those columns (see `catena_sgemm_kernel_edge_narrow`); false, doing nothing, where unavailable.
+    static func narrowEdgeKernel(_ k: Int, _ mr: Int, _ nr: Int, _ alpha: Self, _ a: UnsafePointer<Self>, _ rsa: Int, _ csa: Int,
+                                 _ b: UnsafePointer<Self>, _ rsb: Int, _ c: UnsafeMutablePointer<Self>, _ rsc: Int, _ accumulate: Bool) -> Bool
     /// Packs a transposed B block (element (p, j) at `b[p + j·cs]`) into nr-column panels; false if there is no
     /// specialised routine for this type.
     static func packTransposedB(_ b: UnsafePointer<Self>, _ cs: Int, _ depth: Int, _ cols: Int, _ dst: UnsafeMutablePointer<Self>) -> Bool
@@ -55,6 +61,11 @@ extension GEMMScalar {
                            _ b: UnsafePointer<Self>, _ rsb: Int, _ c: UnsafeMutablePointer<Self>, _ rsc: Int, _ accumulate: Bool) -> Bool { false }
     @inline(__always) @usableFromInline
     static var hasEdgeKernel: Bool { false }
+    @inline(__always) @usableFromInline
+    static var narrowEdgeColumns: Int { 0 }
+    @inline(__always) @usableFromInline
+    static func narrowEdgeKernel(_ k: Int, _ mr: Int, _ nr: Int, _ alpha: Self, _ a: UnsafePointer<Self>, _ rsa: Int, _ csa: Int,
+                                 _ b: UnsafePointer<Self>, _ rsb: Int, _ c: UnsafeMutablePointer<Self>, _ rsc: Int, _ accumulate: Bool) -> Bool { false }
     @inline(__always) @usableFromInline
     static func packTransposedB(_ b: UnsafePointer<Self>, _ cs: Int, _ depth: Int, _ cols: Int, _ dst: UnsafeMutablePointer<Self>) -> Bool { false }
     @inline(__always) @usableFromInline
@@ -101,6 +112,13 @@ extension Float: GEMMScalar {
         return true
     }
     @usableFromInline static var hasEdgeKernel: Bool { true }
+    @inline(__always) @usableFromInline
+    static var narrowEdgeColumns: Int { Int(catena_sgemm_narrow_edge_columns()) }
+    @inline(__always) @usableFromInline
+    static func narrowEdgeKernel(_ k: Int, _ mr: Int, _ nr: Int, _ alpha: Float, _ a: UnsafePointer<Float>, _ rsa: Int, _ csa: Int,
+                                 _ b: UnsafePointer<Float>, _ rsb: Int, _ c: UnsafeMutablePointer<Float>, _ rsc: Int, _ accumulate: Bool) -> Bool {
+        catena_sgemm_kernel_edge_narrow(k, Int32(mr), Int32(nr), alpha, a, rsa, csa, b, rsb, c, rsc, accumulate ? 1 : 0) != 0
+    }
     @inline(__always) @usableFromInline
     static func packTransposedB(_ b: UnsafePointer<Float>, _ cs: Int, _ depth: Int, _ cols: Int, _ dst: UnsafeMutablePointer<Float>) -> Bool {
         catena_pack_bt_f32(b, cs, depth, cols, dst)
@@ -536,6 +554,19 @@ enum GEMM {
                     bPanel = bBlock!.0 + jr
                     rsb = rsbUnpacked
                 } else {
+                    // A ragged last panel of a few columns over A read in place: tiles that read only those columns of
+                    // B where it lies (the same sums as the edge tiles over a padded copy), instead of a zero-padded
+                    // copy of the panel at every call (the step products of a recurrence make one per step).
+                    if aInPlace != nil && nrCur <= T.narrowEdgeColumns {
+                        var done = true
+                        forEachRowTile(mcCur, mr, balanced: true) { ir, h in
+                            done = done && T.narrowEdgeKernel(kcCur, h, nrCur, alpha, aRows + ir * rowStep, rsa, csa, bBlock!.0 + jr,
+                                                             rsbUnpacked, c + (ic + ir) * rsc + jc + jr, rsc, acc)
+                        }
+                        precondition(done, "GEMM: the narrow edge kernel refused a tile it had said it takes")
+                        jr += nr
+                        continue
+                    }
                     packPanels(B: bBlock!.0 + jr, rsbUnpacked, 1, kcCur, nrCur, nr, into: bBlock!.1)
                     bPanel = UnsafePointer(bBlock!.1)
                     rsb = nr

@@ -1,4 +1,5 @@
 import CCatenaKernels
+import Foundation
 import XCTest
 
 @testable import Catena
@@ -191,6 +192,77 @@ final class MatMulTests: XCTestCase {
         var shapes: [(Int, Int, Int)] = [(700, 20, 10), (130, 300, 100), (41, 260, 4)]
         for c in 1...12 { shapes.append((8 * c + 1, 3 + c, 96 + c)) }
         checkShapes(shapes, dtype: .float32)
+    }
+
+    /// The narrow edge kernel reads a ragged last panel of B where it lies: for every width it takes (1…8) and every
+    /// row-tile height (up to 8 with AVX-512, 6 with AVX2), with alpha and with and without accumulation, B's last
+    /// row ending exactly at a page that cannot be read (a read past its columns would crash), the result equals,
+    /// bit for bit, the edge kernel's over a zero-padded 16-column copy. It declines (and writes nothing) for 9
+    /// columns, for 7 rows on the AVX2 tiles, and without AVX2.
+    func testNarrowEdgeTilesReadOnlyTheirColumnsOfB() throws {
+        // Readable pages for B (up to 300 × 8 floats), then one that is not.
+        let page = Int(sysconf(Int32(_SC_PAGESIZE))), readable = (300 * 8 * 4 + page - 1) / page * page
+        guard let region = mmap(nil, readable + page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), region != MAP_FAILED else {
+            throw XCTSkip("mmap failed")
+        }
+        defer { munmap(region, readable + page) }
+        XCTAssertEqual(mprotect(region + readable, page, PROT_NONE), 0)
+        defer { catena_kernels_limit(2) }
+        for level in [2, 1, 0] where level <= Int(catena_kernels_level()) {
+            catena_kernels_limit(Int32(level))
+            XCTAssertEqual(Float.narrowEdgeColumns, level == 0 ? 0 : 8)
+            let maxRows = level == 2 ? 8 : 6
+            for nr in 1...8 {
+                for k in [1, 2, 5, 300] {
+                    // B (k × nr, rows nr apart) ends at the unreadable page.
+                    let b = (region + readable).assumingMemoryBound(to: Float.self) - k * nr
+                    for i in 0..<(k * nr) { b[i] = Float((i * 5) % 9 - 4) * 0.5 }
+                    var padded = [Float](repeating: 0, count: k * 16)
+                    for p in 0..<k { for j in 0..<nr { padded[p * 16 + j] = b[p * nr + j] } }
+                    for rows in 1...maxRows {
+                        let rsa = k + 1
+                        let a = (0..<(rows * rsa)).map { Float(($0 * 7) % 11 - 5) * 0.25 }
+                        for accumulate in [false, true] {
+                            let rsc = nr + 3
+                            var c = (0..<(rows * rsc)).map { Float($0 % 5) }, expected = c
+                            let done = catena_sgemm_kernel_edge_narrow(k, Int32(rows), Int32(nr), 1.5, a, rsa, 1, b, nr, &c, rsc,
+                                                                      accumulate ? 1 : 0)
+                            if level == 0 {
+                                XCTAssertEqual(done, 0)
+                                XCTAssertEqual(c, expected)
+                                continue
+                            }
+                            XCTAssertEqual(done, 1)
+                            catena_sgemm_kernel_edge(k, Int32(rows), Int32(nr), 1.5, a, rsa, 1, padded, 16, &expected, rsc, accumulate ? 1 : 0)
+                            XCTAssertEqual(c, expected, "level \(level), nr \(nr), k \(k), rows \(rows), accumulate \(accumulate)")
+                        }
+                    }
+                }
+            }
+            var c = [Float](repeating: 7, count: 8 * 16)
+            let a = [Float](repeating: 1, count: 8 * 2), b = [Float](repeating: 1, count: 16 * 2)
+            XCTAssertEqual(catena_sgemm_kernel_edge_narrow(2, 4, 9, 1, a, 2, 1, b, 16, &c, 16, 0), 0)
+            if level == 1 { XCTAssertEqual(catena_sgemm_kernel_edge_narrow(2, 7, 4, 1, a, 2, 1, b, 16, &c, 16, 0), 0) }
+            XCTAssertEqual(c, [Float](repeating: 7, count: 8 * 16))
+        }
+    }
+
+    /// Products of a few rows (A read in place) by a row-major B read in place whose last panel is 1…8 columns (96 +
+    /// 1…8, and 4 alone; 10 and 20 rows: tiles of 5 and 8): the narrow edge tiles give the product, and the same bits
+    /// as the edge tiles over B packed (B passed as a transposed view), on the AVX-512 and AVX2 tiles.
+    func testRaggedColumnEdgesOfBInPlace() {
+        defer { catena_kernels_limit(2) }
+        var shapes: [(Int, Int, Int)] = [(10, 400, 4), (20, 300, 100), (3, 7, 5)]
+        for c in 1...8 { shapes.append((10 + c, 3 + 37 * c, 96 + c)) }
+        for level in [2, 1] where level <= Int(catena_kernels_level()) {
+            catena_kernels_limit(Int32(level))
+            checkShapes(shapes, dtype: .float32)
+            for (m, k, n) in shapes {
+                let a = testArray([m, k], dtype: .float32), b = testArray([k, n], dtype: .float32, scale: 0.7, offset: 0.1)
+                let packed = NDArray.matmul(a, b.transposed().contiguous(), transposeB: true)
+                XCTAssertEqual(NDArray.matmul(a, b).toDoubles(), packed.toDoubles(), "level \(level), \(m)x\(k)x\(n)")
+            }
+        }
     }
 
     /// Without AVX-512 the wide entry point runs the edge kernel on each panel in row groups of at most 6: the same
