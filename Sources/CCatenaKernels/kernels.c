@@ -202,18 +202,26 @@ static void dgemm_avx2(long k, double alpha, const double *a, long rsa, long csa
 #undef ROW_STORE
 #endif
 
-// Calls TILE(R, ...) with the tile height R a compile-time constant (1 to 8) equal to `mr`, so that each
-// instantiation keeps its accumulators in registers.
-#define CATENA_ROWS_1_TO_8(mr, TILE, ...)                  \
+// Calls TILE(R, ...) with the tile height R a compile-time constant (1 to 6) equal to `mr` (6 for anything above),
+// so that each instantiation keeps its accumulators in registers: the AVX2 tiles and the 8-lane AVX-512 ones.
+#define CATENA_ROWS_1_TO_6(mr, TILE, ...)                  \
     switch (mr) {                                          \
     case 1: TILE(1, __VA_ARGS__); break;                   \
     case 2: TILE(2, __VA_ARGS__); break;                   \
     case 3: TILE(3, __VA_ARGS__); break;                   \
     case 4: TILE(4, __VA_ARGS__); break;                   \
     case 5: TILE(5, __VA_ARGS__); break;                   \
-    case 6: TILE(6, __VA_ARGS__); break;                   \
-    case 7: TILE(7, __VA_ARGS__); break;                   \
-    default: TILE(8, __VA_ARGS__); break;                  \
+    default: TILE(6, __VA_ARGS__); break;                  \
+    }
+
+// The same for heights 1 to 8 (8 for anything above): the 16-lane AVX-512 tiles.
+#define CATENA_ROWS_1_TO_8(mr, TILE, ...)                  \
+    if ((mr) >= 8) {                                       \
+        TILE(8, __VA_ARGS__);                              \
+    } else if ((mr) == 7) {                                \
+        TILE(7, __VA_ARGS__);                              \
+    } else {                                               \
+        CATENA_ROWS_1_TO_6(mr, TILE, __VA_ARGS__)          \
     }
 
 #if CATENA_X86
@@ -326,17 +334,9 @@ static void sgemm_narrow_avx512(const int maskb, long k, int mr, int nr, float a
         int h = mr - r0 > 6 ? (mr - r0 + 1) / 2 : mr - r0;
         const float *ar = a + r0 * rsa;
         float *cr = c + r0 * rsc;
-#define CATENA_NARROW(R)                                                                                         \
-    (maskb ? sgemm_tile8_avx512(R, 1, k, nr, alpha, ar, rsa, csa, b, rsb, cr, rsc, accumulate)                  \
-           : sgemm_tile8_avx512(R, 0, k, nr, alpha, ar, rsa, csa, b, rsb, cr, rsc, accumulate))
-        switch (h) {
-        case 1: CATENA_NARROW(1); break;
-        case 2: CATENA_NARROW(2); break;
-        case 3: CATENA_NARROW(3); break;
-        case 4: CATENA_NARROW(4); break;
-        case 5: CATENA_NARROW(5); break;
-        default: CATENA_NARROW(6); break;
-        }
+#define CATENA_NARROW(R, ...) \
+    (maskb ? sgemm_tile8_avx512(R, 1, __VA_ARGS__) : sgemm_tile8_avx512(R, 0, __VA_ARGS__))
+        CATENA_ROWS_1_TO_6(h, CATENA_NARROW, k, nr, alpha, ar, rsa, csa, b, rsb, cr, rsc, accumulate)
 #undef CATENA_NARROW
         r0 += h;
     }
@@ -505,17 +505,9 @@ static inline void sgemm_tile_rows(const int R, const int maskb, long k, int nr,
 __attribute__((target("avx2,fma")))
 static void sgemm_rows_avx2(const int maskb, long k, int mr, int nr, float alpha, const float *a, long rsa, long csa,
                             const float *b, long rsb, float *c, long rsc, int accumulate) {
-#define CATENA_ROWS_AVX2(R)                                                                                      \
-    (maskb ? sgemm_tile_rows(R, 1, k, nr, alpha, a, rsa, csa, b, rsb, c, rsc, accumulate)                       \
-           : sgemm_tile_rows(R, 0, k, nr, alpha, a, rsa, csa, b, rsb, c, rsc, accumulate))
-    switch (mr) {
-    case 1: CATENA_ROWS_AVX2(1); break;
-    case 2: CATENA_ROWS_AVX2(2); break;
-    case 3: CATENA_ROWS_AVX2(3); break;
-    case 4: CATENA_ROWS_AVX2(4); break;
-    case 5: CATENA_ROWS_AVX2(5); break;
-    default: CATENA_ROWS_AVX2(6); break;
-    }
+#define CATENA_ROWS_AVX2(R, ...) \
+    (maskb ? sgemm_tile_rows(R, 1, __VA_ARGS__) : sgemm_tile_rows(R, 0, __VA_ARGS__))
+    CATENA_ROWS_1_TO_6(mr, CATENA_ROWS_AVX2, k, nr, alpha, a, rsa, csa, b, rsb, c, rsc, accumulate)
 #undef CATENA_ROWS_AVX2
 }
 
