@@ -1,4 +1,3 @@
-import CCatenaKernels
 import Foundation
 
 /// How a loss reduces over examples.
@@ -101,12 +100,12 @@ final class SoftmaxCrossEntropy: BinaryFunction {
         parallelForRanges(rows, work: rows * classes, threshold: parallelElements, body)
     }
 
-    /// `p[i] = exp(p[i])` for `n` values: float32 through the kernel library's vectorised exp (the one `F.exp` uses),
+    /// `p[i] = exp(p[i])` for `n` values: float32 through `F.exp`'s vectorised loop (`NDArray.vectorKernel(.exp)`),
     /// other types one value at a time.
     static func expInPlace<T: NDFloatingPoint>(_ p: UnsafeMutablePointer<T>, _ n: Int) {
-        if T.self == Float.self {
+        if T.self == Float.self, let exp = NDArray.vectorKernel(.exp) {
             let f = UnsafeMutableRawPointer(p).assumingMemoryBound(to: Float.self)
-            catena_vexp_f32(f, f, n)
+            exp(f, f, n)
         } else {
             for i in 0..<n { p[i] = T._exp(p[i]) }
         }
